@@ -1,0 +1,63 @@
+"""Input validation shared by every module: clear exceptions raised before tracing.
+
+Every check names the argument and what was expected. Value checks (NaN/inf) run only on
+concrete arrays; under ``jit`` the caller's wrapper has already run them outside the trace.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+MAX_PLAYERS = 30  # 2**30 float32 values are 4 GiB per game: the largest n we accept.
+
+
+class JaxinterInputError(ValueError):
+    """Bad input to a jaxinter function; the message names the argument."""
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def n_players_from_size(size: int, name: str, max_players: int = MAX_PLAYERS) -> int:
+    """n such that ``size == 2**n``; raises if size is not a power of two or n is out of range."""
+    if size < 1 or size & (size - 1):
+        raise JaxinterInputError(
+            f"{name}: the last (subset) axis must have length 2**n, got {size}"
+        )
+    n = size.bit_length() - 1
+    if not 1 <= n <= max_players:
+        raise JaxinterInputError(
+            f"{name}: n = {n} players is outside the supported range 1..{max_players}"
+        )
+    return n
+
+
+def check_floating(x, name: str):
+    """Return ``x`` as a jax array; raise unless it has a real floating dtype."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise JaxinterInputError(
+            f"{name}: expected a real floating-point array, got dtype {x.dtype}"
+        )
+    return x
+
+
+def check_finite(x, name: str) -> None:
+    """Raise if a concrete array holds NaN or infinite values (no-op on tracers)."""
+    if _is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(np.asarray(x))))
+        raise JaxinterInputError(f"{name}: contains {bad} NaN or infinite values")
+
+
+def check_game(values, name: str = "values", *, check_values: bool = True):
+    """Validate an array of game values of shape (..., 2**n); return (array, n)."""
+    values = check_floating(values, name)
+    if values.ndim < 1:
+        raise JaxinterInputError(f"{name}: expected shape (..., 2**n), got a scalar")
+    n = n_players_from_size(values.shape[-1], name)
+    if check_values:
+        check_finite(values, name)
+    return values, n

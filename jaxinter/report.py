@@ -1,0 +1,104 @@
+"""Self-contained HTML reports: figures embedded as base64 PNG, tables, and summary.json."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list]
+
+
+@dataclasses.dataclass
+class Section:
+    heading: str
+    text: str = ""
+    figures: list[Path] = dataclasses.field(default_factory=list)  # PNG paths
+    tables: list[Table] = dataclasses.field(default_factory=list)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float | np.floating):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _table_html(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in table.header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in table.rows
+    )
+    return (
+        f"<table><caption>{html.escape(table.caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _figure_html(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    name = html.escape(Path(path).name)
+    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"/>' \
+           f"<figcaption>{name}</figcaption></figure>"
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{border-bottom:2px solid #446}h2{margin-top:2em;color:#335}
+img{max-width:100%;border:1px solid #ddd}figure{margin:1em 0}
+figcaption{font-size:.8em;color:#666}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+caption{font-weight:bold;text-align:left;padding:.3em 0}
+pre{background:#f6f6f8;padding:.8em;overflow-x:auto}
+"""
+
+
+def to_jsonable(value):
+    """Convert numpy/jax scalars and arrays (nested in dicts/lists) to JSON-ready values."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return to_jsonable(np.asarray(value).tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_report(
+    out_dir: Path, title: str, sections: list[Section], summary: dict, intro: str = ""
+) -> Path:
+    """Write ``out_dir/report.html`` (self-contained) and ``out_dir/summary.json``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    ]
+    if intro:
+        parts.append(f"<p>{intro}</p>")
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.heading)}</h2>")
+        if section.text:
+            parts.append(f"<p>{section.text}</p>")
+        parts.extend(_table_html(t) for t in section.tables)
+        parts.extend(_figure_html(f) for f in section.figures)
+    summary_json = json.dumps(to_jsonable(summary), indent=2)
+    parts.append(f"<h2>summary.json</h2><pre>{html.escape(summary_json)}</pre></body></html>")
+    (out_dir / "summary.json").write_text(summary_json)
+    report = out_dir / "report.html"
+    report.write_text("".join(parts))
+    return report

@@ -1,0 +1,19 @@
+import re
+from pathlib import Path
+
+from jaxinter.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_selfcheck_runs(capsys):
+    assert main(["selfcheck", "--n", "8"]) == 0
+    assert "self-check passed" in capsys.readouterr().out
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"<!-- test-command -->\s*```bash\n(.+)\n", readme).group(1)
+    assert "pytest" in command and "venv" in command
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "test-command" in ci and "eval" in ci
