@@ -46,9 +46,15 @@ def check_floating(x, name: str):
 
 
 def check_finite(x, name: str) -> None:
-    """Raise if a concrete array holds NaN or infinite values (no-op on tracers)."""
-    if _is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(np.asarray(x))))
+    """Raise if a concrete array holds NaN or infinite values (no-op on tracers).
+
+    The scan runs in numpy so it also works while an outer ``jit`` is tracing.
+    """
+    if not _is_concrete(x):
+        return
+    finite = np.isfinite(np.asarray(x))
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
         raise JaxinterInputError(f"{name}: contains {bad} NaN or infinite values")
 
 

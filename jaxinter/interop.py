@@ -11,6 +11,7 @@ import itertools
 
 import numpy as np
 
+from .errors import JaxinterInputError, n_players_from_size
 from .subsets import subset_index
 
 
@@ -30,8 +31,22 @@ def shapiq_order(n: int, max_order: int | None = None, min_order: int = 0) -> np
 def to_shapiq(values, max_order: int | None = None, min_order: int = 0) -> np.ndarray:
     """(..., 2**n) in our ordering -> (..., m) in shapiq's ordering (sizes min..max_order)."""
     values = np.asarray(values)
-    n = values.shape[-1].bit_length() - 1
+    n = n_players_from_size(values.shape[-1], "values")
     return values[..., shapiq_order(n, max_order, min_order)]
+
+
+def from_shapiq(values, n: int, max_order: int | None = None, min_order: int = 0) -> np.ndarray:
+    """Inverse of :func:`to_shapiq`: (..., m) in shapiq's ordering -> (..., 2**n), missing = 0."""
+    values = np.asarray(values)
+    order = shapiq_order(n, max_order, min_order)
+    if values.shape[-1] != order.size:
+        raise JaxinterInputError(
+            f"values: expected {order.size} entries on the last axis (n = {n}, orders "
+            f"{min_order}..{n if max_order is None else max_order}), got {values.shape[-1]}"
+        )
+    out = np.zeros(values.shape[:-1] + (2**n,), dtype=values.dtype)
+    out[..., order] = values
+    return out
 
 
 def from_shapiq_values(interaction_values, n: int) -> np.ndarray:
@@ -57,7 +72,7 @@ def msb_permutation(n: int) -> np.ndarray:
 def to_msb(values) -> np.ndarray:
     """(..., 2**n) in our ordering -> MSB-first ordering of the published PyTorch code."""
     values = np.asarray(values)
-    return values[..., msb_permutation(values.shape[-1].bit_length() - 1)]
+    return values[..., msb_permutation(n_players_from_size(values.shape[-1], "values"))]
 
 
 from_msb = to_msb  # the bit reversal is its own inverse

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .errors import JaxinterInputError
+
 
 def subset_indices(n: int, start: int = 0, size: int | None = None) -> jax.Array:
     """Integer subset indices ``start .. start + size - 1`` (all 2**n by default), int32."""
@@ -57,7 +59,7 @@ def subset_index(players, n: int | None = None) -> int:
     index = 0
     for p in players:
         if n is not None and not 0 <= p < n:
-            raise ValueError(f"players: player {p} outside 0..{n - 1}")
+            raise JaxinterInputError(f"players: player {p} outside 0..{n - 1}")
         index |= 1 << int(p)
     return index
 

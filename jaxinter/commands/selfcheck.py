@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _toy_game() -> np.ndarray:
-    """u(T) for f = x1x2x3 + x2x3 + x3x4 + (x4 OR x5) at x = 1, b = 0 (players 1..5 -> bits 0..4)."""
+    """u(T) of f = x1x2x3 + x2x3 + x3x4 + (x4 OR x5) at x = 1, b = 0; players 1..5 are bits 0..4."""
     t = np.arange(32)
     x = [(t >> i) & 1 for i in range(5)]
     return (x[0] * x[1] * x[2] + x[1] * x[2] + x[2] * x[3] + (x[3] | x[4])).astype(np.float32)

@@ -1,0 +1,181 @@
+"""Benchmark: separation fuzziness D = Tr(SS_w SS_b^+), jaxinter vs dense pseudo-inverses.
+
+jaxinter: the O(n p K) thin-SVD algorithm (float64, samples streamed in chunks).
+numpy / PyTorch: the dense approach of research code: build the p x p matrices SS_w and SS_b,
+then trace(SS_w @ pinv(SS_b)) (float64, hermitian pinv, which is the faster eigh-based one).
+The dense baselines run only where p <= DENSE_MAX_P, at p = 4096 once and for the largest n
+only (an O(p^3) eigendecomposition of minutes); at p = 16,384 they would need three 2 GiB
+matrices and an eigendecomposition of hours on 2 cores.
+
+Run: .venv/bin/python benchmarks/bench_separation.py [--quick]
+Writes benchmarks/results/separation.json and separation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import numpy as np
+import torch
+
+import jaxinter as ji
+from jaxinter.separation import separation
+
+K = 10
+DENSE_MAX_P = 4096
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def make_data(n: int, p: int, seed: int = 0):
+    """float32 features with class structure: K random centres plus unit noise."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % K
+    centers = rng.standard_normal((K, p), dtype=np.float32) * np.float32(2 / np.sqrt(p) * 4)
+    x = rng.standard_normal((n, p), dtype=np.float32)
+    x += centers[y]
+    return x, y
+
+
+def dense_numpy(x, y):
+    x = x.astype(np.float64)
+    n, p = x.shape
+    m = x.mean(0)
+    ss_b, ss_w = np.zeros((p, p)), np.zeros((p, p))
+    for k in range(K):
+        xk = x[y == k]
+        mk = xk.mean(0)
+        ss_b += len(xk) / n * np.outer(mk - m, mk - m)
+        ss_w += (xk - mk).T @ (xk - mk) / n
+    return float(np.trace(ss_w @ np.linalg.pinv(ss_b, hermitian=True)))
+
+
+def dense_torch(x, y):
+    x = torch.from_numpy(x).double()
+    y = torch.from_numpy(y)
+    n, p = x.shape
+    m = x.mean(0)
+    ss_b = torch.zeros(p, p, dtype=torch.float64)
+    ss_w = torch.zeros(p, p, dtype=torch.float64)
+    for k in range(K):
+        xk = x[y == k]
+        mk = xk.mean(0)
+        ss_b += len(xk) / n * torch.outer(mk - m, mk - m)
+        ss_w += (xk - mk).T @ (xk - mk) / n
+    return float(torch.trace(ss_w @ torch.linalg.pinv(ss_b, hermitian=True)))
+
+
+def time_call(fn, repeats: int):
+    """(first call seconds, steady-state seconds list, value)."""
+    start = time.perf_counter()
+    value = fn()
+    first = time.perf_counter() - start
+    steady = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = fn()
+        steady.append(time.perf_counter() - start)
+    return first, steady, value
+
+
+def jaxinter_fn(x, y):
+    def fn():
+        return float(separation(x, y, check_values=False).fuzziness)
+    return fn
+
+
+def bench_row(n: int, p: int, repeats: int, dense: bool) -> dict:
+    """Time jaxinter (and the dense baselines when ``dense``) on one (n, p) problem."""
+    x, y = make_data(n, p)
+    row = {"n": n, "p": p, "K": K}
+    first, steady, d = time_call(jaxinter_fn(x, y), repeats)
+    row["jaxinter"] = {"first_s": first, "steady_s": min(steady),
+                       "median_s": float(np.median(steady)),
+                       "compile_s": max(first - min(steady), 0.0), "repeats": len(steady), "D": d}
+    if not dense:
+        row["dense_memory_gib"] = 3 * p * p * 8 / 2**30  # SS_w, SS_b, pinv
+        return row
+    reps = repeats if p <= 1024 else 0  # one call at p = 4096
+    for name, fn in [("numpy_dense", dense_numpy), ("torch_dense", dense_torch)]:
+        first, steady, value = time_call(partial(fn, x, y), reps)
+        t = min(steady) if steady else first
+        row[name] = {"steady_s": t, "repeats": max(len(steady), 1), "D": value,
+                     "rel_diff_vs_jaxinter": abs(value - d) / abs(d),
+                     "speedup_jaxinter": t / row["jaxinter"]["steady_s"]}
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small grid (smoke test)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rewrite-md", action="store_true",
+                        help="only rebuild results/separation.md from results/separation.json")
+    args = parser.parse_args(argv)
+    if args.rewrite_md:
+        write_markdown(json.loads((RESULTS / "separation.json").read_text()),
+                       RESULTS / "separation.md")
+        return
+    torch.set_num_threads(os.cpu_count() or 1)
+    ps = [100, 1024] if args.quick else [100, 1024, 4096, 16384, 65536]
+    ns = [1000] if args.quick else [1000, 10000]
+    rows = []
+    for p in ps:
+        for n in ns:
+            # dense at p = 4096 costs minutes (an O(p^3) eigh): largest n only
+            dense = p <= 1024 or (p <= DENSE_MAX_P and n == ns[-1])
+            rows.append(bench_row(n, p, args.repeats, dense))
+            print(json.dumps(rows[-1]), flush=True)
+    meta = {
+        "benchmark": "separation fuzziness D = Tr(SS_w SS_b^+)",
+        "device": f"{jax.devices()[0].platform} ({platform.processor() or platform.machine()}, "
+                  f"{os.cpu_count()} cores, shared with other jobs)",
+        "note": "timings on a shared 2-core CPU: compare ratios within a row, not absolute times",
+        "dtype": "float32 input, float64 compute (all systems)",
+        "versions": {"jax": jax.__version__, "jaxinter": ji.__version__, "numpy": np.__version__,
+                     "torch": torch.__version__, "python": platform.python_version()},
+        "K": K, "repeats": args.repeats, "rows": rows,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = "separation_quick" if args.quick else "separation"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(meta, indent=2))
+    write_markdown(meta, RESULTS / f"{stem}.md")
+
+
+def write_markdown(meta: dict, path: Path) -> None:
+    """The markdown table of a results JSON (``--rewrite-md`` rebuilds it from the JSON)."""
+    def diff(entry):
+        return f"{entry['rel_diff_vs_jaxinter']:.1e}"
+
+    lines = [
+        "# Separation fuzziness: jaxinter vs dense pseudo-inverse", "",
+        f"{meta['device']}; {meta['dtype']}; K = {meta['K']}; best of {meta['repeats']} "
+        "steady-state calls (dense at p = 4096: one call, largest n only). "
+        f"{meta['note']}. 'rel. diff' is |D_dense - D_jaxinter| / D_jaxinter.", "",
+        "| p | n | jaxinter (s) | jaxinter compile (s) | numpy dense (s) | torch dense (s) | "
+        "speedup vs numpy | speedup vs torch | rel. diff numpy | rel. diff torch |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in meta["rows"]:
+        j = row["jaxinter"]
+        npd, thd = row.get("numpy_dense"), row.get("torch_dense")
+        if npd:
+            dense = (f"{npd['steady_s']:.3g} | {thd['steady_s']:.3g} | "
+                     f"{npd['speedup_jaxinter']:.0f}x | {thd['speedup_jaxinter']:.0f}x | "
+                     f"{diff(npd)} | {diff(thd)}")
+        else:
+            dense = "not run | not run | -- | -- | -- | --"
+        lines.append(f"| {row['p']} | {row['n']} | {j['steady_s']:.3g} | {j['compile_s']:.2g} | "
+                     f"{dense} |")
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

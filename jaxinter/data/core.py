@@ -1,0 +1,319 @@
+"""Dataset container, loaders and label noise (see :mod:`jaxinter.data`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import JaxinterInputError
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Train/test split as numpy arrays: x float32 (n, *input_shape), y int32 (n,).
+
+    ``info`` holds loader-specific facts (the split used, the rule of a Boolean dataset...).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    input_shape: tuple[int, ...]
+    num_classes: int
+    name: str
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def replace(self, **changes) -> Dataset:
+        return dataclasses.replace(self, **changes)
+
+
+def _finish(x_tr, y_tr, x_te, y_te, num_classes, name, info=None) -> Dataset:
+    x_tr, x_te = np.asarray(x_tr, np.float32), np.asarray(x_te, np.float32)
+    return Dataset(
+        x_tr,
+        np.asarray(y_tr, np.int32),
+        x_te,
+        np.asarray(y_te, np.int32),
+        tuple(x_tr.shape[1:]),
+        int(num_classes),
+        name,
+        dict(info or {}),
+    )
+
+
+def _stratified_split(x, y, test_fraction: float, seed: int):
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_fraction < 1.0:
+        raise JaxinterInputError(f"test_fraction: expected a value in (0, 1), got {test_fraction}")
+    return train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
+
+
+def _standardize(x_tr, x_te):
+    mean, std = x_tr.mean(0), x_tr.std(0)
+    std = np.where(std > 0, std, 1.0)
+    return (x_tr - mean) / std, (x_te - mean) / std
+
+
+def _digits(*, flat: bool = False, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = d.images.astype(np.float32) / 16.0
+    x = x.reshape(len(x), -1) if flat else x[..., None]
+    x_tr, x_te, y_tr, y_te = _stratified_split(x, d.target, test_fraction, seed)
+    return _finish(x_tr, y_tr, x_te, y_te, 10, "digits", {"split": f"stratified, seed {seed}"})
+
+
+def _tabular(name: str):
+    def load(*, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
+        import sklearn.datasets as skd
+
+        d = getattr(skd, f"load_{name}")()
+        x_tr, x_te, y_tr, y_te = _stratified_split(
+            d.data.astype(np.float64), d.target, test_fraction, seed
+        )
+        x_tr, x_te = _standardize(x_tr, x_te)
+        info = {"feature_names": list(d.feature_names), "split": f"stratified, seed {seed}"}
+        return _finish(x_tr, y_tr, x_te, y_te, len(d.target_names), name, info)
+
+    return load
+
+
+# ----------------------------------------------------------------------------------- MNIST
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (gzipped or raw) into a numpy array."""
+    opener = gzip.open if Path(path).suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise JaxinterInputError(f"path: {path} is not an IDX file of unsigned bytes")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise JaxinterInputError(f"path: {path} holds {body.size} values, header says {shape}")
+    return body.reshape(shape)
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (f"{stem}.gz", stem):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def _mnist_arrays(path: Path):
+    """(x_train, y_train, x_test, y_test, note) from a folder of IDX files or an .npz file."""
+    if path.is_file() and path.suffix == ".npz":
+        with np.load(path) as d:
+            if {"x_train", "y_train", "x_test", "y_test"} <= set(d.files):
+                return d["x_train"], d["y_train"], d["x_test"], d["y_test"], "npz train/test"
+            if {"x", "y"} <= set(d.files):
+                return _fixed_split(d["x"], d["y"], "npz x/y")
+            raise JaxinterInputError(
+                f"path: {path} needs arrays x_train, y_train, x_test, y_test (or x, y); "
+                f"found {d.files}"
+            )
+    if not path.is_dir():
+        raise JaxinterInputError(f"path: {path} is neither a folder of IDX files nor an .npz file")
+    test_x, test_y = _find(path, "t10k-images-idx3-ubyte"), _find(path, "t10k-labels-idx1-ubyte")
+    if test_x is None or test_y is None:
+        raise JaxinterInputError(
+            f"path: no t10k-images-idx3-ubyte[.gz] / t10k-labels-idx1-ubyte[.gz] in {path}"
+        )
+    train_x = _find(path, "train-images-idx3-ubyte")
+    train_y = _find(path, "train-labels-idx1-ubyte")
+    if train_x is not None and train_y is not None:
+        return read_idx(train_x), read_idx(train_y), read_idx(test_x), read_idx(test_y), "IDX"
+    return _fixed_split(read_idx(test_x), read_idx(test_y), "MNIST test set")
+
+
+def _fixed_split(x, y, source: str, n_test: int = 2000):
+    if len(x) <= n_test:
+        raise JaxinterInputError(f"path: {source} has {len(x)} images, need more than {n_test}")
+    note = f"{source}: first {len(x) - n_test} train, last {n_test} test"
+    return x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:], note
+
+
+def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import jax
+    import jax.numpy as jnp
+
+    out = jax.image.resize(jnp.asarray(x), (x.shape[0], *size), "linear", antialias=True)
+    return np.asarray(out)
+
+
+def _per_class(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Indices of ``per_class`` random samples of every class, sorted."""
+    rng = np.random.default_rng(seed)
+    idx = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        if len(members) < per_class:
+            raise JaxinterInputError(
+                f"per_class: class {c} has only {len(members)} training samples, "
+                f"asked for {per_class}"
+            )
+        idx.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(idx))
+
+
+def _mnist(
+    path=None,
+    *,
+    flat: bool = False,
+    size: Sequence[int] | None = None,
+    n_train: int | None = 8000,
+    n_test: int | None = 2000,
+    per_class: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """MNIST from ``path`` (folder of IDX files, gzipped or raw, or an .npz).
+
+    With only the t10k files (the shared test set), the first 8000 images train and the last
+    2000 test. ``n_train``/``n_test`` cap the sizes (first images kept), ``per_class`` draws
+    that many training images per class, ``size=(h, w)`` downscales (antialiased bilinear).
+    """
+    if path is None:
+        raise JaxinterInputError("path: MNIST needs a folder of IDX files or an .npz file")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise JaxinterInputError(f"path: {path} does not exist")
+    x_tr, y_tr, x_te, y_te, note = _mnist_arrays(path)
+    x_tr, y_tr = x_tr[:n_train], y_tr[:n_train]
+    x_te, y_te = x_te[:n_test], y_te[:n_test]
+    if per_class is not None:
+        keep = _per_class(y_tr, per_class, seed)
+        x_tr, y_tr = x_tr[keep], y_tr[keep]
+    x_tr = x_tr.astype(np.float32) / 255.0
+    x_te = x_te.astype(np.float32) / 255.0
+    if size is not None:
+        size = tuple(int(s) for s in size)
+        x_tr, x_te = _resize(x_tr, size), _resize(x_te, size)
+    x_tr = x_tr.reshape(len(x_tr), -1) if flat else x_tr[..., None]
+    x_te = x_te.reshape(len(x_te), -1) if flat else x_te[..., None]
+    return _finish(x_tr, y_tr, x_te, y_te, 10, "mnist", {"split": note, "path": str(path)})
+
+
+# ------------------------------------------------------------------------------- generated
+
+
+def _xor(*, n_train: int = 800, n_test: int = 400, std: float = 0.3, seed: int = 0) -> Dataset:
+    """Four Gaussian blobs at (+-1, +-1), equal size; label = XOR of the signs of the centre.
+
+    Both class means are 0: the class information sits in the covariance.
+    """
+    rng = np.random.default_rng(seed)
+    centres = np.array([[1, 1], [-1, -1], [1, -1], [-1, 1]], np.float64)
+
+    def draw(n):
+        blob = np.arange(n) % 4
+        x = centres[blob] + std * rng.standard_normal((n, 2))
+        y = (centres[blob, 0] > 0) != (centres[blob, 1] > 0)
+        return x, y
+
+    x_tr, y_tr = draw(n_train)
+    x_te, y_te = draw(n_test)
+    info = {"centres": centres.tolist(), "std": std, "rule": "y = sign(c0) != sign(c1)"}
+    return _finish(x_tr, y_tr, x_te, y_te, 2, "xor", info)
+
+
+def boolean_rule(x: np.ndarray, terms: Sequence[Sequence[int]]) -> np.ndarray:
+    """OR over ``terms`` of the AND of the listed binary features: (n, d) -> (n,) int32."""
+    x = np.asarray(x) > 0.5
+    return np.any([np.all(x[:, list(t)], axis=1) for t in terms], axis=0).astype(np.int32)
+
+
+def _boolean(
+    *,
+    n_features: int = 8,
+    terms: Sequence[Sequence[int]] = ((0, 1), (2, 3, 4)),
+    n_train: int = 1000,
+    n_test: int = 500,
+    p: float = 0.5,
+    seed: int = 0,
+) -> Dataset:
+    """Binary inputs (each 1 with probability p); label = OR of ANDs over ``terms``.
+
+    ``info["terms"]`` is the rule: the label's AND interactions (from the 0 baseline) are
+    exactly the unions of terms, with inclusion-exclusion signs.
+    """
+    terms = tuple(tuple(int(i) for i in t) for t in terms)
+    if not terms or any(not t or min(t) < 0 or max(t) >= n_features for t in terms):
+        raise JaxinterInputError(
+            f"terms: expected non-empty tuples of feature indices in 0..{n_features - 1}, "
+            f"got {terms}"
+        )
+    rng = np.random.default_rng(seed)
+    x = (rng.random((n_train + n_test, n_features)) < p).astype(np.float32)
+    y = boolean_rule(x, terms)
+    rule = " OR ".join("(" + " AND ".join(f"x{i}" for i in t) + ")" for t in terms)
+    info = {"terms": terms, "rule": rule, "p": p}
+    return _finish(x[:n_train], y[:n_train], x[n_train:], y[n_train:], 2, "boolean", info)
+
+
+DATASETS = {
+    "digits": _digits,
+    "wine": _tabular("wine"),
+    "breast_cancer": _tabular("breast_cancer"),
+    "iris": _tabular("iris"),
+    "mnist": _mnist,
+    "xor": _xor,
+    "boolean": _boolean,
+}
+
+
+def load_dataset(name: str, path=None, **options) -> Dataset:
+    """Load dataset ``name`` (one of :data:`DATASETS`); ``path`` is needed only for MNIST.
+
+    Options are the loader's keyword arguments, e.g. ``flat=True`` (digits, mnist),
+    ``size=(10, 10)``, ``per_class=100`` (mnist), ``terms=((0, 1), (2, 3))`` (boolean).
+    """
+    if name not in DATASETS:
+        raise JaxinterInputError(
+            f"name: unknown dataset {name!r}; expected one of {list(DATASETS)}"
+        )
+    loader = DATASETS[name]
+    if name == "mnist":
+        return loader(path, **options)
+    if path is not None:
+        raise JaxinterInputError(f"path: dataset {name!r} is built in and takes no path")
+    try:
+        return loader(**options)
+    except TypeError as err:
+        raise JaxinterInputError(f"options: {name!r} loader: {err}") from err
+
+
+def add_label_noise(labels, fraction: float, num_classes: int, seed: int) -> np.ndarray:
+    """Replace exactly ``round(fraction * n)`` labels, chosen at random, by a different class.
+
+    Same seed -> same result. Returns int32 labels (n,); the input is not modified.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise JaxinterInputError(
+            f"labels: expected a 1-d integer array, got shape {labels.shape}, dtype {labels.dtype}"
+        )
+    if num_classes < 2:
+        raise JaxinterInputError(f"num_classes: need at least 2 classes, got {num_classes}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise JaxinterInputError(
+            f"labels: values must lie in 0..{num_classes - 1}, found {labels.min()}..{labels.max()}"
+        )
+    if not 0.0 <= fraction <= 1.0:
+        raise JaxinterInputError(f"fraction: expected a value in [0, 1], got {fraction}")
+    rng = np.random.default_rng(seed)
+    n_noisy = round(fraction * labels.size)
+    idx = rng.choice(labels.size, n_noisy, replace=False)
+    shift = rng.integers(1, num_classes, n_noisy)
+    noisy = labels.astype(np.int32).copy()
+    noisy[idx] = (noisy[idx] + shift) % num_classes
+    return noisy

@@ -1,0 +1,85 @@
+"""Bad input raises JaxinterInputError naming the argument, before any tracing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jaxinter as ji
+from jaxinter.errors import MAX_PLAYERS, JaxinterInputError, check_game, n_players_from_size
+from jaxinter.interop import from_shapiq, to_msb, to_shapiq
+
+GAME_FUNCTIONS = [
+    (ji.moebius, "u"), (ji.zeta, "i_and"), (ji.or_interactions, "w"), (ji.or_inverse, "i_or"),
+    (ji.shapley_values, "u"), (ji.banzhaf_values, "u"), (ji.interaction_index, "u"),
+    (ji.transform_diagnostics, "u"),
+]
+
+
+@pytest.mark.parametrize("f,name", GAME_FUNCTIONS)
+def test_not_power_of_two(f, name):
+    with pytest.raises(JaxinterInputError, match=rf"^{name}: .*2\*\*n, got 12"):
+        f(np.zeros((3, 12), np.float32))
+
+
+@pytest.mark.parametrize("f,name", GAME_FUNCTIONS)
+def test_nan_and_inf(f, name):
+    for bad in [np.nan, np.inf, -np.inf]:
+        u = np.zeros(16, np.float32)
+        u[5] = bad
+        with pytest.raises(JaxinterInputError, match=rf"^{name}: contains 1 NaN or infinite"):
+            f(u)
+
+
+def test_nan_check_can_be_skipped():
+    u = np.zeros(16, np.float32)
+    u[3] = np.nan
+    assert np.isnan(np.asarray(ji.moebius(u, check_values=False))).any()
+
+
+@pytest.mark.parametrize("f,name", GAME_FUNCTIONS)
+def test_integer_and_complex_dtypes(f, name):
+    for dtype in [np.int32, np.bool_, np.complex64]:
+        with pytest.raises(JaxinterInputError, match=rf"^{name}: expected a real floating"):
+            f(np.zeros(8, dtype))
+
+
+def test_scalar_and_n_out_of_range():
+    with pytest.raises(JaxinterInputError, match=r"^u: expected shape \(\.\.\., 2\*\*n\)"):
+        ji.moebius(np.float32(1.0))
+    with pytest.raises(JaxinterInputError, match=r"^u: n = 0 players is outside"):
+        ji.moebius(np.zeros(1, np.float32))
+    with pytest.raises(JaxinterInputError, match=r"^u: .*got 0"):
+        ji.moebius(np.zeros((2, 0), np.float32))
+    with pytest.raises(JaxinterInputError, match=rf"^u: n = {MAX_PLAYERS + 1} players"):
+        n_players_from_size(2 ** (MAX_PLAYERS + 1), "u")
+    with pytest.raises(JaxinterInputError, match=r"^v: n = 5 players .* 1\.\.4"):
+        n_players_from_size(32, "v", max_players=4)
+
+
+def test_bad_index_and_order():
+    u = np.zeros(16, np.float32)
+    with pytest.raises(JaxinterInputError, match=r"^index: expected one of .*'FSII'"):
+        ji.interaction_index(u, "FSII", 2)
+    for order in [0, 5, 2.0, "2", None]:
+        with pytest.raises(JaxinterInputError, match=r"^order: expected an integer in 1\.\.4"):
+            ji.interaction_index(u, "SII", order)
+
+
+def test_diagnostics_shape_mismatch():
+    with pytest.raises(JaxinterInputError, match=r"^i_and: expected shape \(16,\)"):
+        ji.transform_diagnostics(np.zeros(16, np.float32), np.zeros(32, np.float32))
+
+
+def test_interop_errors():
+    with pytest.raises(JaxinterInputError, match=r"^values: .*2\*\*n, got 6"):
+        to_shapiq(np.zeros(6))
+    with pytest.raises(JaxinterInputError, match=r"^values: .*2\*\*n, got 6"):
+        to_msb(np.zeros(6))
+    with pytest.raises(JaxinterInputError, match=r"^values: expected 16 entries"):
+        from_shapiq(np.zeros(15), 4)
+
+
+def test_check_game_returns_n():
+    values, n = check_game(np.zeros((2, 64), np.float32))
+    assert n == 6 and values.shape == (2, 64)
