@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from .errors import JaxinterInputError
+
 COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck")
 
 
@@ -35,8 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand; bad input ends with ``jaxinter CMD: error: ...`` and exit status 2."""
     args = build_parser().parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except JaxinterInputError as err:
+        print(f"jaxinter {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from functools import partial
 from math import prod
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 
@@ -198,6 +199,39 @@ def _memory_limit() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def _value_bytes(jaxpr) -> list[int]:
+    """Bytes of every value a jaxpr computes, nested jaxprs (jit, scan bodies) included."""
+    sizes = []
+    for eqn in jaxpr.eqns:
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            sizes += _value_bytes(sub)
+        for v in eqn.outvars:
+            aval = v.aval
+            if hasattr(aval, "shape") and hasattr(aval, "dtype"):
+                sizes.append(prod(aval.shape) * aval.dtype.itemsize)
+    return sizes
+
+
+def _row_bytes(fn, shape, dtype, features) -> int:
+    """Working memory per masked input row (bytes), for the memory plan.
+
+    The masked input and its sources (x and baseline rows), every captured feature, and twice
+    the largest intermediate value of ``fn`` (an operand and its result are alive together).
+    The per-row size of each intermediate is its size at batch 2 minus its size at batch 1, so
+    weights and other batch-independent values do not count per row.
+    """
+    one, two = (
+        _value_bytes(jax.make_jaxpr(fn)(jax.ShapeDtypeStruct((b, *shape), dtype)).jaxpr)
+        for b in (1, 2)
+    )
+    if len(one) == len(two):
+        largest = max((b - a for a, b in zip(one, two, strict=True)), default=0)
+    else:  # batch-dependent program structure: assume everything scales with the batch
+        largest = max(two, default=0) // 2
+    inputs = 3 * prod(shape) * jnp.dtype(dtype).itemsize
+    return inputs + sum(f.size * f.dtype.itemsize for f in jax.tree.leaves(features)) + 2 * largest
+
+
 def _check_memory(n, samples, layers, chunk, row_bytes, itemsize, limit):
     """Refuse configurations whose result or chunk obviously cannot fit in ``limit`` bytes."""
     rows = samples << n
@@ -207,7 +241,7 @@ def _check_memory(n, samples, layers, chunk, row_bytes, itemsize, limit):
             "split the samples into several calls or use fewer players"
         )
     result = 2 * rows * layers * itemsize  # the result plus its reordered copy
-    work = 2 * chunk * row_bytes  # inputs, masks, captured features; x2 for activations
+    work = chunk * row_bytes
     if result + work > limit:
         gib = 2.0**30
         raise JaxinterInputError(
@@ -276,9 +310,7 @@ def _evaluate(
 
     total = samples << players.n
     chunk = min(chunk_size, total)
-    row_bytes = x.dtype.itemsize * prod(shape) * 3 + sum(
-        f.size * f.dtype.itemsize for f in jax.tree.leaves(features)
-    )
+    row_bytes = _row_bytes(fn, shape, x.dtype, features)
     limit = _memory_limit() if memory_limit is None else memory_limit
     _check_memory(players.n, samples, len(outputs), chunk, row_bytes, x.dtype.itemsize, limit)
 

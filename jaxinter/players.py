@@ -44,6 +44,13 @@ def _shape(input_shape, name: str = "input_shape") -> tuple[int, ...]:
     return shape
 
 
+def _check_nonempty(items, name: str, what: str) -> None:
+    """Raise unless ``items`` is a non-empty list/tuple/array (not a string)."""
+    listlike = isinstance(items, Sequence | np.ndarray) and not isinstance(items, str | bytes)
+    if not listlike or not len(items):
+        raise JaxinterInputError(f"{name}: expected {what}, got {items!r}")
+
+
 def _check_assignment(assignment: np.ndarray, n: int, name: str) -> None:
     """Every player 0..n-1 must own at least one variable (in every sample)."""
     if not 1 <= n <= MAX_PLAYERS:
@@ -80,8 +87,7 @@ class Players:
         """Player i = the flat input indices ``groups[i]``; non-empty, disjoint groups."""
         shape = _shape(input_shape)
         size = prod(shape)
-        if isinstance(groups, (str, bytes)) or not len(groups):
-            raise JaxinterInputError("groups: expected a non-empty list of lists of flat indices")
+        _check_nonempty(groups, "groups", "a non-empty list of lists of flat indices")
         assignment = np.full(size, -1, dtype=np.int32)
         for i, group in enumerate(groups):
             idx = np.asarray(group)
@@ -134,7 +140,8 @@ class Players:
                 f"input_shape: token players need (tokens, embedding...), got {shape}"
             )
         width = prod(shape[1:])
-        groups = []
+        _check_nonempty(positions, "positions", "a non-empty list of token positions")
+        groups, owner = [], {}
         for i, pos in enumerate(positions):
             pos = np.atleast_1d(np.asarray(pos))
             if not np.issubdtype(pos.dtype, np.integer) or pos.ndim != 1:
@@ -144,6 +151,13 @@ class Players:
                 raise JaxinterInputError(
                     f"positions: token {int(bad[0])} of player {i} outside 0..{shape[0] - 1}"
                 )
+            for p in pos.tolist():
+                if p in owner:
+                    raise JaxinterInputError(
+                        f"positions: token {p} belongs to players {owner[p]} and {i}; "
+                        "players must be disjoint"
+                    )
+                owner[p] = i
             groups.append((pos[:, None] * width + np.arange(width)).reshape(-1))
         return cls.from_groups(groups, shape)
 
@@ -244,8 +258,13 @@ def _patch_cells(shape: tuple[int, ...], patch_size) -> tuple[np.ndarray, tuple[
     """Flat (input_size,) grid-cell id of every variable (-1 outside the grid) and (rows, cols)."""
     if len(shape) < 2:
         raise JaxinterInputError(f"input_shape: patches need (H, W, ...), got {shape}")
-    ph, pw = (patch_size, patch_size) if np.isscalar(patch_size) else tuple(patch_size)
-    ph, pw = int(ph), int(pw)
+    size = np.asarray(patch_size)
+    size = np.repeat(size, 2) if size.ndim == 0 else size
+    if size.shape != (2,) or not np.issubdtype(size.dtype, np.integer):
+        raise JaxinterInputError(
+            f"patch_size: expected an int or a pair of ints (height, width), got {patch_size!r}"
+        )
+    ph, pw = int(size[0]), int(size[1])
     if ph < 1 or pw < 1 or ph > shape[0] or pw > shape[1]:
         raise JaxinterInputError(
             f"patch_size: expected 1..{shape[0]} x 1..{shape[1]}, got {patch_size!r}"
@@ -318,6 +337,7 @@ def shift_baseline(x, delta) -> jax.Array:
     """
     x = check_floating(x, "x")
     delta = jnp.asarray(delta, x.dtype)
+    check_finite(delta, "delta")
     if bool(jnp.any(delta < 0)):
         raise JaxinterInputError("delta: expected non-negative values")
     return x - jnp.clip(x, -delta, delta)
@@ -326,6 +346,10 @@ def shift_baseline(x, delta) -> jax.Array:
 def token_baseline(embedding, num_tokens: int) -> jax.Array:
     """The same baseline embedding (embedding_shape) at every token: (num_tokens, *embedding)."""
     embedding = check_floating(embedding, "embedding")
+    if not isinstance(num_tokens, int | np.integer) or isinstance(num_tokens, bool):
+        raise JaxinterInputError(f"num_tokens: expected a positive int, got {num_tokens!r}")
+    if num_tokens < 1:
+        raise JaxinterInputError(f"num_tokens: expected a positive int, got {num_tokens!r}")
     return jnp.broadcast_to(embedding, (int(num_tokens),) + embedding.shape)
 
 

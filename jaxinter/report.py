@@ -1,4 +1,9 @@
-"""Self-contained HTML reports: figures embedded as base64 PNG, tables, and summary.json."""
+"""Self-contained HTML reports: figures embedded as base64 PNG, tables, and summary.json.
+
+The page references nothing outside itself (inline style, ``data:`` images), so it can be
+mailed or archived as one file. Titles, headings, texts and table cells are plain text and are
+escaped; a text may hold several paragraphs separated by blank lines.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import dataclasses
 import html
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +20,8 @@ import numpy as np
 
 @dataclasses.dataclass
 class Table:
+    """A table: ``rows`` are lists of cells (floats shown with 4 significant digits)."""
+
     caption: str
     header: list[str]
     rows: list[list]
@@ -21,6 +29,8 @@ class Table:
 
 @dataclasses.dataclass
 class Section:
+    """A heading, plain-text paragraphs, then tables, then figures (PNG files)."""
+
     heading: str
     text: str = ""
     figures: list[Path] = dataclasses.field(default_factory=list)  # PNG paths
@@ -44,10 +54,19 @@ def _table_html(table: Table) -> str:
     )
 
 
+def _paragraphs(text: str) -> str:
+    return "".join(
+        f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip()
+    )
+
+
 def _figure_html(path: Path) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    raw = Path(path).read_bytes()
+    if not raw.startswith(b"\x89PNG"):
+        raise ValueError(f"figures: {path} is not a PNG file")
+    data = base64.b64encode(raw).decode("ascii")
     name = html.escape(Path(path).name)
-    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"/>' \
+    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}">' \
            f"<figcaption>{name}</figcaption></figure>"
 
 
@@ -81,24 +100,31 @@ def to_jsonable(value):
 def write_report(
     out_dir: Path, title: str, sections: list[Section], summary: dict, intro: str = ""
 ) -> Path:
-    """Write ``out_dir/report.html`` (self-contained) and ``out_dir/summary.json``."""
+    """Write ``out_dir/report.html`` (self-contained) and ``out_dir/summary.json``.
+
+    ``summary`` is converted with :func:`to_jsonable` (non-finite floats become null); both
+    files are written to a temporary name and renamed, so a killed run leaves no partial file.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
     ]
-    if intro:
-        parts.append(f"<p>{intro}</p>")
+    parts.append(_paragraphs(intro))
     for section in sections:
         parts.append(f"<h2>{html.escape(section.heading)}</h2>")
-        if section.text:
-            parts.append(f"<p>{section.text}</p>")
+        parts.append(_paragraphs(section.text))
         parts.extend(_table_html(t) for t in section.tables)
         parts.extend(_figure_html(f) for f in section.figures)
-    summary_json = json.dumps(to_jsonable(summary), indent=2)
+    summary_json = json.dumps(to_jsonable(summary), indent=2, allow_nan=False)
     parts.append(f"<h2>summary.json</h2><pre>{html.escape(summary_json)}</pre></body></html>")
-    (out_dir / "summary.json").write_text(summary_json)
-    report = out_dir / "report.html"
-    report.write_text("".join(parts))
-    return report
+    _write_atomic(out_dir / "summary.json", summary_json)
+    return _write_atomic(out_dir / "report.html", "".join(parts))
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import zipfile
 from pathlib import Path
 
 import jax
@@ -23,11 +25,22 @@ def save_tree(path: Path, tree) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-    arrays = {jax.tree_util.keystr(k): np.asarray(v) for k, v in flat}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    _save_npz(path, {jax.tree_util.keystr(k): np.asarray(v) for k, v in flat})
     return path
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` atomically: a flushed temporary file, then a rename.
+
+    The temporary name ends in ``.partial`` (not ``.npz``), so a run killed mid-write leaves
+    nothing that looks like a result.
+    """
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def load_tree(path: Path, like):
@@ -42,7 +55,7 @@ def save_json(path: Path, obj) -> Path:
     """Write JSON atomically (numpy values converted)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(path.name + ".partial")
     tmp.write_text(json.dumps(to_jsonable(obj), indent=2))
     os.replace(tmp, path)
     return path
@@ -52,31 +65,51 @@ class StageCache:
     """Per-stage array storage under a folder, for resumable jobs.
 
     ``cache.get(key)`` returns the saved dict of arrays or None; ``cache.put(key, arrays)``
-    saves it. A ``config`` dict identifies the run: a cache made with a different config is
-    not reused (its folder is cleared), so resuming never mixes results of different settings.
+    saves it as ``folder/<key>.npz`` (keys: letters, digits, ``_ - .``). A ``config`` dict
+    identifies the run: a cache made with a different config is not reused (its stages are
+    deleted), so resuming never mixes results of different settings.
+
+    Safe under interruption: every stage is written atomically, the config stamp is written
+    only after stale stages are gone, leftover temporary files are removed on open, and a
+    stage file that cannot be read (e.g. truncated by a crash of the machine) counts as
+    missing, so it is recomputed.
     """
 
     def __init__(self, folder: Path, config: dict):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        for f in self.folder.glob("*.partial"):
+            f.unlink()
         stamp = self.folder / "config.json"
         config = to_jsonable(config)
-        if stamp.exists() and json.loads(stamp.read_text()) != config:
-            for f in self.folder.glob("*.npz"):
-                f.unlink()
-        save_json(stamp, config)
+        if not stamp.exists() or _read_json(stamp) != config:
+            if stamp.exists():  # stages of another configuration
+                for f in self.folder.glob("*.npz"):
+                    f.unlink()
+            save_json(stamp, config)
 
     def _path(self, key: str) -> Path:
+        if not isinstance(key, str) or not re.fullmatch(r"[\w.-]+", key) or key.startswith("."):
+            raise ValueError(f"key: expected letters, digits, '_', '-' or '.', got {key!r}")
         return self.folder / f"{key}.npz"
 
     def get(self, key: str) -> dict | None:
         path = self._path(key)
-        if not path.exists():
+        try:
+            with np.load(path) as data:
+                return {k: data[k] for k in data.files}
+        except FileNotFoundError:
             return None
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            path.unlink(missing_ok=True)  # unreadable: recompute this stage
+            return None
 
     def put(self, key: str, arrays: dict) -> None:
-        tmp = self.folder / f"{key}.tmp.npz"
-        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
-        os.replace(tmp, self._path(key))
+        _save_npz(self._path(key), {k: np.asarray(v) for k, v in arrays.items()})
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

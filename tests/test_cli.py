@@ -17,3 +17,10 @@ def test_ci_runs_the_readme_test_command():
     assert "pytest" in command and "venv" in command
     ci = (ROOT / ".ci" / "run").read_text()
     assert "test-command" in ci and "eval" in ci
+
+
+def test_bad_input_is_a_clean_error_not_a_traceback(capsys):
+    assert main(["separation", "--dataset", "nope", "--out", "/tmp/never"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxinter separation: error:") and "nope" in err
+    assert "Traceback" not in err

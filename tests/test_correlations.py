@@ -77,7 +77,7 @@ def test_gaussian_closure_matches_monte_carlo(x64, activation):
     mean[1] = 0.0
     m, c = co.gaussian_closure_moments(activation, jnp.asarray(mean), jnp.asarray(cov), 0.7)
     assert np.all(np.isfinite(m)) and np.all(np.isfinite(c))
-    n = 400_000
+    n = 100_000  # the tolerance below scales with the Monte Carlo standard error
     z = np.random.default_rng(4).multivariate_normal(mean, cov, n, method="eigh")
     h = np.asarray(co.activation_fn(activation, 0.7)(jnp.asarray(z)))
     mc_mean, mc_cov = h.mean(0), np.cov(h.T, bias=True)
@@ -182,7 +182,8 @@ def test_class_gaussian_samples_follow_their_class(x64):
 
 def test_xor_exact_moments_and_closure_failure(x64):
     kernel = jnp.array([[1.0, 1.0, 0.3], [1.0, -1.0, 0.0]])  # units x1+x2, x1-x2, 0.3 x1
-    res = co.xor_closure_check(kernel, jnp.zeros(3), 1.0, 0.3, n_mc=200_000)
+    res = co.xor_closure_check(kernel, jnp.zeros(3), 1.0, 0.3, n_mc=50_000)
+    # 50,000 samples per class: observed errors <= 0.014 (means), 1.6% (variances) over 4 seeds
     np.testing.assert_allclose(res["exact_mean"], res["mc_mean"], atol=0.03)
     np.testing.assert_allclose(res["exact_var"], res["mc_var"], rtol=0.03)
     np.testing.assert_allclose(res["closure_mean"], res["exact_mean"], atol=1e-12)

@@ -88,6 +88,7 @@ def test_per_sample_players_and_baselines(x64):
 
 
 def test_chunk_size_invariance():
+    """Output and per-layer scores, shared and per-sample players: any chunk gives the same."""
     captured, _ = _mlp((10,))
     apply = lambda x: captured(x)[0]  # noqa: E731
     x = jnp.asarray(RNG.normal(size=(3, 10)), jnp.float32)
@@ -97,6 +98,13 @@ def test_chunk_size_invariance():
     for chunk in (1, 5, 100, 128, 1000):  # 384 rows: none divides evenly except 1 and 128
         v = masked_scores(apply, x, players, jnp.zeros(10), target, chunk_size=chunk)
         np.testing.assert_allclose(v, ref, rtol=2e-6, atol=2e-6)
+    per_sample = Players.stack([Players.from_groups([[i], [i + 1, 9]], (10,)) for i in range(3)])
+    layers = [
+        masked_layer_scores(captured, _probes(), x, per_sample, x * 0.5, target, chunk_size=c)
+        for c in (1, 5, 12)  # 12 = all rows in one chunk
+    ]
+    for v in layers[1:]:
+        np.testing.assert_allclose(v, layers[0], rtol=2e-6, atol=2e-6)
 
 
 def test_layer_scores_equal_manual_per_layer(x64):
@@ -214,6 +222,31 @@ def test_memory_check():
             chunk_size=2**20,
             memory_limit=2**28,
         )
+
+
+def test_memory_plan_counts_activations():
+    """The per-row working memory includes the model's intermediates, not only its inputs.
+
+    Reference: XLA's own memory analysis of the compiled model; the growth of its temporary
+    buffers from 64 to 1024 rows is the per-row memory that chunking must bound.
+    """
+    from jaxinter.masking import _row_bytes
+
+    w1, w2 = jnp.ones((20, 2048)), jnp.ones((2048, 2048))
+    apply = lambda x: jnp.tanh(jnp.tanh(x @ w1) @ w2)[:, :3]  # noqa: E731
+
+    def temp(rows):
+        spec = jax.ShapeDtypeStruct((rows, 20), jnp.float32)
+        return jax.jit(apply).lower(spec).compile().memory_analysis().temp_size_in_bytes
+
+    per_row = (temp(1024) - temp(64)) / 960
+    estimate = _row_bytes(apply, (20,), jnp.float32, {})
+    assert per_row <= estimate <= 3 * per_row, (per_row, estimate)
+    # a chunk whose activations (2 x 8 KiB per row) exceed the limit is refused; inputs alone
+    # (3 x 80 bytes per row) would have fit
+    with pytest.raises(JaxinterInputError, match=r"chunk_size = 4096 rows x 0\.02 MiB"):
+        masked_scores(apply, jnp.zeros((1, 20)), Players.features((20,)), jnp.zeros(20),
+                      jnp.zeros(1, jnp.int32), chunk_size=4096, memory_limit=2**26)
 
 
 @pytest.mark.slow

@@ -67,6 +67,7 @@ def test_apply_keeps_unassigned_variables():
         ([[-1]], "index -1 outside 0..5"),
         ([[0.5]], "non-integer"),
         ([], "non-empty list of lists"),
+        (None, "non-empty list of lists"),
     ],
 )
 def test_bad_groups(groups, match):
@@ -132,6 +133,33 @@ def test_per_sample_patches_and_stack():
 def test_bad_patch_ids(ids, match):
     with pytest.raises(JaxinterInputError, match=match):
         Players.patches((28, 28), 3, np.asarray(ids, dtype=int))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: Players.patches((28, 28), (3, 3, 3), [0]), "patch_size: expected an int or"),
+        (lambda: Players.patches((28, 28), 2.5, [0]), "patch_size: expected an int or"),
+        (lambda: Players.features((40,)), r"n = 40 players is outside the supported range 1\.\.30"),
+        (lambda: Players.patches((28, 28), 0, [0]), r"patch_size: expected 1\.\.28"),
+        (lambda: Players.patches((28,), 3, [0]), r"input_shape: patches need \(H, W"),
+        (lambda: Players.patches((28, 28), 3, [0.0]), "patch_ids: expected integers"),
+        (lambda: Players.tokens((5, 2), []), "positions: expected a non-empty list"),
+        (lambda: Players.tokens((5, 2), [0, [1, 0]]), "token 0 belongs to players 0 and 1"),
+        (lambda: Players.tokens((5, 2), [0.5]), "positions: entry 0 must be ints"),
+        (lambda: Players.tokens((5,), [0]), "token players need"),
+        (lambda: Players.features(10), "input_shape: expected a tuple of ints"),
+        (lambda: Players.from_groups([[0]], (0, 3)), "input_shape: expected positive"),
+        (lambda: token_baseline(jnp.zeros(3), 0), "num_tokens: expected a positive int"),
+        (lambda: shift_baseline(jnp.ones(3), jnp.nan), "delta: contains 1 NaN"),
+        (lambda: mean_baseline(np.ones((3, 2), int)), "data: expected a real floating"),
+        (lambda: Players.patches((4, 4), 2, [[0, 1], [1, 2]]).keep_mask(jnp.array([1])),
+         "sample: required"),
+    ],
+)
+def test_bad_player_and_baseline_arguments(make, match):
+    with pytest.raises(JaxinterInputError, match=match):
+        make()
 
 
 def test_patch_scores_and_salient_ids():

@@ -41,7 +41,7 @@ def test_orders_are_popcounts():
 
 def test_chunk_of_indices_inside_jit():
     n, start, size = 8, 96, 32
-    chunk = jax.jit(lambda s: masks_of(subset_indices(n, 0, size) + s, n), static_argnums=())(start)
+    chunk = jax.jit(lambda s: masks_of(subset_indices(n, 0, size) + s, n))(start)
     np.testing.assert_array_equal(chunk, np.asarray(masks(n))[start:start + size])
     np.testing.assert_array_equal(subset_indices(n, start, size), np.arange(start, start + size))
 

@@ -20,14 +20,18 @@ TOL64 = 1e-12
 
 @st.composite
 def games(draw, max_n: int = 6):
-    """float64 games of 1..max_n players with 0..2 batch axes and values in [-1, 1]."""
+    """float64 games of 1..max_n players with 0 or 2 batch axes and values in [-1, 1].
+
+    Every new shape costs a jit compilation, so the shapes are kept few; batching on its own is
+    tested by :func:`test_batched_equals_one_at_a_time`.
+    """
     n = draw(st.integers(1, max_n))
-    batch = draw(st.sampled_from([(), (2,), (2, 3)]))
+    batch = draw(st.sampled_from([(), (2, 3)]))
     values = hnp.arrays(np.float64, batch + (2**n,), elements=st.floats(-1, 1, width=64))
     return draw(values)
 
 
-fast = settings(max_examples=15, deadline=None,
+fast = settings(max_examples=10, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

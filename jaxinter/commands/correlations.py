@@ -14,19 +14,36 @@ from . import add_common_arguments
 HELP = "networks as maps of class-conditional cumulants (Fischer et al. 2022): HTML report"
 
 
+def _activations(text: str) -> list[str]:
+    """argparse type: comma-separated activation names of :data:`correlations.ACTIVATIONS`."""
+    from ..correlations import ACTIVATIONS
+
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    bad = [a for a in names if a not in ACTIVATIONS]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names from {', '.join(ACTIVATIONS)}, got {text!r}")
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .separation import _positive_int
+
     add_common_arguments(parser, "correlations")
     parser.add_argument("--dataset", default="digits", choices=["digits", "mnist"],
                         help="main dataset (default digits; mnist needs --data-path)")
     parser.add_argument("--data-path", type=Path, default=None,
                         help="MNIST folder of IDX files or .npz (e.g. ../shared/data/mnist)")
-    parser.add_argument("--activations", default="quadratic,relu,erf",
+    parser.add_argument("--activations", default="quadratic,relu,erf", type=_activations,
                         help="comma-separated MLP activations (quadratic, relu, erf, linear, tanh)")
-    parser.add_argument("--depth", type=int, default=3, help="MLP linear layers (default 3)")
-    parser.add_argument("--width", type=int, default=64, help="hidden width (default 64)")
+    parser.add_argument("--depth", type=_positive_int, default=3,
+                        help="MLP linear layers (default 3)")
+    parser.add_argument("--width", type=_positive_int, default=64, help="hidden width (default 64)")
     parser.add_argument("--alpha", type=float, default=0.5, help="quadratic z + alpha z^2")
-    parser.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    parser.add_argument("--repeats", type=int, default=3, help="surrogate draws per layer")
+    parser.add_argument("--epochs", type=_positive_int, default=30,
+                        help="training epochs (default 30)")
+    parser.add_argument("--repeats", type=_positive_int, default=3,
+                        help="surrogate draws per layer")
     parser.add_argument("--no-xor", action="store_true", help="skip the XOR section")
 
 
@@ -45,7 +62,7 @@ def _dataset_results(args, key) -> tuple[dict, dict]:
 
     ds = load_dataset(args.dataset, args.data_path, flat=True)
     results = {}
-    for act in [a.strip() for a in args.activations.split(",") if a.strip()]:
+    for act in args.activations:
         t0 = time.perf_counter()
         model = MLP(input_shape=ds.input_shape, num_classes=ds.num_classes, depth=args.depth,
                     width=args.width, activation=act, alpha=args.alpha)
@@ -185,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         ]
     summary = {"dataset": info, "models": {a: _summary_model(r) for a, r in results.items()},
                "settings": {k: v for k, v in vars(args).items()
-                            if isinstance(v, int | float | str | Path | None)}}
+                            if isinstance(v, int | float | str | Path | list | None)}}
     if not args.no_xor:
         xor = _xor_results(args, key)
         check, ds = xor["check"], xor["data"]
@@ -203,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
             "the exact quadratic map and are checked against Monte Carlo; the Gaussian closure "
             "drops kappa3/kappa4 and overestimates the variance wherever a class is bimodal "
             "along a unit (negative kappa4).".format(ds.info["std"]),
-            figures=[plots.xor_figure(ds.x_test, ds.y_test, sep, check, out / "xor.png")],
+            figures=[plots.xor_figure(ds.x_test, ds.y_test, sep, check, out / "xor.png",
+                                             unit_names)],
             tables=[
                 Table("class information: mean separation |dmu|^2 / tr Sigma and covariance "
                       "separation |dSigma|_F / |Sigma|_F per layer", ["layer", "mean", "cov"],

@@ -97,14 +97,18 @@ def moment_scatter(result: dict, layer: int, model: str, path: Path) -> Path:
     return save(fig, path)
 
 
-def xor_figure(x, y, separation: dict, check: dict, path: Path) -> Path:
+def xor_figure(x, y, separation: dict, check: dict, path: Path,
+               unit_names: list[str] | None = None) -> Path:
     """XOR: the data, class information in mean vs covariance per layer, and unit variances
-    (exact, Gaussian closure, Monte Carlo) of the first quadratic layer."""
+    (exact, Gaussian closure, Monte Carlo) of the first quadratic layer (units named by
+    ``unit_names``, default their indices)."""
     fig, axes = new_figure(3, 1, width=4.2, height=3.6)
     ax = axes[0, 0]
     for c, marker in ((0, "o"), (1, "x")):
         ax.scatter(x[y == c, 0], x[y == c, 1], s=6, marker=marker, label=f"class {c}")
     ax.set_title("XOR: class means are both 0", fontsize=9)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
     names = list(separation)
@@ -113,7 +117,8 @@ def xor_figure(x, y, separation: dict, check: dict, path: Path) -> Path:
     ax.bar(pos + 0.2, [separation[n][1] for n in names], 0.4,
            label="covariance: |dSigma|_F / |Sigma|_F")
     ax.set_xticks(pos, names)
-    ax.set_yscale("symlog", linthresh=1e-2)
+    ax.set_yscale("log")
+    ax.set_ylabel("class separation (log)")
     ax.set_title("where the class information sits", fontsize=9)
     ax.legend(fontsize=7)
     ax = axes[0, 2]
@@ -126,8 +131,11 @@ def xor_figure(x, y, separation: dict, check: dict, path: Path) -> Path:
         ax.plot(units + shift + 0.13, check["mc_var"][c], "k.",
                 label="Monte Carlo" if c == 0 else None)
     ax.set_yscale("log")
-    ax.set_xlabel("hidden unit (left bars class 0, right bars class 1)")
+    ax.set_xticks(units, unit_names if unit_names is not None else [str(u) for u in units],
+                  rotation=45, fontsize=7)
+    ax.set_xlabel("unit (dark bars class 0, light bars class 1)")
     ax.set_ylabel("output variance")
     ax.set_title("first quadratic layer: variance per unit", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_ylim(top=ax.get_ylim()[1] * 20)  # room for the legend above the bars
+    ax.legend(fontsize=7, ncols=3, loc="upper center")
     return save(fig, path)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib import ticker
 
 from . import ORDER_CMAP, new_figure, save
 
@@ -78,8 +79,8 @@ def plot_emergence(epochs: Sequence[float], log_fuzziness, pearson_r, rho, path,
 
 def plot_directions(per_layer: Mapping[str, object], path,
                     title: str = "Per-direction breakdown of D"):
-    """Stacked bars of D_j (directions of the class-mean matrix) per layer, log y; condition
-    number of the class-mean matrix per layer on the right."""
+    """Stacked bars of each direction's share D_j / D per layer (directions of the class-mean
+    matrix, s_j descending); condition number of the class-mean matrix per layer (log y) right."""
     names = list(per_layer)
     contrib = [np.asarray(r.per_direction)[np.asarray(r.kept)] for r in per_layer.values()]
     width = max(c.size for c in contrib)
@@ -104,5 +105,8 @@ def plot_directions(per_layer: Mapping[str, object], path,
     ax.semilogy(np.arange(len(names)), [float(r.condition) for r in per_layer.values()], "-o")
     ax.set_xticks(np.arange(len(names)), names, rotation=90, fontsize=7)
     ax.set_ylabel("condition s_1 / s_min of class-mean matrix")
-    ax.grid(alpha=0.3)
+    ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.3g"))
+    ax.set_title("conditioning of the class means")
+    ax.grid(alpha=0.3, which="both")
     return save(fig, path)
