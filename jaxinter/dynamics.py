@@ -2,9 +2,12 @@
 
 Analyses of a tracked history (checkpoint axis T):
 
-- :func:`normalized_spectrum`, :func:`mean_order`: the per-order strength distribution at each
-  checkpoint and its strength-weighted mean order (orders >= 1; the empty set is not an
-  interaction).
+- :func:`normalized_spectrum`, :func:`mean_order`, :func:`high_order_share`: the per-order
+  strength distribution at each checkpoint, its strength-weighted mean order and the share above
+  order n / 2 (orders >= 1; the empty set is not an interaction). Their input is a per-order
+  strength that is already aggregated (``metrics.order_summary(...).strength`` summed over probe
+  samples and over AND + OR, as the tracker stores it); ``order_summary``'s own ``mean_order``
+  and ``high_order_share`` are per game and per type, and its mean order is count-weighted.
 - :func:`detect_turn`: the turn from phase one (the order distribution collapses toward low
   orders) to phase two (the order rises again) as the minimum of a smoothed curve;
   :func:`gap_onset`: the checkpoint where the train-test loss gap starts its final rise.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import jax
@@ -65,9 +68,14 @@ def high_order_share(strength) -> jax.Array:
 
 
 def smooth(x, window: int) -> jax.Array:
-    """Centred moving average along the last axis; windows shrink at the edges. (..., T)."""
+    """Centred moving average along the last axis; windows shrink at the edges. (..., T).
+
+    window: odd number of checkpoints (1 = no smoothing).
+    """
     x = check_floating(x, "x")
-    if window <= 1:
+    if not isinstance(window, int | np.integer) or window < 1 or window % 2 == 0:
+        raise JaxinterInputError(f"window: expected a positive odd int, got {window!r}")
+    if window == 1:
         return x
     h = window // 2
     pad = [(0, 0)] * (x.ndim - 1) + [(h + 1, h)]
@@ -98,11 +106,13 @@ def detect_turn(curve, window: int = 3, min_change: float = 0.05) -> Turn:
 
     The curve (mean order, high-order share, ...) is smoothed with a centred moving average of
     ``window`` checkpoints; the turn is its minimum. ``min_change`` is in the curve's units.
+    NaN checkpoints (no strength at all) are never the turn; a curve that is NaN at its start or
+    end has NaN drop or rise and is not two-phase.
     """
     c = smooth(curve, window)
     if c.shape[-1] < 3:
         raise JaxinterInputError(f"curve: need at least 3 checkpoints, got {c.shape[-1]}")
-    index = jnp.argmin(c, -1)
+    index = jnp.argmin(jnp.where(jnp.isnan(c), jnp.inf, c), -1)
     low = jnp.take_along_axis(c, index[..., None], -1)[..., 0]
     drop, rise = c[..., 0] - low, c[..., -1] - low
     return Turn(index, drop, rise, (drop > min_change) & (rise > min_change))
@@ -277,6 +287,40 @@ def _cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
+def _frozen(mapping):
+    """A mapping as a hashable tuple of items, in its order (readouts order the layers)."""
+    return None if not mapping else tuple(mapping.items())
+
+
+def _record_fn(apply_fn, readouts, method, andor_options, ratio, chunk_size,
+               params, train_labels, data) -> Record:
+    """One :class:`Record`: the static configuration first, then params and traced data."""
+    from .masking import masked_layer_scores, masked_scores
+
+    x, target, players, baseline, x_tr, _, x_te, y_te = data
+    fn = partial(apply_fn, params)
+    if readouts:
+        v = masked_layer_scores(fn, dict(readouts), x, players, baseline, target, chunk_size)
+    else:
+        v = masked_scores(fn, x, players, baseline, target, chunk_size)[:, None]
+    i_and, i_or = extract_interactions(v, method, dict(andor_options or ()))
+    strength = order_summary(i_and, i_or, ratio).strength.sum(0)  # (L, 2, n + 1)
+
+    def loss(xx, yy):
+        out = apply_fn(params, xx)
+        return _cross_entropy(out[0] if readouts else out, yy)
+
+    return Record(i_and, i_or, strength[..., 0, :], strength[..., 1, :],
+                  loss(x_tr, train_labels), loss(x_te, y_te))
+
+
+@lru_cache(maxsize=32)
+def _recorders(*static):
+    """Jitted record of one model and of P models (vmapped over params and labels)."""
+    fn = partial(_record_fn, *static)
+    return jax.jit(fn), jax.jit(jax.vmap(fn, in_axes=(0, 0, None)))
+
+
 class Tracker:
     """Record interactions of a fixed probe set every ``every`` steps of a training loop.
 
@@ -319,30 +363,14 @@ class Tracker:
         self._data = (self.x, self.target, players, jnp.asarray(baseline), *self.train,
                       *self.test)
         # probe and evaluation data enter as arguments: inside the user's jit they are traced
-        # values, not constants baked into the program
-        self._record = jax.jit(self._record_impl)
-
-    def _logits(self, params, x):
-        out = self.apply_fn(params, x)
-        return out[0] if self.readouts else out
-
-    def _record_impl(self, params, train_labels, data) -> Record:
-        from .masking import masked_layer_scores, masked_scores
-
-        x, target, players, baseline, x_tr, _, x_te, y_te = data
-        fn = partial(self.apply_fn, params)
-        if self.readouts:
-            v = masked_layer_scores(fn, self.readouts, x, players, baseline, target,
-                                    self.chunk_size)
-        else:
-            v = masked_scores(fn, x, players, baseline, target, self.chunk_size)[:, None]
-        i_and, i_or = extract_interactions(v, self.method, self.andor_options)
-        strength = order_summary(i_and, i_or, self.ratio).strength.sum(0)  # (L, 2, n + 1)
-        return Record(
-            i_and, i_or, strength[..., 0, :], strength[..., 1, :],
-            _cross_entropy(self._logits(params, x_tr), train_labels),
-            _cross_entropy(self._logits(params, x_te), y_te),
-        )
+        # values, not constants baked into the program. The record functions are compiled once
+        # per configuration (shared by trackers built alike, e.g. on resume).
+        static = (apply_fn, _frozen(readouts), method, _frozen(self.andor_options), ratio,
+                  chunk_size)
+        try:
+            self._record, self._record_members = _recorders(*static)
+        except TypeError:  # unhashable apply_fn or options: compile for this tracker only
+            self._record, self._record_members = _recorders.__wrapped__(*static)
 
     def record(self, params, train_labels=None) -> Record:
         """Interactions (probe scores of layers, output last), per-order strengths and losses.
@@ -353,6 +381,11 @@ class Tracker:
         """
         labels = self.train[1] if train_labels is None else train_labels
         return self._record(params, labels, self._data)
+
+    def record_members(self, params, train_labels) -> Record:
+        """:meth:`record` of P models at once: params and train_labels (P, n_train) carry a
+        leading member axis, and so does every field of the result."""
+        return self._record_members(params, train_labels, self._data)
 
     def maybe_record(self, step, params, train_labels=None) -> None:
         """Inside a jitted step: when ``step % every == 0`` record and write (io_callback)."""
@@ -380,6 +413,8 @@ class Tracker:
 
     def history(self) -> History:
         """Everything written so far, stacked along the checkpoint axis (T first)."""
+        if self.cache is None:
+            raise JaxinterInputError("folder: the tracker was created without a folder")
         steps = self.steps()
         if not steps:
             raise JaxinterInputError(f"folder: no checkpoints written in {self.cache.folder}")
@@ -420,7 +455,7 @@ def init_population(trainer, y_train, seeds, noise_rates, num_classes: int) -> P
     labels = np.stack([add_label_noise(np.asarray(y_train), r, num_classes, seed=s)
                        for r, s in grid])
     return Population(
-        state=jax.vmap(trainer.init)(jax.vmap(jax.random.key)(jnp.asarray(seed))),
+        state=jax.jit(jax.vmap(trainer.init))(jax.vmap(jax.random.key)(jnp.asarray(seed))),
         labels=jnp.asarray(labels, jnp.int32),
         seed=jnp.asarray(seed),
         noise=jnp.asarray([r for r, _ in grid], jnp.float32),
@@ -448,6 +483,13 @@ def _load_like(path: Path, like):
     return jax.tree.map(restore, loaded, like)
 
 
+@lru_cache(maxsize=8)
+def _population_run(trainer):
+    """``trainer.run`` vmapped over members and jitted, compiled once per trainer."""
+    return jax.jit(jax.vmap(trainer.run, in_axes=(0, None, 0, None, None)),
+                   static_argnums=(3, 4))
+
+
 def train_population(
     pop: Population, trainer, x_train, *, steps: int, batch_size: int = 64,
     tracker: Tracker | None = None, progress_desc: str | None = "population",
@@ -465,14 +507,15 @@ def train_population(
     from .progress import progress
     from .store import save_tree
 
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, 0, None, None)),
-                  static_argnums=(3, 4))
+    if not isinstance(steps, int | np.integer) or steps < 1:
+        raise JaxinterInputError(f"steps: expected a positive int, got {steps!r}")
+    run = _population_run(trainer)
     x_train = jnp.asarray(x_train)
     every = tracker.every if tracker is not None else steps
     steps_done, records, path = [], [], None
 
     def track(pop):
-        rec = record(pop.state, pop.labels)
+        rec = tracker.record_members(pop.state, pop.labels)
         step = int(pop.state.step[0])
         steps_done.append(step)
         records.append(rec)
@@ -481,7 +524,6 @@ def train_population(
             save_tree(path, _keys_to_data(pop))
 
     if tracker is not None:
-        record = jax.jit(jax.vmap(tracker.record))
         if tracker.cache is not None:
             path = tracker.cache.folder / "population.npz"
             if path.exists() and tracker.steps():

@@ -55,6 +55,12 @@ def test_detect_turn_v_shape_and_monotone():
     np.testing.assert_array_equal(turn.two_phase, [True, False])
     noisy = v + np.random.default_rng(1).normal(0, 0.05, 20).astype(np.float32)
     assert abs(int(dyn.detect_turn(noisy, window=3).index) - 6) <= 1
+    # a checkpoint with no strength (NaN mean order) is never the turn
+    gappy = v.copy()
+    gappy[10] = np.nan
+    assert int(dyn.detect_turn(gappy, window=1).index) == 6
+    with pytest.raises(JaxinterInputError, match="window"):
+        dyn.smooth(v, 4)
 
 
 def test_gap_onset():
@@ -222,31 +228,41 @@ def test_tracker_in_jit_matches_saved_checkpoints(tmp_path):
     other = dyn.Tracker(model.apply, probe_x, probe_y, players, baseline, train=(x_tr, y_tr),
                         test=(x_te, y_te), every=5, folder=tmp_path / "track")
     assert other.steps() == []
+    no_folder = dyn.Tracker(model.apply, probe_x, probe_y, players, baseline,
+                            train=(x_tr, y_tr), test=(x_te, y_te))
+    with pytest.raises(JaxinterInputError, match="folder"):
+        no_folder.history()
 
 
 # ---------------------------------------------------------------------------------------------
-# populations
+# populations (the two tests share one trainer, member count and tracker shapes, so the
+# population's compiled programs are reused)
 
 
-def test_population_equals_members_one_by_one():
+@pytest.fixture(scope="module")
+def pop_trainer():
+    return Trainer(MLP(input_shape=(5,), num_classes=2, depth=2, width=8), optax.adam(0.02))
+
+
+def test_population_equals_members_one_by_one(pop_trainer):
+    trainer = pop_trainer
     x, y = _toy_problem(samples=80)
     x_tr, y_tr, x_te, y_te = x[:60], y[:60], x[60:], y[60:]
-    trainer = Trainer(MLP(input_shape=(5,), num_classes=2, depth=2, width=8),
-                      optax.sgd(0.1, momentum=0.9))
     tracker = dyn.Tracker(trainer.logits, x_te[:2], y_te[:2], Players.features((5,)),
                           np.zeros(5, np.float32), train=(x_tr, y_tr), test=(x_te, y_te),
-                          every=4)
-    kw = dict(steps=8, batch_size=16, tracker=tracker, progress_desc=None)
+                          every=3)
+    kw = dict(steps=6, batch_size=16, tracker=tracker, progress_desc=None)
     pop = dyn.init_population(trainer, y_tr, seeds=[3], noise_rates=[0.0, 0.5], num_classes=2)
     np.testing.assert_array_equal(pop.noise, [0, 0.5])
     assert (np.asarray(pop.labels[1]) != y_tr).sum() == 30  # half of the labels replaced
     pop, hist = dyn.train_population(pop, trainer, x_tr, **kw)
     chex.assert_shape(hist.record.train_loss, (3, 2))
-    np.testing.assert_array_equal(hist.steps, [0, 4, 8])
+    np.testing.assert_array_equal(hist.steps, [0, 3, 6])
+    init_one, run_one = jax.jit(trainer.init), jax.jit(trainer.run, static_argnums=(3, 4))
     for m, r in enumerate([0.0, 0.5]):
         # the member alone: trainer.run from trainer.init(key(3)) on its noisy labels
         labels = jnp.asarray(add_label_noise(y_tr, r, 2, seed=3))
-        state, _ = trainer.run(trainer.init(jax.random.key(3)), jnp.asarray(x_tr), labels, 8, 16)
+        state, _ = run_one(init_one(jax.random.key(3)), jnp.asarray(x_tr), labels, 6, 16)
         chex.assert_trees_all_close(jax.tree.map(lambda a: a[m], pop.state.params),  # noqa: B023
                                     state.params, rtol=1e-5, atol=1e-6)
         rec = tracker.record(state, labels)
@@ -254,9 +270,9 @@ def test_population_equals_members_one_by_one():
         np.testing.assert_allclose(hist.record.i_and[-1, m], rec.i_and, rtol=1e-4, atol=1e-5)
 
 
-def test_population_resumes(tmp_path):
+def test_population_resumes(tmp_path, pop_trainer):
+    trainer = pop_trainer
     x, y = _toy_problem(samples=80)
-    trainer = Trainer(MLP(input_shape=(5,), num_classes=2, depth=2, width=8), optax.adam(0.01))
 
     def make():
         return dyn.Tracker(trainer.logits, x[60:62], y[60:62], Players.features((5,)),
@@ -284,6 +300,9 @@ def test_cli_dynamics_small(tmp_path):
                  "--every", "20", "--probe", "6", "--method", "and", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_players"] == 6 and len(summary["members"]) == 6
+    first = summary["per_noise_rate"]["0.0"]
+    assert first["similarity_and"][0] is None  # order 0 (v(empty)) is not compared
+    assert first["shared_ratio_top3_and"][6] is None  # C(6, 6) <= 3: uninformative
     for name in ("spectra_loss_gap", "noise_side_by_side", "generalization_by_order",
                  "detours_by_order", "sensitivity_by_order"):
         assert (out / f"{name}.png").stat().st_size > 10_000

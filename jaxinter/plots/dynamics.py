@@ -47,7 +47,7 @@ def spectra_with_loss_gap(
     ax.axvline(steps[turn], color="k", ls="--", lw=1)
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles[::-1] + twin.get_legend_handles_labels()[0],
-              labels[::-1] + ["mean order"], fontsize=6, loc="upper right", ncol=2)
+              labels[::-1] + ["mean order"], fontsize=6, loc="lower right", ncol=2)
     ax = axes[0, 1]
     ax.plot(steps, train_loss, label="train loss", color="tab:blue")
     ax.plot(steps, test_loss, label="test loss", color="tab:orange")
@@ -64,19 +64,25 @@ def spectra_with_loss_gap(
 
 
 def noise_side_by_side(path: Path, steps, spectra: Mapping[str, np.ndarray],
-                       mean_orders: Mapping[str, np.ndarray]) -> Path:
-    """One spectrum panel per label (e.g. label-noise rate) plus their mean orders overlaid."""
+                       mean_orders: Mapping[str, np.ndarray],
+                       mean_title: str = "mean order over training") -> Path:
+    """One spectrum panel per title (e.g. label-noise rate) plus the mean orders overlaid.
+
+    spectra: {panel title: (T, n + 1) normalized strength}; mean_orders: {label: (T,)}.
+    """
     steps = np.asarray(steps)
     k = len(spectra)
     fig, axes = new_figure(k + 1, 1, width=3.6, height=3.3)
     for ax, (label, s) in zip(axes[0], spectra.items(), strict=False):
         _spectrum_panel(ax, steps, np.asarray(s), label)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    axes[0, k - 1].legend(handles[::-1], labels[::-1], fontsize=6, loc="lower right", ncol=2)
     ax = axes[0, -1]
     for label, m in mean_orders.items():
         ax.plot(steps, m, label=label)
     ax.set_xlabel("training step")
     ax.set_ylabel("mean order")
-    ax.set_title("mean order over training")
+    ax.set_title(mean_title)
     ax.legend(fontsize=7)
     return save(fig, path)
 
@@ -84,11 +90,14 @@ def noise_side_by_side(path: Path, steps, spectra: Mapping[str, np.ndarray],
 def by_order_lines(
     path: Path, panels: Mapping[str, Mapping[str, np.ndarray]], ylabel: Mapping[str, str] | None
     = None, start: int = 1, ylim: tuple | None = None,
+    references: Mapping[str, tuple[str, np.ndarray]] | None = None,
 ) -> Path:
     """One panel per metric, one line per series: ``panels[title][series] = (n + 1,) values``.
 
-    Orders below ``start`` are left out (order 0 is the empty set). Series "<group> AND" and
-    "<group> OR" share the group's colour, OR dashed; plain "AND"/"OR" use the AND/OR colours.
+    Orders below ``start`` are left out (order 0 is the empty set); NaN values (nothing to
+    measure) leave gaps. Series "<group> AND" and "<group> OR" share the group's colour, OR
+    dashed; plain "AND"/"OR" use the AND/OR colours. ``references[title] = (label, (n + 1,)
+    values)`` adds a grey dotted reference line (e.g. a chance level) to that panel.
     """
     fig, axes = new_figure(len(panels), 1, width=4.2, height=3.4)
     for ax, (title, series) in zip(axes[0], panels.items(), strict=False):
@@ -101,6 +110,11 @@ def by_order_lines(
             color = {"AND": AND_COLOR, "OR": OR_COLOR}.get(label, f"C{index}")
             ls = "--" if label.endswith(" OR") else "-"
             ax.plot(orders, values[start:], marker="o", ms=3, ls=ls, color=color, label=label)
+        if title in (references or {}):
+            label, values = references[title]
+            values = np.asarray(values, float)
+            ax.plot(np.arange(start, values.shape[-1]), values[start:], ls=":", color="0.4",
+                    lw=1.5, label=label)
         ax.set_xlabel("interaction order")
         ax.set_ylabel((ylabel or {}).get(title, title))
         ax.set_title(title)
