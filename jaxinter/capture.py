@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import jax
@@ -63,6 +64,27 @@ def _flatten_sown(tree: Mapping, prefix: str = "") -> list[tuple[str, jax.Array]
     return out
 
 
+def _cached(make):
+    """Memoize a forward-pass factory on its (hashable) configuration.
+
+    Each factory returns ``(forward, jitted forward)``, so every capture of one model
+    configuration (other ``layers``, ``layer_names``, a second ``capture`` call) shares one
+    compiled program; the plain ``forward`` is what :func:`_execution_order` traces.
+    Unhashable configurations (a Linen module with a list attribute) just skip the cache.
+    """
+    cached = lru_cache(maxsize=32)(make)
+
+    def get(*args):
+        try:
+            hash(args)
+        except TypeError:
+            return make(*args)
+        return cached(*args)
+
+    return get
+
+
+@_cached
 def _linen_forward(model: linen.Module, method, all_modules: bool):
     def forward(variables, x):
         logits, state = model.apply(
@@ -74,9 +96,10 @@ def _linen_forward(model: linen.Module, method, all_modules: bool):
         )
         return logits, dict(_flatten_sown(state.get("intermediates", {})))
 
-    return forward
+    return forward, jax.jit(forward)
 
 
+@_cached
 def _nnx_forward(graphdef, method, all_modules: bool):
     def forward(state, x):
         module = nnx.merge(graphdef, state, copy=True)
@@ -85,14 +108,15 @@ def _nnx_forward(graphdef, method, all_modules: bool):
         logits, sown = nnx.capture(fn, nnx.Intermediate, method_outputs=outputs)(x)
         return logits, dict(_flatten_sown(sown))
 
-    return forward
+    return forward, jax.jit(forward)
 
 
 def _execution_order(forward, variables, spec) -> list[str]:
     """Sown names sorted by the position in the traced program of the operation producing them.
 
-    Ties (one array under two names, e.g. a block's output and its sown copy) go by name, so
-    Linen and NNX forms of a model list their layers identically.
+    Ties (one array under two names, e.g. a block's output and its sown copy, or every layer of
+    a model that runs under an inner ``jit``/``scan``) go by name, digit runs read as numbers,
+    so Linen and NNX forms of a model list their layers identically.
     """
     sown_order = []
 
@@ -107,7 +131,12 @@ def _execution_order(forward, variables, spec) -> list[str]:
     outvars = closed.jaxpr.outvars
     pairs = zip(sorted(sown_order), outvars, strict=True)
     position = {n: produced.get(id(v), -1) for n, v in pairs}
-    return sorted(sown_order, key=lambda n: (position[n], n))
+    return sorted(sown_order, key=lambda n: (position[n], _natural(n)))
+
+
+def _natural(name: str) -> tuple:
+    """Sort key reading digit runs as numbers: ``block_2`` before ``block_10``."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
 
 
 def _select(names: list[str], layers: Layers) -> tuple[str, ...]:
@@ -158,7 +187,7 @@ class CapturedFn:
 
 
 def _prepare(model, variables, method, all_modules):
-    """(forward, variables) for a Linen module + variables or an NNX module."""
+    """((forward, jitted forward), variables) for Linen module + variables or an NNX module."""
     if isinstance(model, linen.Module):
         if variables is None:
             raise JaxinterInputError("variables: a Linen model needs its variables")
@@ -221,7 +250,7 @@ def capture(
       :class:`CapturedFn` ``f`` with ``f(x) -> (logits, OrderedDict[name, (batch, ...)])``.
     """
     shape = _input_shape(model, input_shape, method)
-    forward, variables = _prepare(model, variables, method, all_modules)
+    (forward, jitted), variables = _prepare(model, variables, method, all_modules)
     spec = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
     try:
         names = _execution_order(forward, variables, spec)
@@ -229,7 +258,7 @@ def capture(
         raise JaxinterInputError(
             f"input_shape: the model cannot run on inputs of shape (batch, *{shape}): {err}"
         ) from err
-    return CapturedFn(variables, jax.jit(forward), _select(names, layers), tuple(names), shape)
+    return CapturedFn(variables, jitted, _select(names, layers), tuple(names), shape)
 
 
 def layer_names(model, variables=None, **kwargs) -> list[str]:

@@ -27,6 +27,8 @@ factory ``rngs -> nnx.Module`` (initialized from the key, so it can be vmapped o
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import time
 from collections.abc import Callable
 from functools import partial
@@ -39,8 +41,9 @@ import numpy as np
 import optax
 from flax import linen, nnx, struct
 
-from .errors import JaxinterInputError
+from .errors import JaxinterInputError, check_finite
 from .progress import log
+from .report import to_jsonable
 from .store import load_tree, save_json, save_tree
 
 Callback = Callable[[int, Any, dict], Any]
@@ -62,9 +65,11 @@ class _Linen:
 
     def __init__(self, model: linen.Module, input_shape):
         self.model, self.input_shape = model, input_shape
+        # one compiled program instead of one small compile per eager initializer op
+        self._init = jax.jit(lambda k: model.init(k, jnp.zeros((1, *input_shape), jnp.float32)))
 
     def init(self, key):
-        variables = self.model.init(key, jnp.zeros((1, *self.input_shape), jnp.float32))
+        variables = self._init(key)
         params = variables["params"]
         rest = {k: v for k, v in variables.items() if k not in ("params", "intermediates")}
         return params, rest
@@ -102,9 +107,13 @@ class _Nnx:
         self.train_def, self.eval_def = graphdef(True), graphdef(False)
 
     def init(self, key):
-        module = self.instance if self.factory is None else self.factory(rngs=nnx.Rngs(key))
-        _, params, rest = nnx.split(module, nnx.Param, ...)
-        return params, rest
+        if self.factory is None:  # an instance trains from its own weights
+            return nnx.split(self.instance, nnx.Param, ...)[1:]
+        return self._init_factory(key)
+
+    @partial(jax.jit, static_argnums=0)  # hashed by identity: one compile per adapter
+    def _init_factory(self, key):
+        return nnx.split(self.factory(rngs=nnx.Rngs(key)), nnx.Param, ...)[1:]
 
     def apply(self, params, rest, x, train: bool):
         module = nnx.merge(self.train_def if train else self.eval_def, params, rest, copy=True)
@@ -171,8 +180,18 @@ class Trainer:
         ), metrics
 
     def run(self, state: TrainState, x, y, num_steps: int, batch_size: int):
-        """``num_steps`` steps under ``lax.scan`` -> (state, metrics with leading num_steps)."""
+        """``num_steps`` steps under ``lax.scan`` -> (state, metrics with leading num_steps).
+
+        x: (n, *input_shape); y: (n,) int labels; ``num_steps`` and ``batch_size`` are static.
+        """
         n = x.shape[0]
+        if y.shape != (n,):
+            raise JaxinterInputError(f"y: expected shape ({n},) to match x, got {y.shape}")
+        if not 1 <= batch_size <= n or num_steps < 1:
+            raise JaxinterInputError(
+                f"batch_size/num_steps: need 1 <= batch_size <= {n} samples and num_steps >= 1, "
+                f"got batch_size={batch_size}, num_steps={num_steps}"
+            )
         per_epoch = n // batch_size
 
         def body(state, _):
@@ -195,6 +214,37 @@ class Trainer:
     def variables(self, state: TrainState):
         """Linen variables dict, or the trained NNX module."""
         return self._fns.variables(state)
+
+    @functools.cached_property
+    def jitted(self) -> tuple[Callable, Callable]:
+        """``(jit(run), jit(evaluate))``, compiled once per trainer and argument shapes."""
+        return jax.jit(self.run, static_argnames=("num_steps", "batch_size")), jax.jit(
+            self.evaluate
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_trainer(model, optimizer, input_shape) -> Trainer:
+    return Trainer(model, optimizer, input_shape)
+
+
+def _trainer_for(model, optimizer, learning_rate, input_shape) -> Trainer:
+    """A :class:`Trainer`, shared between :func:`train` calls with the same Linen model (equal
+    configuration) and optimizer (the same object, or the default Adam of the same learning
+    rate), so repeated runs (resumes, seeds, sweeps) reuse compiled programs."""
+    optimizer = optimizer or _adam(learning_rate)
+    shape = None if input_shape is None else tuple(input_shape)
+    try:
+        if isinstance(model, linen.Module):
+            return _shared_trainer(model, optimizer, shape)
+    except TypeError:  # an unhashable Linen module (e.g. a list attribute)
+        pass
+    return Trainer(model, optimizer, shape)
+
+
+@functools.lru_cache(maxsize=16)
+def _adam(learning_rate: float) -> optax.GradientTransformation:
+    return optax.adam(learning_rate)
 
 
 @dataclasses.dataclass
@@ -219,6 +269,29 @@ def _data(data):
     )
 
 
+def _check_split(x, y, split: str, input_shape: tuple, num_classes: int):
+    """Host-side checks of one split before anything is traced; returns (x, y) numpy."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim < 1 or (input_shape and x.shape[1:] != tuple(input_shape)):
+        raise JaxinterInputError(
+            f"data: x_{split} has shape {x.shape}, the model expects (n, *{tuple(input_shape)})"
+        )
+    if y.shape != x.shape[:1]:
+        raise JaxinterInputError(
+            f"data: y_{split} has shape {y.shape}, expected one label per sample ({len(x)},)"
+        )
+    if not np.issubdtype(y.dtype, np.integer) or (
+        y.size and (y.min() < 0 or y.max() >= num_classes)
+    ):
+        raise JaxinterInputError(
+            f"data: y_{split} must hold integer classes 0..{num_classes - 1} (the model's "
+            f"{num_classes} logits); got dtype {y.dtype}"
+            + (f", values {y.min()}..{y.max()}" if y.size else "")
+        )
+    check_finite(x, f"data: x_{split}")
+    return x.astype(np.float32), y.astype(np.int32)
+
+
 def _evaluate_batched(evaluate, state, x, y, chunk: int = 2048) -> dict:
     totals = {"loss": 0.0, "accuracy": 0.0}
     for start in range(0, len(x), chunk):
@@ -229,26 +302,68 @@ def _evaluate_batched(evaluate, state, x, y, chunk: int = 2048) -> dict:
     return {k: v / len(x) for k, v in totals.items()}
 
 
-def save_checkpoint(path, state: TrainState, history: list[dict]) -> Path:
-    """Save ``state`` to ``path`` (.npz) and ``history`` next to it (.json)."""
+def save_checkpoint(path, state: TrainState, history: list[dict], config: dict | None = None):
+    """Save ``state``, ``history`` and ``config`` atomically to one ``path`` (.npz).
+
+    A readable copy of history and config goes next to it (.json); only the .npz is read back.
+    """
     path = Path(path)
-    save_json(path.with_suffix(".json"), {"history": history})
-    return save_tree(path, state.replace(key=jax.random.key_data(state.key)))
+    meta = json.dumps(to_jsonable({"history": history, "config": config or {}}))
+    save_tree(path, {"state": state.replace(key=jax.random.key_data(state.key)), "meta": meta})
+    save_json(path.with_suffix(".json"), json.loads(meta))
+    return path
 
 
-def load_checkpoint(path, like: TrainState) -> tuple[TrainState, list[dict]]:
-    """Load a checkpoint written by :func:`save_checkpoint` into the structure of ``like``."""
-    import json
+def load_checkpoint(path, like: TrainState, config: dict | None = None):
+    """Load a checkpoint of :func:`save_checkpoint` into the structure of ``like``.
 
+    Returns (state, history). Raises :class:`JaxinterInputError` when there is no checkpoint,
+    when it was written for another model (other parameter names or shapes), or when its saved
+    config differs from ``config`` on a shared key.
+    """
     path = Path(path)
     if not path.exists():
-        raise JaxinterInputError(f"path: no checkpoint at {path}")
+        raise JaxinterInputError(f"checkpoint: no checkpoint at {path}")
     raw = like.replace(key=jax.random.key_data(like.key))
-    state = jax.tree.map(jnp.asarray, load_tree(path, raw))
-    impl = jax.random.key_impl(like.key)
-    state = state.replace(key=jax.random.wrap_key_data(state.key, impl=impl))
-    history = json.loads(path.with_suffix(".json").read_text())["history"]
-    return state, history
+    try:
+        loaded = load_tree(path, {"state": raw, "meta": ""})
+    except (KeyError, OSError, ValueError) as err:
+        raise JaxinterInputError(
+            f"checkpoint: {path} was not written by save_checkpoint for this model ({err})"
+        ) from err
+    for (where, new), old in zip(
+        jax.tree_util.tree_flatten_with_path(loaded["state"])[0], jax.tree.leaves(raw), strict=True
+    ):
+        if new.shape != old.shape:
+            raise JaxinterInputError(
+                f"checkpoint: {path} holds {jax.tree_util.keystr(where)} of shape {new.shape}, "
+                f"this model has {old.shape}"
+            )
+    meta = json.loads(str(loaded["meta"]))
+    clash = {
+        k: (meta["config"][k], v)
+        for k, v in (config or {}).items()
+        if k in meta["config"] and meta["config"][k] != to_jsonable(v)
+    }
+    if clash:
+        raise JaxinterInputError(
+            f"checkpoint: {path} was written with other settings (saved, now): {clash}; "
+            "pass another checkpoint path to start afresh"
+        )
+    state = jax.tree.map(jnp.asarray, loaded["state"])
+    state = state.replace(
+        key=jax.random.wrap_key_data(state.key, impl=jax.random.key_impl(like.key))
+    )
+    return state, meta["history"]
+
+
+def _progress_line(row: dict, epochs: int, total: int, elapsed: float, done: int) -> str:
+    shown = " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "epoch"))
+    eta = elapsed / max(done, 1) * (total - row["step"])
+    return (
+        f"[train] epoch {row['epoch']:.2f}/{epochs} step {row['step']}/{total} {shown} "
+        f"elapsed {elapsed:.1f}s eta {eta:.1f}s"
+    )
 
 
 def train(
@@ -271,38 +386,53 @@ def train(
 
     Args:
       model: Linen module, NNX module, or factory ``rngs -> nnx.Module``.
-      data: a :class:`jaxinter.data.Dataset` or ``(x_train, y_train[, x_test, y_test])``.
+      data: a :class:`jaxinter.data.Dataset` or ``(x_train, y_train[, x_test, y_test])``;
+        x of shape (n, *input_shape), y integer classes below the model's number of logits.
       epochs, batch_size: ``epochs * (n_train // batch_size)`` steps in all.
       optimizer: an optax transformation; default ``optax.adam(learning_rate)``.
       seed / key: PRNG key (``key`` wins) for the weights and the data order.
       callback: ``callback(step, variables, metrics)`` after every ``every`` steps (default:
         every epoch); ``variables`` as in :meth:`Trainer.variables`, ``metrics`` the history row.
-      checkpoint: .npz path; saved after every segment, and resumed from when it exists.
-      progress: print one line per epoch (and per callback segment) to stderr.
+      checkpoint: .npz path; saved after every segment, and resumed from when it exists (it
+        must come from the same model, data size and batch size).
+      progress: print a line to stderr whenever an epoch ends (and after every callback
+        segment), with the metrics, elapsed time and an estimate of the time left.
     """
     x, y, x_test, y_test = _data(data)
-    x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32)
-    if epochs < 1 or batch_size < 1 or batch_size > len(x):
+    if (
+        not isinstance(epochs, int)
+        or not isinstance(batch_size, int)
+        or epochs < 1
+        or not (1 <= batch_size <= len(x))
+    ):
         raise JaxinterInputError(
             f"epochs/batch_size: need epochs >= 1 and 1 <= batch_size <= {len(x)} training "
-            f"samples, got epochs={epochs}, batch_size={batch_size}"
+            f"samples, got epochs={epochs!r}, batch_size={batch_size!r}"
         )
-    if every is not None and every < 1:
-        raise JaxinterInputError(f"every: expected a positive number of steps, got {every}")
-    trainer = Trainer(model, optimizer or optax.adam(learning_rate), input_shape)
+    if every is not None and (not isinstance(every, int) or every < 1):
+        raise JaxinterInputError(f"every: expected a positive number of steps, got {every!r}")
+    trainer = _trainer_for(model, optimizer, learning_rate, input_shape)
     key = jax.random.key(seed) if key is None else key
+    # every check runs on abstract values, before anything is compiled
+    shape = tuple(trainer._fns.input_shape) or tuple(np.shape(x)[1:])
+    spec = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
+    num_classes = jax.eval_shape(trainer.logits, jax.eval_shape(trainer.init, key), spec).shape[-1]
+    x, y = _check_split(x, y, "train", shape, num_classes)
+    if x_test is not None:
+        x_test, y_test = _check_split(x_test, y_test, "test", shape, num_classes)
+    config = {"n_train": len(x), "batch_size": batch_size, "input_shape": x.shape[1:]}
     state, history = trainer.init(key), []
     if checkpoint is not None and Path(checkpoint).exists():
-        state, history = load_checkpoint(checkpoint, state)
+        state, history = load_checkpoint(checkpoint, state, config)
         log(f"[train] resumed from {checkpoint} at step {int(state.step)}")
 
     per_epoch = len(x) // batch_size
     total = epochs * per_epoch
     segment = every or per_epoch
-    run = jax.jit(trainer.run, static_argnames=("num_steps", "batch_size"))
-    evaluate = jax.jit(trainer.evaluate)
-    start = time.perf_counter()
-    step = int(state.step)
+    run, evaluate = trainer.jitted
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    start, first = time.perf_counter(), int(state.step)
+    step = first
     while step < total:
         n_steps = min(segment - step % segment, total - step)
         state, metrics = run(state, x, y, num_steps=n_steps, batch_size=batch_size)
@@ -310,17 +440,18 @@ def train(
         row = {"step": step, "epoch": step / per_epoch}
         row.update({k: float(jnp.mean(v)) for k, v in metrics.items()})
         if x_test is not None:
-            test = _evaluate_batched(evaluate, state, np.asarray(x_test), np.asarray(y_test))
-            row.update({f"test_{k}": v for k, v in test.items()})
+            row.update(
+                {
+                    f"test_{k}": v
+                    for k, v in _evaluate_batched(evaluate, state, x_test, y_test).items()
+                }
+            )
         history.append(row)
         if checkpoint is not None:
-            save_checkpoint(checkpoint, state, history)
-        if progress and (callback is not None or step % per_epoch == 0 or step == total):
-            shown = " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "epoch"))
-            log(
-                f"[train] epoch {row['epoch']:.2f}/{epochs} step {step}/{total} {shown} "
-                f"{time.perf_counter() - start:.1f}s"
-            )
+            save_checkpoint(checkpoint, state, history, config)
+        epoch_ended = step // per_epoch > (step - n_steps) // per_epoch
+        if progress and (callback is not None or epoch_ended or step == total):
+            log(_progress_line(row, epochs, total, time.perf_counter() - start, step - first))
         if callback is not None:
             callback(step, trainer.variables(state), row)
     return TrainResult(trainer.variables(state), history, state, trainer)

@@ -24,3 +24,15 @@ def test_bad_input_is_a_clean_error_not_a_traceback(capsys):
     err = capsys.readouterr().err
     assert err.startswith("jaxinter separation: error:") and "nope" in err
     assert "Traceback" not in err
+
+
+def test_readme_shows_the_current_benchmark_tables():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "update_readme", ROOT / "benchmarks" / "update_readme.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text()
+    assert module.render(readme) == readme, "run benchmarks/update_readme.py"

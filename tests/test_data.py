@@ -36,6 +36,13 @@ def test_digits_shapes_scale_and_stratified_split():
     assert flat.input_shape == (64,)
     np.testing.assert_array_equal(flat.x_train, d.x_train.reshape(-1, 64))  # same fixed split
     np.testing.assert_array_equal(load_dataset("digits").y_test, d.y_test)
+    # the split is a partition of the 1797 images: every image lands in exactly one side
+    rows = np.concatenate([flat.x_train, flat.x_test]) * 16
+    np.testing.assert_array_equal(
+        np.sort(rows.view([("", rows.dtype)] * 64), axis=0),
+        np.sort(load_digits().data.astype(np.float32).view([("", np.float32)] * 64), axis=0),
+    )
+    assert not np.array_equal(load_dataset("digits", seed=1).y_test, d.y_test)
 
 
 @pytest.mark.parametrize(
@@ -76,6 +83,53 @@ def test_mnist_from_idx(mnist_dir, tmp_path):
         with gzip.open(mnist_dir / f"{stem}.gz") as f:
             (raw / stem).write_bytes(f.read())
     np.testing.assert_array_equal(load_dataset("mnist", raw).y_test, d.y_test)
+
+
+def test_mnist_npz_layouts_and_bad_files(tmp_path):
+    """Synthetic MNIST-like .npz files: accepted layouts give the same data, bad ones refuse."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2100, 28, 28), dtype=np.uint8)
+    labels = (np.arange(2100) % 10).astype(np.uint8)
+    np.savez(tmp_path / "xy.npz", x=images, y=labels)
+    ref = load_dataset("mnist", tmp_path / "xy.npz")
+    chex.assert_shape([ref.x_train, ref.x_test], [(100, 28, 28, 1), (2000, 28, 28, 1)])
+    np.testing.assert_array_equal(ref.x_test[..., 0], images[100:] / np.float32(255))
+    np.testing.assert_array_equal(ref.y_train, labels[:100])
+    layouts = {  # explicit train/test arrays: flat, channel axis, or floats in [0, 1]
+        "flat": images.reshape(-1, 784),
+        "channel": images[..., None],
+        "float": images.astype(np.float32) / 255,
+    }
+    for name, x in layouts.items():
+        np.savez(
+            tmp_path / f"{name}.npz",
+            x_train=x[:100],
+            y_train=labels[:100],
+            x_test=x[100:],
+            y_test=labels[100:],
+        )
+        d = load_dataset("mnist", tmp_path / f"{name}.npz", n_test=None)
+        np.testing.assert_allclose(d.x_test, ref.x_test, atol=1e-7)
+        np.testing.assert_array_equal(d.y_train, ref.y_train)
+    bad = {
+        "floats in 0..255": dict(x=images.astype(np.float32), y=labels),
+        "labels 0..10": dict(x=images, y=labels + 1),
+        "one label short": dict(
+            x_train=images[:100], y_train=labels[:99], x_test=images[100:], y_test=labels[100:]
+        ),
+        "no images": dict(images=images),
+    }
+    for i, arrays in enumerate(bad.values()):
+        np.savez(tmp_path / f"bad{i}.npz", **arrays)
+        with pytest.raises(JaxinterInputError, match="path: "):
+            load_dataset("mnist", tmp_path / f"bad{i}.npz")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip")
+    (tmp_path / "broken" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(JaxinterInputError, match="cannot read"):
+        load_dataset("mnist", tmp_path / "broken")
+    with pytest.raises(JaxinterInputError, match="n_train"):
+        load_dataset("mnist", tmp_path / "xy.npz", n_train=0)
 
 
 def test_mnist_downscale_and_per_class(mnist_dir):

@@ -91,8 +91,11 @@ def _tabular(name: str):
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (gzipped or raw) into a numpy array."""
     opener = gzip.open if Path(path).suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as err:  # e.g. a truncated or mislabelled .gz file
+        raise JaxinterInputError(f"path: cannot read {path}: {err}") from err
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise JaxinterInputError(f"path: {path} is not an IDX file of unsigned bytes")
     ndim = data[3]
@@ -143,6 +146,38 @@ def _fixed_split(x, y, source: str, n_test: int = 2000):
     return x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:], note
 
 
+def _mnist_split(x, y, n: int | None, split: str, path: Path):
+    """First ``n`` images and labels of a split, checked: float32 (n, h, w) in [0, 1], int32.
+
+    Images may be (n, h, w), (n, h, w, 1) or flat square (n, h*w), uint8 0..255 or float 0..1;
+    labels a 1-d integer array of classes 0..9, one per image."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    elif x.ndim == 2 and round(np.sqrt(x.shape[1])) ** 2 == x.shape[1]:
+        side = round(np.sqrt(x.shape[1]))
+        x = x.reshape(len(x), side, side)
+    if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+        raise JaxinterInputError(
+            f"path: {split} images in {path} have shape {x.shape} for labels of shape "
+            f"{y.shape}; expected (n, h, w), (n, h, w, 1) or (n, h*w) and one label per image"
+        )
+    x, y = x[:n], y[:n]
+    if not np.issubdtype(y.dtype, np.integer) or (y.size and (y.min() < 0 or y.max() > 9)):
+        raise JaxinterInputError(
+            f"path: {split} labels in {path} must be integer classes 0..9; got dtype {y.dtype}"
+            + (f", values {y.min()}..{y.max()}" if y.size else "")
+        )
+    if np.issubdtype(x.dtype, np.integer) and x.min() >= 0 and x.max() <= 255:
+        return x.astype(np.float32) / 255.0, y.astype(np.int32)
+    if np.issubdtype(x.dtype, np.floating) and x.min() >= 0.0 and x.max() <= 1.0:
+        return x.astype(np.float32), y.astype(np.int32)
+    raise JaxinterInputError(
+        f"path: {split} images in {path} must be integers in 0..255 or floats in [0, 1]; "
+        f"got dtype {x.dtype} with values {x.min()}..{x.max()}"
+    )
+
+
 def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import jax
     import jax.numpy as jnp
@@ -187,14 +222,15 @@ def _mnist(
     path = Path(path).expanduser()
     if not path.exists():
         raise JaxinterInputError(f"path: {path} does not exist")
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("per_class", per_class)):
+        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
+            raise JaxinterInputError(f"{name}: expected a positive int or None, got {value!r}")
     x_tr, y_tr, x_te, y_te, note = _mnist_arrays(path)
-    x_tr, y_tr = x_tr[:n_train], y_tr[:n_train]
-    x_te, y_te = x_te[:n_test], y_te[:n_test]
+    x_tr, y_tr = _mnist_split(x_tr, y_tr, n_train, "train", path)
+    x_te, y_te = _mnist_split(x_te, y_te, n_test, "test", path)
     if per_class is not None:
         keep = _per_class(y_tr, per_class, seed)
         x_tr, y_tr = x_tr[keep], y_tr[keep]
-    x_tr = x_tr.astype(np.float32) / 255.0
-    x_te = x_te.astype(np.float32) / 255.0
     if size is not None:
         size = tuple(int(s) for s in size)
         x_tr, x_te = _resize(x_tr, size), _resize(x_te, size)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx, traverse_util
 
 from ..errors import JaxinterInputError
@@ -38,6 +39,13 @@ def activation(name: str, alpha: float = 0.5) -> Callable[[jax.Array], jax.Array
     if name == "linear":
         return lambda z: z
     raise JaxinterInputError(f"activation: expected one of {ACTIVATIONS}, got {name!r}")
+
+
+def check_positive(**sizes: int) -> None:
+    """Raise unless every named size (depth, width, patch_size...) is a positive int."""
+    for name, value in sizes.items():
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise JaxinterInputError(f"{name}: expected a positive int, got {value!r}")
 
 
 def check_plan(features) -> tuple:

@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from .common import BN_MOMENTUM, activation, check_plan, max_pool
+from ..errors import JaxinterInputError
+from .common import BN_MOMENTUM, activation, check_plan, check_positive, max_pool
 
 BatchNorm = partial(nn.BatchNorm, momentum=BN_MOMENTUM)
 
@@ -37,6 +38,7 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
+        check_positive(depth=self.depth, width=self.width)
         act = activation(self.activation, self.alpha)
         x = x.reshape(x.shape[0], -1)
         for i in range(1, self.depth):
@@ -168,7 +170,13 @@ class ViT(nn.Module):
 
     @property
     def grid(self) -> tuple[int, int]:
+        """Patch grid (rows, cols); border pixels that do not fill a whole patch are dropped."""
+        check_positive(patch_size=self.patch_size)
         h, w = self.input_shape[:2]
+        if self.patch_size > min(h, w):
+            raise JaxinterInputError(
+                f"patch_size: {self.patch_size} is larger than the {h}x{w} input"
+            )
         return h // self.patch_size, w // self.patch_size
 
     @property

@@ -14,7 +14,7 @@ from functools import partial
 import jax
 from flax import nnx
 
-from .common import BN_MOMENTUM, activation, check_plan, max_pool
+from .common import BN_MOMENTUM, activation, check_plan, check_positive, max_pool
 
 BatchNorm = partial(nnx.BatchNorm, momentum=BN_MOMENTUM)
 
@@ -44,6 +44,7 @@ class MLP(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ):
+        check_positive(depth=depth, width=width)
         self.input_shape = tuple(input_shape)
         self.depth, self.batchnorm = depth, batchnorm
         self.activation, self.alpha = activation, alpha
