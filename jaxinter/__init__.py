@@ -1,8 +1,9 @@
 """jaxinter: what a neural network knows, layer by layer, in JAX."""
 
-from . import models
+from . import layerwise, models
 from .andor import AndOrResult, JointResult, and_or, and_or_joint
 from .capture import CapturedFn, capture, feature_sizes, layer_names
+from .compare import KnowledgeChange, knowledge_change, salient_iou, stability
 from .correlations import (
     DenseStack,
     analyze,
@@ -19,6 +20,8 @@ from .dynamics import Tracker, init_population, train_population
 from .errors import JaxinterInputError
 from .generalization import perturbation_sensitivity, similarity_by_order
 from .interop import from_msb, from_shapiq, from_shapiq_values, to_msb, to_shapiq
+from .layerwise import LayerwiseResult
+from .layerwise import analyse as analyse_layers
 from .masking import masked_layer_scores, masked_scores, score_layer_names
 from .metrics import OrderSummary, order_summary, salient_mask, sparsity_curve
 from .players import (
@@ -30,6 +33,7 @@ from .players import (
     token_baseline,
     zero_baseline,
 )
+from .probes import LinearProbe, ProbeSet, train_probes
 from .scores import get_score, log_odds, logit, probability
 from .separation import (
     SeparationTracker,

@@ -120,7 +120,8 @@ class LayerwiseResult:
     def summary(self) -> dict:
         """Headline numbers (JSON-ready lists), aggregated over samples.
 
-        Per layer and type: mean salient count, per-order mean salient count and strength,
+        Per layer and type: mean salient count (threshold per sample, and per layer: from the
+        max over all samples of the layer), per-order mean salient count and strength,
         overlap/forget/new per order summed over samples (``change_by_order`` (L, 2, 3,
         n + 1)), completeness and redundancy per order (ratios of sums over samples) and in
         total, mean stability per order (nanmean over samples).
@@ -135,6 +136,9 @@ class LayerwiseResult:
             "scale": np.asarray(self.scale()),
             "salient_per_sample": np.asarray(counts.sum(-1).mean(0)),  # (L, 2)
             "salient_total_per_sample": float(counts[:, -1].sum((-1, -2)).mean()),
+            "salient_per_sample_layer_threshold": np.asarray(
+                jnp.stack(salient_mask(self.i_and, self.i_or, self.ratio, axis=0), -2)
+                .sum(-1).mean(0)),  # (L, 2), tau from the max over all samples of the layer
             "salient_by_order": np.asarray(counts.mean(0)),  # (L, 2, n+1)
             "strength_by_order": np.asarray(self.strength().mean(0)),
             "change_by_order": np.stack([np.asarray(f.sum(0)) for f in
@@ -162,6 +166,19 @@ def _nanmean0(x) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # the pipeline
+
+
+def correctly_classified(apply_fn: Callable, x, y, batch: int = 512) -> np.ndarray:
+    """Indices of the samples whose argmax prediction equals the label (analyses use these).
+
+    apply_fn: (batch, *input_shape) -> logits, or -> (logits, features) for a captured model.
+    """
+    def predict(xb):
+        out = apply_fn(jnp.asarray(xb))
+        return np.asarray((out[0] if isinstance(out, tuple) else out).argmax(-1))
+
+    pred = np.concatenate([predict(x[i:i + batch]) for i in range(0, len(x), batch)])
+    return np.flatnonzero(pred == np.asarray(y))
 
 
 def noisy_copies(x, players: Players, target, key: jax.Array, sigma: float, draws: int):

@@ -134,6 +134,14 @@ def test_stability_noise_draws_and_merge_save_load(tmp_path):
     assert summary["layers"] == ["h1", "h2", "output"]
 
 
+def test_correctly_classified():
+    x = jnp.array([[1.0, 1, 1, 1], [1, 1, 0, 0], [0, 0, 1, 1]])
+    # logits (0, z): class 1 wins iff z > 0; z = 2 (x0 AND x1) + (x2 AND x3)
+    np.testing.assert_array_equal(lw.correctly_classified(_rule_net, x, [1, 1, 0]), [0, 1])
+    np.testing.assert_array_equal(lw.correctly_classified(_two_class, x[:, :2], [1, 0, 0]),
+                                  [0, 2])
+
+
 def test_model_iou_of_a_model_with_itself_is_one():
     x = jnp.ones((2, 4))
     res = _analyse(x)

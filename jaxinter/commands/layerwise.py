@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from math import comb
 
 import jax
 import jax.numpy as jnp
@@ -208,11 +209,8 @@ def run(args: argparse.Namespace) -> int:
     t = lap("training", t)
 
     # samples: the first test samples both models classify correctly
-    logits = {s: np.concatenate([np.asarray(c(jnp.asarray(ds.x_test[i:i + 512]))[0])
-                                 for i in range(0, len(ds.x_test), 512)])
-              for s, c in cap.items()}
-    correct = np.flatnonzero(np.all([lg.argmax(-1) == ds.y_test for lg in logits.values()], 0))
-    ids = correct[: args.samples]
+    correct = [lw.correctly_classified(c, ds.x_test, ds.y_test) for c in cap.values()]
+    ids = np.intersect1d(*correct)[: args.samples]
     if len(ids) < args.samples:
         log(f"[layerwise] only {len(ids)} test samples are classified correctly by both models")
     x, y = ds.x_test[ids], ds.y_test[ids]
@@ -289,6 +287,8 @@ def run(args: argparse.Namespace) -> int:
         "probe_test_accuracy": {k: float(a) for k, a in probes.test_accuracy.items()},
         "salient_per_image_output": summary["salient_total_per_sample"],
         "salient_per_image_output_and_or": summary["salient_per_sample"][-1],
+        "salient_per_image_output_layer_threshold":
+            summary["salient_per_sample_layer_threshold"][-1],
         "iou_by_order_output": lw._nanmean0(iou),
         "layerwise": summary,
     }
@@ -309,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
 def _report(args, out, result, summary, iou, probes, test_acc, headline, timings, boxes,
             labels, x, also):
     from ..layerwise import _nanmean0
+    from ..metrics import order_sums
     from ..plots import layerwise as pl
     from ..report import Section, Table, write_report
 
@@ -319,13 +320,17 @@ def _report(args, out, result, summary, iou, probes, test_acc, headline, timings
     figs["change_or"] = pl.plot_layer_change(summary, 1, out / "change_or.png")
     figs["completeness"] = pl.plot_completeness(summary, out / "completeness.png")
     iou_m = _nanmean0(iou)
+    support = np.isfinite(iou).sum(0)  # images with a salient S of that order in either model
+    iou_m = np.where(support >= max(3, 0.1 * len(iou)), iou_m, np.nan)
     figs["iou"] = pl.plot_by_order({"AND": iou_m[0], "OR": iou_m[1]}, "IoU of salient sets",
                                    f"Seed {args.seed} vs seed {args.seed + 1} (output)",
                                    out / "iou_by_order.png")
-    strength = np.asarray(summary["strength_by_order"])[-1]
-    figs["strength"] = pl.plot_by_order({"AND": strength[0], "OR": strength[1]},
-                                        "sum of normalized |I| (salient, per image)",
-                                        "Strength by order (output)", out / "strength.png")
+    n = result.n
+    per_subset = np.asarray(order_sums(jnp.abs(result.normalized()[:, -1]))).mean(0) / [
+        comb(n, m) for m in range(n + 1)]
+    figs["strength"] = pl.plot_strength(np.asarray(summary["strength_by_order"])[-1],
+                                        per_subset, out / "strength.png")
+    headline["mean_abs_interaction_per_subset_by_order_output"] = per_subset
     sections = [
         Section("Sparsity", "Normalized |I(S)| of every AND and OR interaction, sorted, mean "
                 "over samples. A few interactions carry almost all of the strength.",
@@ -348,8 +353,11 @@ def _report(args, out, result, summary, iou, probes, test_acc, headline, timings
                          *summary["completeness"][i], *summary["redundancy"][i]]
                         for i, k in enumerate(names)])]),
         Section("Strength and generalization by order",
-                "Salient strength of the output by order, and the IoU of the salient sets of two "
-                "models trained with different seeds on the same samples and players.",
+                "Strength of the output's interactions by order (salient sum per image; mean |I| "
+                "per subset of order m), and the IoU of the salient sets of two "
+                "models trained with different seeds on the same samples and players (mean over "
+                "images; orders with a salient interaction in fewer than 10% of the images are "
+                "not drawn).",
                 [figs["strength"], figs["iou"]]),
     ]
     if result.stability is not None:

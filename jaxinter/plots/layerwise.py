@@ -129,6 +129,32 @@ def plot_by_order(curves: Mapping[str, np.ndarray], ylabel: str, title: str, pat
     return save(fig, path)
 
 
+def plot_strength(total, per_subset, path, title: str = "output"):
+    """Left: salient strength per order (sum of normalized |I|, per image); right: mean |I(S)|
+    over all subsets of each order (log scale). Arrays (2, n + 1) for (AND, OR); OR starts at
+    order 2 (singleton OR terms are folded into AND)."""
+    fig, axes = new_figure(ncols=2, width=5.0)
+    for ax, values, ylabel, log in (
+        (axes[0, 0], total, "sum of normalized |I| over salient S (per image)", False),
+        (axes[0, 1], per_subset, "mean normalized |I(S)| per subset", True),
+    ):
+        for k in range(2):
+            y = np.asarray(values[k], np.float64)
+            m = np.arange(len(y))
+            ok = m >= k + 1
+            ax.plot(m[ok], y[ok], "o--" if k else "o-", color=TYPE_COLORS[k],
+                    label=TYPE_NAMES[k], ms=4)
+        if log:
+            ax.set_yscale("log")
+        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+        ax.set_xlabel("order m")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Strength by order ({title})")
+    return save(fig, path)
+
+
 def plot_examples(images, boxes, examples, path, top: int = 6):
     """Salient interactions drawn on images.
 
