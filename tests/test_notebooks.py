@@ -1,4 +1,4 @@
-"""The notebooks run top to bottom (their code cells executed in order, outputs checked there)."""
+"""The notebooks and the README example run top to bottom (code executed in order)."""
 
 import json
 from pathlib import Path
@@ -16,3 +16,11 @@ def test_notebook_runs(path):
     namespace = {}
     for source in code:
         exec(compile(source, str(path), "exec"), namespace)  # noqa: S102
+
+
+def test_readme_example_runs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = readme.split("```python\n")[1:]
+    assert blocks, "README has no python example"
+    for block in blocks:
+        exec(compile(block.split("```")[0], "README.md", "exec"), {})  # noqa: S102
