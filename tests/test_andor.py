@@ -121,7 +121,6 @@ def test_default_within_one_percent_of_lp(six_games):
     assert np.all(np.asarray(six_games[2].steps) < 2000)
 
 
-@pytest.mark.slow
 def test_default_within_one_percent_of_lp_n8():
     n = 8
     v = np.concatenate([games(n, 0), games(n, 1)[1:3]])
@@ -143,7 +142,6 @@ def test_lp_mode_and_published_semantics():
     assert np.all(np.abs(pub.q) <= pub.kappa[:, None])
 
 
-@pytest.mark.slow
 def test_published_matches_torch_reference():
     """Step-by-step agreement with a torch transcription of the published loop (dense)."""
     torch = pytest.importorskip("torch")

@@ -232,7 +232,6 @@ def test_stack_from_mlp_matches_capture(batchnorm):
     assert stack.layer_names()[1:3] == ["hidden_1", "hidden_2"]
 
 
-@pytest.mark.slow
 def test_cli_writes_report(tmp_path):
     from jaxinter.cli import main
 

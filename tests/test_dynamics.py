@@ -291,7 +291,6 @@ def test_population_resumes(tmp_path, pop_trainer):
     np.testing.assert_allclose(h.record.test_loss, h_full.record.test_loss, rtol=1e-6)
 
 
-@pytest.mark.slow
 def test_cli_dynamics_small(tmp_path):
     from jaxinter.cli import main
 

@@ -34,9 +34,7 @@ def _shapiq(u: np.ndarray, n: int) -> ExactComputer:
     return ExactComputer(lambda coalitions: u[coalitions.astype(np.int64) @ bits], n_players=n)
 
 
-@pytest.mark.parametrize(
-    "n", [6, 8] + [pytest.param(n, marks=pytest.mark.slow) for n in (7, 9, 10)]
-)
+@pytest.mark.parametrize("n", [6, 7, 8, 9, 10])
 def test_against_shapiq_exact_computer(x64, n):
     u = _network_like_game(n, seed=n)
     computer = _shapiq(u, n)
@@ -51,7 +49,9 @@ def test_against_shapiq_exact_computer(x64, n):
     for index in ["SII", "k-SII", "BII", "STII"]:
         for order in [2, 3]:
             np.testing.assert_allclose(
-                ji.interaction_index(u, index, order), ref(index, order), atol=1e-10,
+                ji.interaction_index(u, index, order),
+                ref(index, order),
+                atol=1e-10,
                 err_msg=f"{index} order {order}",
             )
 
@@ -81,8 +81,10 @@ def test_shapiq_round_trips():
     low = to_shapiq(v, max_order=2)
     assert low.shape == (3, 1 + 6 + 15)
     back = from_shapiq(low, 6, max_order=2)
-    np.testing.assert_array_equal(back[..., np.bitwise_count(np.arange(64)) <= 2],
-                                  v[..., np.bitwise_count(np.arange(64)) <= 2])
+    np.testing.assert_array_equal(
+        back[..., np.bitwise_count(np.arange(64)) <= 2],
+        v[..., np.bitwise_count(np.arange(64)) <= 2],
+    )
     assert not back[..., np.bitwise_count(np.arange(64)) > 2].any()
 
 

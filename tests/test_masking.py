@@ -249,7 +249,6 @@ def test_memory_plan_counts_activations():
                       jnp.zeros(1, jnp.int32), chunk_size=4096, memory_limit=2**26)
 
 
-@pytest.mark.slow
 def test_n20_streaming():
     """n = 20 (about a million masked inputs) through a chunk of 4096 rows."""
     captured, _ = _mlp((20,))
