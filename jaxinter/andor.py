@@ -446,11 +446,10 @@ def and_or_joint(v, *, model_axis: int = 0, sample_axis: int | None = None, c_q:
     else:
         bound = c_g * spread
     move = partial(jnp.moveaxis, source=model_axis, destination=0)
-    q, g, g_shared, history = _joint(move(v), move(c_q * spread), move(bound), n=n,
+    v0, kappa = move(v), move(c_q * spread)
+    q, g, g_shared, history = _joint(v0, kappa, move(bound), n=n,
                                      steps=int(steps), alpha=float(alpha), lr=float(lr))
-    v0 = move(v)
-    kappa = move(c_q * spread)[..., None]
-    q = jnp.clip(q, -kappa, kappa)  # exact bound despite rounding
+    q = jnp.clip(q, -kappa[..., None], kappa[..., None])  # exact bound despite rounding
     i_and_u, i_or_u, _ = l1_objective(v0, q, g, n)
     loss = joint_objective(i_and_u, i_or_u, alpha)
     i_and, i_or = fold(i_and_u, i_or_u)

@@ -5,8 +5,9 @@ player i) and boolean salient masks of the same shape, and returns per-order arr
 ``(..., n + 1)`` indexed by the order ``m = |S|``. Leading axes (samples, layers, types) are
 kept, so one call handles every layer and both interaction types at once.
 
-:func:`jaxinter.metrics.order_sums` does the per-order sums. Undefined ratios (0/0: no
-salient interaction of that order on either side) are NaN; aggregate them with ``nanmean``.
+:func:`jaxinter.metrics.order_sums` does the per-order sums and :func:`safe_ratio` the ratios.
+Undefined ratios (0/0: no salient interaction of that order on either side) are NaN; aggregate
+them with ``nanmean``.
 """
 
 from __future__ import annotations
@@ -16,15 +17,9 @@ import jax
 import jax.numpy as jnp
 
 from .errors import JaxinterInputError, check_floating, n_players_from_size
-from .metrics import order_sums
+from .metrics import order_sums, safe_ratio
 
 STABILITY_CAP = 1e6  # stability of an interaction whose noisy draws never change
-
-
-def safe_ratio(num: jax.Array, den: jax.Array) -> jax.Array:
-    """``num / den`` where ``den > 0``, NaN where the ratio is undefined (``den == 0``)."""
-    ok = den > 0
-    return jnp.where(ok, num / jnp.where(ok, den, 1), jnp.nan)
 
 
 def shared_effect(i_l: jax.Array, i_ref: jax.Array) -> jax.Array:

@@ -31,6 +31,7 @@ from jax.scipy.special import erf, ndtr
 
 from .cumulants import Cumulants, class_cumulants, gaussian_samples, mixture_cumulants, wide_float
 from .errors import JaxinterInputError
+from .models.common import activation as model_activation
 
 ACTIVATIONS = ("linear", "relu", "erf", "tanh", "quadratic")
 CLOSED_FORM = ("linear", "relu", "erf", "quadratic")  # activations with Gaussian-closure moments
@@ -174,17 +175,8 @@ def gaussian_closure_moments(activation: str, mean, cov, alpha: float = 0.0):
 
 
 def activation_fn(activation: str, alpha: float = 0.0):
-    """The elementwise nonlinearity of a stack."""
-    fns = {
-        "linear": lambda z: z,
-        "relu": jax.nn.relu,
-        "erf": erf,
-        "tanh": jnp.tanh,
-        "quadratic": lambda z: z + alpha * z * z,
-    }
-    if activation not in fns:
-        raise JaxinterInputError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
-    return fns[activation]
+    """The elementwise nonlinearity of a stack (the models' :func:`jaxinter.models.activation`)."""
+    return model_activation(activation, alpha)
 
 
 @struct.dataclass
@@ -443,8 +435,7 @@ def xor_mixture(noise: float):
 
 def layer_mixture_cumulants(weights, means, covs, kernel, bias) -> Cumulants:
     """Exact class cumulants of z = x K + b when each class of x is a Gaussian mixture."""
-    z_means = jnp.asarray(means) @ kernel + bias
-    z_covs = _transpose(kernel) @ jnp.asarray(covs) @ kernel
+    z_means, z_covs = linear_moments(jnp.asarray(means), jnp.asarray(covs), kernel, bias)
     return jax.vmap(mixture_cumulants)(jnp.asarray(weights), z_means, z_covs)
 
 

@@ -29,15 +29,18 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import struct
 from jax.experimental import io_callback
 
+from .data import add_label_noise
 from .errors import JaxinterInputError, check_floating, check_game
 from .generalization import extract_interactions
-from .metrics import order_summary
-from .store import StageCache
+from .masking import masked_layer_scores, masked_scores
+from .metrics import order_summary, safe_ratio
+from .progress import progress
+from .store import StageCache, load_tree, save_tree
 from .subsets import orders_np
+from .train import cross_entropy
 
 # ---------------------------------------------------------------------------------------------
 # order spectra over training
@@ -51,7 +54,7 @@ def normalized_spectrum(strength) -> jax.Array:
     """
     s = check_floating(strength, "strength").at[..., 0].set(0.0)
     total = s.sum(-1, keepdims=True)
-    return jnp.where(total > 0, s / jnp.where(total > 0, total, 1), jnp.nan)
+    return safe_ratio(s, total)
 
 
 def mean_order(strength) -> jax.Array:
@@ -225,13 +228,12 @@ def _by_order(m: Trajectories, select, n):
         return reduce(jnp.where(w, x, jnp.nan), axis=(0, 1))
 
     count = w.sum((0, 1))
-    ratio = jnp.where(m.net > 0, m.path / jnp.where(m.net > 0, m.net, 1), jnp.nan)
+    ratio = safe_ratio(m.path, m.net)
     path_sum = per_order(m.path, jnp.nansum)
     net_sum = per_order(m.net, jnp.nansum)
     return DetourSummary(
         detour=per_order(ratio, jnp.nanmedian),
-        detour_pooled=jnp.where(net_sum > 0, path_sum / jnp.where(net_sum > 0, net_sum, 1),
-                                jnp.nan),
+        detour_pooled=safe_ratio(path_sum, net_sum),
         reversals=per_order(m.reversals, jnp.nanmean),
         half_time=per_order(m.half_time, jnp.nanmean),
         count=count,
@@ -283,10 +285,6 @@ class History:
     record: Record
 
 
-def _cross_entropy(logits, labels):
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-
-
 def _frozen(mapping):
     """A mapping as a hashable tuple of items, in its order (readouts order the layers)."""
     return None if not mapping else tuple(mapping.items())
@@ -295,8 +293,6 @@ def _frozen(mapping):
 def _record_fn(apply_fn, readouts, method, andor_options, ratio, chunk_size,
                params, train_labels, data) -> Record:
     """One :class:`Record`: the static configuration first, then params and traced data."""
-    from .masking import masked_layer_scores, masked_scores
-
     x, target, players, baseline, x_tr, _, x_te, y_te = data
     fn = partial(apply_fn, params)
     if readouts:
@@ -308,7 +304,7 @@ def _record_fn(apply_fn, readouts, method, andor_options, ratio, chunk_size,
 
     def loss(xx, yy):
         out = apply_fn(params, xx)
-        return _cross_entropy(out[0] if readouts else out, yy)
+        return cross_entropy(out[0] if readouts else out, yy)
 
     return Record(i_and, i_or, strength[..., 0, :], strength[..., 1, :],
                   loss(x_tr, train_labels), loss(x_te, y_te))
@@ -408,8 +404,8 @@ class Tracker:
         """Steps already written (sorted); a resumed run continues after the last one."""
         if self.cache is None:
             return []
-        names = self.cache.folder.glob("step_*.npz")
-        return sorted(int(p.stem.removeprefix("step_")) for p in names if "tmp" not in p.stem)
+        names = self.cache.folder.glob("step_*.npz")  # StageCache writes "*.partial" first
+        return sorted(int(p.stem.removeprefix("step_")) for p in names)
 
     def history(self) -> History:
         """Everything written so far, stacked along the checkpoint axis (T first)."""
@@ -446,8 +442,6 @@ def init_population(trainer, y_train, seeds, noise_rates, num_classes: int) -> P
     ``trainer.init(jax.random.key(s))`` (weights and data order) and trains on
     ``data.add_label_noise(y_train, r, num_classes, seed=s)``.
     """
-    from .data import add_label_noise
-
     grid = [(float(r), int(s)) for r in noise_rates for s in seeds]
     if not grid:
         raise JaxinterInputError("seeds, noise_rates: need at least one of each")
@@ -472,8 +466,6 @@ def _keys_to_data(tree):
 
 def _load_like(path: Path, like):
     """Load a tree saved from ``_keys_to_data(like)`` and restore the typed keys of ``like``."""
-    from .store import load_tree
-
     loaded = load_tree(path, _keys_to_data(like))
 
     def restore(new, old):
@@ -504,9 +496,6 @@ def train_population(
     it comes, next to the population (``population.npz``); a rerun with the same folder resumes
     from the last checkpoint and returns the whole run's history read back from the folder.
     """
-    from .progress import progress
-    from .store import save_tree
-
     if not isinstance(steps, int | np.integer) or steps < 1:
         raise JaxinterInputError(f"steps: expected a positive int, got {steps!r}")
     run = _population_run(trainer)

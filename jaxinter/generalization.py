@@ -29,15 +29,10 @@ import optax
 from flax import struct
 
 from .errors import JaxinterInputError, check_game, n_players_from_size
-from .metrics import order_sums
+from .masking import masked_scores
+from .metrics import order_sums, safe_ratio, salient_mask
 from .subsets import orders_np
 from .transforms import _moebius
-
-
-def _ratio(num: jax.Array, den: jax.Array) -> jax.Array:
-    """num / den with NaN where den == 0 (nothing to compare)."""
-    return jnp.where(den > 0, num / jnp.where(den > 0, den, 1), jnp.nan)
-
 
 # ---------------------------------------------------------------------------------------------
 # sign-split generalized Jaccard similarity
@@ -82,7 +77,7 @@ def sign_split(interactions, labels=None, num_classes: int | None = None, reduce
 def _jaccard(pos_a, neg_a, pos_b, neg_b):
     num = jnp.minimum(pos_a, pos_b) + jnp.minimum(neg_a, neg_b)
     den = jnp.maximum(pos_a, pos_b) + jnp.maximum(neg_a, neg_b)
-    return _ratio(order_sums(num), order_sums(den))
+    return safe_ratio(order_sums(num), order_sums(den))
 
 
 def generalized_jaccard(pos_a, neg_a, pos_b, neg_b) -> jax.Array:
@@ -149,7 +144,7 @@ def shared_ratio(mask_a, mask_b) -> jax.Array:
     flat = (-1, a.shape[-1])
     both = order_sums(jnp.reshape(a & b, flat).astype(jnp.float32)).sum(0)
     own = order_sums(jnp.reshape(a, flat).astype(jnp.float32)).sum(0)
-    return _ratio(both, own)
+    return safe_ratio(both, own)
 
 
 @partial(jax.jit, static_argnums=(1, 2))
@@ -214,8 +209,8 @@ def _sensitivity(clean, perturbed, salient):
     flat = (-1, clean.shape[-1])
     total = order_sums(w.reshape(flat)).sum(0)
     return Sensitivity(
-        flip_rate=_ratio(order_sums(flips.reshape(flat)).sum(0), total),
-        relative_change=_ratio(
+        flip_rate=safe_ratio(order_sums(flips.reshape(flat)).sum(0), total),
+        relative_change=safe_ratio(
             order_sums(change.reshape(flat)).sum(0),
             order_sums(size.reshape(flat)).sum(0),
         ),
@@ -308,9 +303,6 @@ def perturbation_sensitivity(
     ``{"gaussian": (AND, OR), "adversarial": (AND, OR)}`` :class:`Sensitivity` results, salient
     sets taken on the clean inputs (``metrics.salient_mask``).
     """
-    from .masking import masked_scores
-    from .metrics import salient_mask
-
     x = jnp.asarray(x)
     target = np.asarray(target)
 

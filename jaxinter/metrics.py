@@ -71,6 +71,12 @@ class OrderSummary:
     high_order_share: jax.Array
 
 
+def safe_ratio(num: jax.Array, den: jax.Array) -> jax.Array:
+    """``num / den`` where ``den > 0``, NaN where the ratio is undefined (``den == 0``)."""
+    ok = den > 0
+    return jnp.where(ok, num / jnp.where(ok, den, 1), jnp.nan)
+
+
 def order_sums(x) -> jax.Array:
     """Sum of x (..., 2**n) over the subsets of each order -> (..., n + 1)."""
     n = x.shape[-1].bit_length() - 1
@@ -94,9 +100,8 @@ def order_summary(i_and, i_or, ratio: float = 0.05, axis: int | None = None) -> 
     negative = order_sums(jnp.maximum(-sal, 0))
     m = jnp.arange(n + 1, dtype=values.dtype)
     total_count, total = count.sum(-1), strength.sum(-1)
-    mean_order = (count * m).sum(-1) / jnp.where(total_count > 0, total_count, jnp.nan)
-    high = jnp.where(m > n / 2, strength, 0).sum(-1)
-    share = high / jnp.where(total > 0, total, jnp.nan)
+    mean_order = safe_ratio((count * m).sum(-1), total_count)
+    share = safe_ratio(jnp.where(m > n / 2, strength, 0).sum(-1), total)
     return OrderSummary(count, strength, positive, negative, mean_order, share)
 
 

@@ -65,23 +65,34 @@ class StageCache:
     """Per-stage array storage under a folder, for resumable jobs.
 
     ``cache.get(key)`` returns the saved dict of arrays or None; ``cache.put(key, arrays)``
-    saves it as ``folder/<key>.npz`` (keys: letters, digits, ``_ - .``). A ``config`` dict
-    identifies the run: a cache made with a different config is not reused (its stages are
-    deleted), so resuming never mixes results of different settings.
+    saves it as ``folder/<key>.npz`` (keys: letters, digits, ``_ - .``).
 
-    Safe under interruption: every stage is written atomically, the config stamp is written
-    only after stale stages are gone, leftover temporary files are removed on open, and a
-    stage file that cannot be read (e.g. truncated by a crash of the machine) counts as
-    missing, so it is recomputed.
+    Two ways to keep results of different settings apart:
+
+    - ``depends`` (per stage): ``put(key, arrays, depends=d)`` stores the JSON dict ``d`` (the
+      options this stage's result depends on) inside the stage file, and ``get(key, depends=d)``
+      returns the stage only when the stored dict equals ``d``; otherwise None, so the caller
+      recomputes it and ``put`` replaces it. Changing a downstream option then recomputes only
+      the stages that depend on it.
+    - ``config`` (whole run, optional): a cache opened with a config dict different from the
+      stamped one deletes all its stages, so resuming never mixes results of different
+      settings.
+
+    Safe under interruption: every stage is written atomically, together with its ``depends``
+    (one file), the config stamp is written only after stale stages are gone, leftover
+    temporary files are removed on open, and a stage file that cannot be read (e.g. truncated
+    by a crash of the machine) counts as missing, so it is recomputed.
     """
 
-    def __init__(self, folder: Path, config: dict):
+    def __init__(self, folder: Path, config: dict | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         for f in self.folder.glob("*.partial"):
             f.unlink()
+        if config is None:
+            return
         stamp = self.folder / "config.json"
-        config = to_jsonable(config)
+        config = _canonical(config)
         if not stamp.exists() or _read_json(stamp) != config:
             if stamp.exists():  # stages of another configuration
                 for f in self.folder.glob("*.npz"):
@@ -93,19 +104,40 @@ class StageCache:
             raise ValueError(f"key: expected letters, digits, '_', '-' or '.', got {key!r}")
         return self.folder / f"{key}.npz"
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str, depends: dict | None = None) -> dict | None:
+        """The arrays of stage ``key``, or None when missing, unreadable or (with ``depends``)
+        computed with other dependencies."""
         path = self._path(key)
         try:
             with np.load(path) as data:
-                return {k: data[k] for k in data.files}
+                if depends is not None and (
+                    _DEPENDS not in data.files
+                    or json.loads(str(data[_DEPENDS])) != _canonical(depends)
+                ):
+                    return None
+                return {k: data[k] for k in data.files if k != _DEPENDS}
         except FileNotFoundError:
             return None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # unreadable: recompute this stage
             return None
 
-    def put(self, key: str, arrays: dict) -> None:
-        _save_npz(self._path(key), {k: np.asarray(v) for k, v in arrays.items()})
+    def put(self, key: str, arrays: dict, depends: dict | None = None) -> None:
+        """Save stage ``key`` atomically, with its ``depends`` dict (JSON) when given."""
+        if _DEPENDS in arrays:
+            raise ValueError(f"arrays: the name {_DEPENDS!r} is reserved")
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        if depends is not None:
+            arrays[_DEPENDS] = np.asarray(json.dumps(_canonical(depends), sort_keys=True))
+        _save_npz(self._path(key), arrays)
+
+
+_DEPENDS = "__depends__"  # entry of a stage file holding its dependencies (JSON text)
+
+
+def _canonical(obj):
+    """``obj`` as it reads back from JSON (tuples as lists, numpy values as Python ones)."""
+    return json.loads(json.dumps(to_jsonable(obj)))
 
 
 def _read_json(path: Path):

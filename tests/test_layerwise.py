@@ -176,7 +176,7 @@ FIGURES = ("sparsity", "change_and", "change_or", "completeness", "iou_by_order"
            "stability_by_order", "examples")
 
 
-def test_cli_default_job_reduced_writes_every_figure_and_resumes(tmp_path):
+def test_cli_default_job_reduced_writes_every_figure_and_resumes(tmp_path, capsys):
     import json
 
     from jaxinter.cli import main
@@ -201,3 +201,16 @@ def test_cli_default_job_reduced_writes_every_figure_and_resumes(tmp_path):
     assert "layer_1.npz" in after
     assert all(after[k] == t for k, t in before.items())
     assert json.loads((out / "summary.json").read_text())["layerwise"] == summary["layerwise"]
+    # another number of noise draws: models, probes and clean scores are reused; the noisy
+    # scores and the layers (which hold the stability) are recomputed, as a fresh run would
+    capsys.readouterr()
+    i = argv.index("--noise-draws")
+    argv3 = [*argv[:i + 1], "3", *argv[i + 2:]]
+    assert main(argv3) == 0
+    changed = {p.name for p in cache.glob("*.npz") if p.stat().st_mtime_ns != after[p.name]}
+    assert changed == {"noise_scores.npz", "layer_0.npz", "layer_1.npz", "layer_2.npz"}
+    assert "model_seed0: reused" in capsys.readouterr().err
+    assert main([*argv3[:2], str(tmp_path / "fresh"), *argv3[3:]]) == 0
+    resumed = json.loads((out / "summary.json").read_text())["layerwise"]
+    assert resumed != summary["layerwise"]
+    assert resumed == json.loads((tmp_path / "fresh" / "summary.json").read_text())["layerwise"]

@@ -119,6 +119,52 @@ def test_stage_cache_resumes_and_survives_interruption(tmp_path):
             other.put(bad, {"v": np.zeros(1)})
 
 
+def test_stage_cache_depends_per_stage(tmp_path, monkeypatch):
+    import jaxinter.store as store
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"old": 1}')  # a whole-run stamp is left alone
+    cache = StageCache(folder)
+    up = {"data": "digits", "epochs": 3, "sizes": (8, 4)}
+    down = {**up, "draws": 2}
+    cache.put("model", {"w": np.arange(3.0)}, depends=up)
+    cache.put("noise", {"v": np.ones(2)}, depends=down)
+    cache.put("plain", {"v": np.zeros(1)})
+    again = StageCache(folder)
+    # same dependencies (other key order, tuple read back as list): reused, the stamp hidden
+    got = again.get("model", {"sizes": [8, 4], "epochs": 3, "data": "digits"})
+    assert list(got) == ["w"]
+    np.testing.assert_array_equal(got["w"], np.arange(3.0))
+    assert list(again.get("model")) == ["w"]  # no depends: no check
+    # a downstream option changed: only the stage depending on it is stale
+    new_down = {**up, "draws": 3}
+    assert again.get("noise", new_down) is None
+    assert again.get("model", up) is not None
+    assert again.get("model", {**up, "epochs": 4}) is None
+    assert again.get("plain", {}) is None  # saved without dependencies: never matches
+    again.put("noise", {"v": np.full(3, 2.0)}, depends=new_down)
+    np.testing.assert_array_equal(again.get("noise", new_down)["v"], np.full(3, 2.0))
+    assert again.get("noise", down) is None
+    # a put killed before its rename leaves the previous stage and its dependencies intact
+    def killed(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        again.put("noise", {"v": np.zeros(5)}, depends=down)
+    monkeypatch.undo()
+    assert (folder / "noise.npz.partial").exists()
+    reopened = StageCache(folder)
+    assert reopened.get("noise", down) is None
+    np.testing.assert_array_equal(reopened.get("noise", new_down)["v"], np.full(3, 2.0))
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.npz", "noise.npz",
+                                                        "plain.npz"]
+    assert json.loads((folder / "config.json").read_text()) == {"old": 1}
+    with pytest.raises(ValueError, match="reserved"):
+        reopened.put("x", {"__depends__": np.zeros(1)}, depends=up)
+
+
 def test_progress_lines():
     stream = io.StringIO()
     assert list(progress(range(3), "fit", stream=stream)) == [0, 1, 2]

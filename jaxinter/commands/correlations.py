@@ -9,7 +9,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from . import add_common_arguments
+from . import add_common_arguments, int_at_least
 
 HELP = "networks as maps of class-conditional cumulants (Fischer et al. 2022): HTML report"
 
@@ -27,8 +27,6 @@ def _activations(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .separation import _positive_int
-
     add_common_arguments(parser, "correlations")
     parser.add_argument("--dataset", default="digits", choices=["digits", "mnist"],
                         help="main dataset (default digits; mnist needs --data-path)")
@@ -36,13 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MNIST folder of IDX files or .npz (e.g. ../shared/data/mnist)")
     parser.add_argument("--activations", default="quadratic,relu,erf", type=_activations,
                         help="comma-separated MLP activations (quadratic, relu, erf, linear, tanh)")
-    parser.add_argument("--depth", type=_positive_int, default=3,
+    parser.add_argument("--depth", type=int_at_least(1), default=3,
                         help="MLP linear layers (default 3)")
-    parser.add_argument("--width", type=_positive_int, default=64, help="hidden width (default 64)")
+    parser.add_argument("--width", type=int_at_least(1), default=64,
+                        help="hidden width (default 64)")
     parser.add_argument("--alpha", type=float, default=0.5, help="quadratic z + alpha z^2")
-    parser.add_argument("--epochs", type=_positive_int, default=30,
+    parser.add_argument("--epochs", type=int_at_least(1), default=30,
                         help="training epochs (default 30)")
-    parser.add_argument("--repeats", type=_positive_int, default=3,
+    parser.add_argument("--repeats", type=int_at_least(1), default=3,
                         help="surrogate draws per layer")
     parser.add_argument("--no-xor", action="store_true", help="skip the XOR section")
 

@@ -15,25 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import add_common_arguments
+from . import add_common_arguments, int_at_least
 
 HELP = "training dynamics and generalization power of interactions (population of MLPs)"
 TOP_K = 3  # k of the top-k cross-seed shared ratio
 MIN_COUNT = 5  # per-order aggregates over fewer interactions are not reported (NaN)
-
-
-def _int_at_least(low: int, high: int | None = None):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise argparse.ArgumentTypeError(f"expected an integer {bound}, got {value}")
-        return value
-
-    return parse
 
 
 def _rates(text: str) -> list[float]:
@@ -64,29 +50,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("digits", "wine", "breast_cancer", "iris", "mnist"),
                         help="data set (default digits)")
     parser.add_argument("--data-path", default=None, help="MNIST folder or .npz (mnist only)")
-    parser.add_argument("--players", type=_int_at_least(2, 12), default=8,
+    parser.add_argument("--players", type=int_at_least(2, 12), default=8,
                         help="players (2-12): image blocks on a 2 x (n/2) grid (1 x n for odd "
                              "n), or groups of consecutive tabular features (default 8)")
     parser.add_argument("--noise", type=_rates, default=[0.0, 0.2, 0.5],
                         help="label-noise rates in [0, 1) (default 0,0.2,0.5)")
-    parser.add_argument("--seeds", type=_int_at_least(1), default=2,
+    parser.add_argument("--seeds", type=int_at_least(1), default=2,
                         help="seeds per noise rate (default 2; 2+ for cross-seed measures)")
-    parser.add_argument("--steps", type=_int_at_least(1), default=1500,
+    parser.add_argument("--steps", type=int_at_least(1), default=1500,
                         help="training steps (default 1500)")
-    parser.add_argument("--every", type=_int_at_least(1), default=50,
+    parser.add_argument("--every", type=int_at_least(1), default=50,
                         help="record every k steps (default 50; 3+ checkpoints needed)")
-    parser.add_argument("--batch-size", type=_int_at_least(1), default=64)
+    parser.add_argument("--batch-size", type=int_at_least(1), default=64)
     parser.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--width", type=_int_at_least(1), default=128)
-    parser.add_argument("--depth", type=_int_at_least(1), default=3)
-    parser.add_argument("--probe", type=_int_at_least(2), default=30,
+    parser.add_argument("--width", type=int_at_least(1), default=128)
+    parser.add_argument("--depth", type=int_at_least(1), default=3)
+    parser.add_argument("--probe", type=int_at_least(2), default=30,
                         help="probe samples from each of train and test (default 30)")
     parser.add_argument("--method", choices=("and", "andor"), default="andor",
                         help="interactions recorded: AND-OR (default) or plain AND (Harsanyi)")
-    parser.add_argument("--andor-steps", type=_int_at_least(1), default=300,
+    parser.add_argument("--andor-steps", type=int_at_least(1), default=300,
                         help="ADMM iterations per checkpoint for --method andor (default 300; "
                              "the library default is 2000+)")
-    parser.add_argument("--train-limit", type=_int_at_least(1), default=None,
+    parser.add_argument("--train-limit", type=int_at_least(1), default=None,
                         help="use only the first N training samples (e.g. for MNIST)")
 
 

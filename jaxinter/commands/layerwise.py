@@ -8,9 +8,10 @@ forgets from and lacks against the output (per order), completeness and redundan
 layers, the IoU of salient sets between the two models and their stability under input noise,
 by order, and the strongest interactions of a few images drawn on the images.
 
-Every stage is cached under OUT/cache; an interrupted run resumes without recomputing finished
-stages (models, probes, masked scores, layers). With no arguments it runs on scikit-learn's
-digits in a few minutes on a laptop CPU.
+Every stage is cached under OUT/cache with the options it depends on; an interrupted run
+resumes without recomputing finished stages (models, probes, masked scores, layers), and a
+changed option recomputes only the stages that depend on it. With no arguments it runs on
+scikit-learn's digits in a few minutes on a laptop CPU.
 """
 
 from __future__ import annotations
@@ -131,7 +132,36 @@ def _tree_from(arrays, like):
         treedef, [jnp.asarray(arrays[jax.tree_util.keystr(k)]) for k, _ in flat])
 
 
-def _train(args, ds, model, seed, cache):
+def _stage_depends(args, ds) -> dict[str, dict]:
+    """The options each cached stage depends on, by stage (``model`` for either seed).
+
+    A stage is reused only when these match; options that change no result (``--chunk-size``,
+    ``--examples``, ``--out``) appear in none.
+    """
+    model = {k: getattr(args, k) for k in ("dataset", "data_path", "train_size", "model",
+                                           "depth", "width", "epochs", "batch_size")}
+    image = {"patch_size": _patch_size(args, ds)} if len(ds.input_shape) == 3 else {}
+    if args.model == "vit":
+        model.update(image)
+    # the samples are those both models (seeds s and s + 1) classify correctly
+    players = {**model, "seed": args.seed, "n": args.n, "samples": args.samples, **image}
+    scores = {**players, "probe_steps": args.probe_steps}
+    noise = {**scores, "sigma": args.sigma, "noise_draws": args.noise_draws}
+    # a layer's stage holds its stability when there are noise draws, which uses the threshold
+    layer = {**noise, "ratio": args.ratio} if args.noise_draws else scores
+    return {
+        "model": model,
+        "probes": {**model, "seed": args.seed, "probe_steps": args.probe_steps},
+        "scores": scores,
+        "scores_b": players,
+        "noise_scores": noise,
+        "layer": {**layer, "extraction": args.extraction},
+        "model_b": {**players, "extraction": args.extraction},
+        "also": {**scores, "extraction": args.also_extraction},
+    }
+
+
+def _train(args, ds, model, seed, cache, depends):
     """Trained Linen variables and test accuracy (cached in ``cache``)."""
     from ..models import init_variables
     from ..train import train
@@ -142,16 +172,21 @@ def _train(args, ds, model, seed, cache):
         return {**_tree_arrays(result.variables),
                 "test_accuracy": result.history[-1]["test_accuracy"]}
 
-    got = _cached(cache, f"model_seed{seed}", fit)
+    got = _cached(cache, f"model_seed{seed}", fit, {**depends, "seed": seed})
     like = init_variables(model, jax.random.key(0))
     return _tree_from(got, like), float(got["test_accuracy"])
 
 
-def _cached(cache, key, compute):
-    found = cache.get(key)
+def _cached(cache, key, compute, depends):
+    """Stage ``key`` from ``cache`` if computed with the same ``depends``, else computed."""
+    from ..progress import log
+
+    found = cache.get(key, depends)
     if found is None:
         found = {k: np.asarray(v) for k, v in compute().items()}
-        cache.put(key, found)
+        cache.put(key, found, depends)
+    else:
+        log(f"[layerwise] {key}: reused from the cache")
     return found
 
 
@@ -185,8 +220,7 @@ def run(args: argparse.Namespace) -> int:
     if args.extraction == args.also_extraction:
         args.also_extraction = None
     out = args.out
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run", "examples")}
-    cache = StageCache(out / "cache", config)
+    cache = StageCache(out / "cache")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -201,10 +235,11 @@ def run(args: argparse.Namespace) -> int:
     log(f"[layerwise] {ds.name}: {len(ds.x_train)} train / {len(ds.x_test)} test, "
         f"input {ds.input_shape}, {ds.num_classes} classes; model {args.model}")
     model = _model(args, ds)
+    deps = _stage_depends(args, ds)
     t = time.perf_counter()
     variables, test_acc = {}, {}
     for seed in (args.seed, args.seed + 1):
-        variables[seed], test_acc[seed] = _train(args, ds, model, seed, cache)
+        variables[seed], test_acc[seed] = _train(args, ds, model, seed, cache, deps["model"])
     cap = {s: capture(model, v, LAYERS[args.model]) for s, v in variables.items()}
     t = lap("training", t)
 
@@ -222,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
     probes = ProbeSet.from_arrays(_cached(cache, "probes", lambda: train_probes(
         lambda xb: cap_a(xb)[1], ds.x_train, ds.y_train, ds.num_classes,
         key=jax.random.key(args.seed), x_test=ds.x_test, y_test=ds.y_test,
-        steps=args.probe_steps).to_arrays()))
+        steps=args.probe_steps).to_arrays(), deps["probes"]))
     t = lap("probes", t)
     for k in probes.names:
         log(f"[layerwise] probe {k}: train {float(probes.train_accuracy[k]):.3f} "
@@ -234,17 +269,17 @@ def run(args: argparse.Namespace) -> int:
 
     log(f"[layerwise] masked evaluation: {len(ids)} samples x 2**{n} subsets x "
         f"{len(probes.names) + 1} layers")
-    v = _cached(cache, "scores", lambda: {"v": scores(cap_a, probes.readouts(), x, players, y)})
-    v = v["v"]
+    v = _cached(cache, "scores", lambda: {"v": scores(cap_a, probes.readouts(), x, players, y)},
+                deps["scores"])["v"]
     v_b = _cached(cache, "scores_b", lambda: {
-        "v": scores(cap[args.seed + 1], None, x, players, y)})["v"]
+        "v": scores(cap[args.seed + 1], None, x, players, y)}, deps["scores_b"])["v"]
     v_noisy = None
     if args.noise_draws:
         def noisy():
             xs, pl, tg = lw.noisy_copies(x, players, y, jax.random.key(args.seed + 7),
                                          args.sigma, args.noise_draws)
             return {"v": scores(cap_a, probes.readouts(), xs, pl, tg)}
-        v_noisy = _cached(cache, "noise_scores", noisy)["v"].reshape(
+        v_noisy = _cached(cache, "noise_scores", noisy, deps["noise_scores"])["v"].reshape(
             (args.noise_draws,) + v.shape)
     t = lap("masked evaluation", t)
 
@@ -258,14 +293,14 @@ def run(args: argparse.Namespace) -> int:
                                **extraction)
             arrays = {"i_and": r.i_and, "i_or": r.i_or}
             return arrays if r.stability is None else {**arrays, "stability": r.stability}
-        got = _cached(cache, f"layer_{j}", one)
+        got = _cached(cache, f"layer_{j}", one, deps["layer"])
         parts.append(lw.LayerwiseResult(jnp.asarray(v[:, j:j + 1]), jnp.asarray(got["i_and"]),
                                         jnp.asarray(got["i_or"]),
                                         jnp.asarray(got["stability"]) if "stability" in got
                                         else None, jnp.asarray(ids), (name,), args.ratio))
     result = lw.merge(parts, axis="layers")
     got_b = _cached(cache, "model_b", lambda: dict(zip(("i_and", "i_or"), lw.extract(
-        jnp.asarray(v_b), **extraction), strict=True)))
+        jnp.asarray(v_b), **extraction), strict=True)), deps["model_b"])
     result_b = lw.LayerwiseResult(jnp.asarray(v_b), jnp.asarray(got_b["i_and"]),
                                   jnp.asarray(got_b["i_or"]), None, jnp.asarray(ids),
                                   ("output",), args.ratio)
@@ -273,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
     if args.also_extraction:
         got = _cached(cache, f"also_{args.also_extraction}", lambda: dict(zip(
             ("i_and", "i_or"), lw.extract(jnp.asarray(v), method=args.also_extraction),
-            strict=True)))
+            strict=True)), deps["also"])
         also = result.replace(i_and=jnp.asarray(got["i_and"]), i_or=jnp.asarray(got["i_or"]),
                               stability=None)
     t = lap("extraction", t)

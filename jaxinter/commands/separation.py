@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import optax
 
-from . import add_common_arguments
+from . import add_common_arguments, int_at_least
 
 HELP = "law of data separation: separation fuzziness per layer, its decay, during training"
 VARIANTS = {  # name -> (batchnorm, activation)
@@ -27,36 +27,25 @@ VARIANTS = {  # name -> (batchnorm, activation)
 }
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (so bad flags fail with a usage message, not a trace)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "separation")
     parser.add_argument("--dataset", default="digits",
                         help="dataset name of jaxinter.data.load_dataset (default digits)")
     parser.add_argument("--data-path", default=None, help="path for mnist (IDX folder or .npz)")
-    parser.add_argument("--size", type=_positive_int, nargs=2, default=None, metavar=("H", "W"),
+    parser.add_argument("--size", type=int_at_least(1), nargs=2, default=None, metavar=("H", "W"),
                         help="downscale images (mnist), e.g. --size 10 10")
-    parser.add_argument("--per-class", type=_positive_int, default=None,
+    parser.add_argument("--per-class", type=int_at_least(1), default=None,
                         help="training images per class (mnist), e.g. 100")
-    parser.add_argument("--depths", type=_positive_int, nargs="+", default=[4, 8, 20],
+    parser.add_argument("--depths", type=int_at_least(1), nargs="+", default=[4, 8, 20],
                         help="numbers of hidden layers (default 4 8 20)")
-    parser.add_argument("--width", type=_positive_int, default=100,
+    parser.add_argument("--width", type=int_at_least(1), default=100,
                         help="hidden width (default 100)")
-    parser.add_argument("--epochs", type=_positive_int, default=60,
+    parser.add_argument("--epochs", type=int_at_least(1), default=60,
                         help="training epochs (default 60)")
-    parser.add_argument("--batch-size", type=_positive_int, default=128)
+    parser.add_argument("--batch-size", type=int_at_least(1), default=128)
     parser.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
-    parser.add_argument("--track-every", type=_positive_int, default=5,
+    parser.add_argument("--track-every", type=int_at_least(1), default=5,
                         help="measure D of every layer every this many epochs (default 5)")
     parser.add_argument("--controls", action="store_true",
                         help="also train the controls without batch norm and without the "

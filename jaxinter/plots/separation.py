@@ -26,13 +26,6 @@ def draw_law(ax, law, title: str = "") -> None:
     ax.grid(alpha=0.3)
 
 
-def plot_law(law, path, title: str = "Separation fuzziness by layer"):
-    """One panel: :func:`draw_law`. Returns the saved PNG path."""
-    fig, axes = new_figure()
-    draw_law(axes[0, 0], law, title)
-    return save(fig, path)
-
-
 def plot_depths(laws: Mapping[str, object], path, title: str = ""):
     """One :func:`draw_law` panel per model (e.g. per depth), side by side."""
     fig, axes = new_figure(ncols=len(laws), width=4.2)
