@@ -1,6 +1,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from jaxinter.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,3 +38,12 @@ def test_readme_shows_the_current_benchmark_tables():
     spec.loader.exec_module(module)
     readme = (ROOT / "README.md").read_text()
     assert module.render(readme) == readme, "run benchmarks/update_readme.py"
+
+
+def test_bad_flags_are_usage_errors(capsys):
+    for argv in (["layerwise", "--n", "0"], ["layerwise", "--samples", "x"],
+                 ["dynamics", "--steps", "0"], ["separation", "--width", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert f"jaxinter {argv[0]}: error: argument {argv[1]}" in capsys.readouterr().err

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import add_common_arguments
+from . import add_common_arguments, int_at_least
 
 HELP = "interactions of every layer: what emerges, what is forgotten (Cheng et al. 2024)"
 
@@ -43,21 +43,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    choices=["digits", "wine", "breast_cancer", "iris", "mnist"],
                    help="dataset (default digits, shipped with scikit-learn)")
     g.add_argument("--data-path", default=None, help="MNIST folder (IDX) or .npz file")
-    g.add_argument("--train-size", type=int, default=None,
+    g.add_argument("--train-size", type=int_at_least(1), default=None,
                    help="use only the first N training samples")
     g.add_argument("--model", default="mlp", choices=sorted(LAYERS),
                    help="mlp, cnn (VGG-style), resnet (ResNet-style, batch norm), vit")
-    g.add_argument("--depth", type=int, default=5,
+    g.add_argument("--depth", type=int_at_least(1), default=5,
                    help="MLP: number of linear layers (7 = MLP-7); ResNet: blocks per stage")
-    g.add_argument("--width", type=int, default=128, help="MLP width (1024 for MLP-7)")
-    g.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    g.add_argument("--batch-size", type=int, default=64, help="training batch size")
-    g.add_argument("--probe-steps", type=int, default=1000, help="AdamW steps of each probe")
+    g.add_argument("--width", type=int_at_least(1), default=128,
+                   help="MLP width (1024 for MLP-7)")
+    g.add_argument("--epochs", type=int_at_least(1), default=30,
+                   help="training epochs (default 30)")
+    g.add_argument("--batch-size", type=int_at_least(1), default=64,
+                   help="training batch size")
+    g.add_argument("--probe-steps", type=int_at_least(1), default=1000,
+                   help="AdamW steps of each probe")
     g = parser.add_argument_group("interactions")
-    g.add_argument("--n", type=int, default=8, help="players per sample (default 8)")
-    g.add_argument("--patch-size", type=int, default=None,
+    g.add_argument("--n", type=int_at_least(1, 20), default=8,
+                   help="players per sample (default 8)")
+    g.add_argument("--patch-size", type=int_at_least(1), default=None,
                    help="image patch side (default 2 for 8x8 digits, 3 otherwise)")
-    g.add_argument("--samples", type=int, default=40,
+    g.add_argument("--samples", type=int_at_least(1), default=40,
                    help="correctly classified test samples to analyse (default 40)")
     g.add_argument("--extraction", default="default", choices=EXTRACTIONS,
                    help="AND-OR extraction: default (ours), published (the paper's SGD "
@@ -66,11 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="also count salient interactions with this extraction, for comparison")
     g.add_argument("--ratio", type=float, default=0.05,
                    help="salient threshold as a fraction of max |I| (default 0.05)")
-    g.add_argument("--noise-draws", type=int, default=5,
+    g.add_argument("--noise-draws", type=int_at_least(0), default=5,
                    help="noisy copies per sample for stability (0 = skip; default 5)")
     g.add_argument("--sigma", type=float, default=0.02, help="input noise std (default 0.02)")
-    g.add_argument("--examples", type=int, default=3, help="example images in the report")
-    g.add_argument("--chunk-size", type=int, default=1024, help="masked inputs per model call")
+    g.add_argument("--examples", type=int_at_least(0), default=3,
+                   help="example images in the report")
+    g.add_argument("--chunk-size", type=int_at_least(1), default=1024,
+                   help="masked inputs per model call")
     add_common_arguments(parser, "layerwise")
 
 
