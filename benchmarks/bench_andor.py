@@ -25,11 +25,10 @@ import numpy as np
 import torch
 from harness import RESULTS_DIR, Results, time_call
 
-from jaxinter.andor import and_or
-from jaxinter.andor_lp import solve_lp
-from jaxinter.metrics import sparsity_curve
+from jaxinter.analysis import sparsity_curve
+from jaxinter.interactions import and_or, solve_lp
+from jaxinter.interactions._transforms import moebius_kernel, or_kernel
 from jaxinter.plots.andor import andor_figure
-from jaxinter.transforms import _moebius, _or_interactions
 
 C_Q = 0.04
 LP_CACHE = RESULTS_DIR / "andor_lp_cache.json"
@@ -66,8 +65,8 @@ def lp_optima(v):
 def dense_transforms(n):
     """The 2**n x 2**n AND (Moebius) and OR matrices as torch float32 tensors."""
     eye = np.eye(2**n, dtype=np.float32)
-    return (torch.tensor(np.asarray(_moebius(eye.T, n)).T),
-            torch.tensor(np.asarray(_or_interactions(eye.T, n)).T))
+    return (torch.tensor(np.asarray(moebius_kernel(eye.T, n)).T),
+            torch.tensor(np.asarray(or_kernel(eye.T, n)).T))
 
 
 def torch_recipe(v, to_and, to_or, steps=10_000, lr=1e-5):

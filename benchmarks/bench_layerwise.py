@@ -71,11 +71,10 @@ def parse_args():
 
 
 def setup(args):
-    from jaxinter.capture import capture
     from jaxinter.data import load_dataset
+    from jaxinter.masking import Players, capture, salient_patch_ids
     from jaxinter.models import MLP
-    from jaxinter.players import Players, salient_patch_ids
-    from jaxinter.train import train
+    from jaxinter.training import train
 
     ds = load_dataset("mnist", MNIST)
     model = MLP(ds.input_shape, 10, depth=args.depth, width=args.width)
@@ -95,9 +94,8 @@ def setup(args):
 
 
 def run_jaxinter(ds, captured, x, y, players, method):
-    from jaxinter import layerwise as lw
-    from jaxinter.masking import masked_layer_scores
-    from jaxinter.probes import train_probes
+    from jaxinter import analysis as lw
+    from jaxinter.masking import masked_layer_scores, train_probes
 
     times, out = {}, {}
     t = time.perf_counter()
@@ -111,7 +109,7 @@ def run_jaxinter(ds, captured, x, y, players, method):
     v = jax.block_until_ready(v)
     times["masked evaluation"] = time.perf_counter() - t
     t = time.perf_counter()
-    result = lw.from_scores(v, probes.names + ["output"], method=method)
+    result = lw.layerwise_from_scores(v, probes.names + ["output"], method=method)
     jax.block_until_ready(result)
     times["extraction"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -231,7 +229,7 @@ def dense_matrices(n):
     m_or[0] = 0
     m_or[0, 0] = 1
     m_and, m_or = (torch.tensor(m, dtype=torch.float32) for m in (m_and, m_or))
-    from jaxinter.transforms import moebius, or_interactions
+    from jaxinter.interactions import moebius, or_interactions
 
     w = np.random.default_rng(0).normal(size=2**n).astype(np.float32)
     assert np.allclose(m_and.numpy() @ w, moebius(w), atol=1e-3)
@@ -369,7 +367,7 @@ def main():
              f"{images * layers / n_games:.0f} (games).")
     res.note(f"Same network and players: PyTorch and jaxinter output log-odds agree to "
              f"{diff:.1e} (max abs difference on the PyTorch images).")
-    from jaxinter.andor import and_or
+    from jaxinter.interactions import and_or
 
     ours = and_or(jnp.asarray(t_v.reshape(-1, t_v.shape[-1])[:n_games]))
     res.note(f"Extraction quality on the PyTorch games: published recipe (PyTorch) final L1 "

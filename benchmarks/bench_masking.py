@@ -80,9 +80,8 @@ def setup(model_name: str, n: int, samples: int):
     """Flax variables and probes (numpy), images, targets and per-sample patch players."""
     import jax
 
-    from jaxinter.capture import capture
+    from jaxinter.masking import Players, capture, salient_patch_ids
     from jaxinter.models import init_variables
-    from jaxinter.players import Players, salient_patch_ids
 
     model, layers = flax_model(model_name)
     variables = init_variables(model, jax.random.key(0))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 import jaxinter as ji
-from jaxinter.separation import separation
+from jaxinter.analysis import separation_statistics
 
 K = 10
 DENSE_MAX_P = 4096
@@ -89,7 +89,7 @@ def time_call(fn, repeats: int):
 
 def jaxinter_fn(x, y):
     def fn():
-        return float(separation(x, y, check_values=False).fuzziness)
+        return float(separation_statistics(x, y, check_values=False).fuzziness)
     return fn
 
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Results, time_call  # noqa: E402
 
 import jaxinter as ji  # noqa: E402
-from jaxinter.interop import from_shapiq_values  # noqa: E402
+from jaxinter.interactions import from_shapiq_values  # noqa: E402
 
 GIB = 2**30
 MEMORY_LIMIT = 6 * GIB  # skip combinations whose arrays would not fit in about 6 GB

@@ -1,66 +1,177 @@
-"""jaxinter: what a neural network knows, layer by layer, in JAX."""
+"""jaxinter: what a neural network knows, layer by layer, in JAX.
 
-from . import layerwise, models
-from .andor import AndOrResult, JointResult, and_or, and_or_joint
-from .capture import CapturedFn, capture, feature_sizes, layer_names
-from .compare import KnowledgeChange, knowledge_change, salient_iou, stability
-from .correlations import (
-    DenseStack,
-    analyze,
-    breakdown,
-    dense_stack_from_mlp,
-    gaussian_closure_moments,
-    propagate,
-    quadratic_moments,
-    surrogate_accuracy,
-)
-from .cumulants import Cumulants, class_cumulants, mixture_cumulants
-from .data import Dataset, add_label_noise, load_dataset
-from .dynamics import Tracker, init_population, train_population
-from .errors import JaxinterInputError
-from .generalization import perturbation_sensitivity, similarity_by_order
-from .interop import from_msb, from_shapiq, from_shapiq_values, to_msb, to_shapiq
-from .layerwise import LayerwiseResult
-from .layerwise import analyse as analyse_layers
-from .masking import masked_layer_scores, masked_scores, score_layer_names
-from .metrics import OrderSummary, order_summary, salient_mask, sparsity_curve
-from .players import (
-    Players,
-    mean_baseline,
-    patch_scores,
-    salient_patch_ids,
-    shift_baseline,
-    token_baseline,
-    zero_baseline,
-)
-from .probes import LinearProbe, ProbeSet, train_probes
-from .scores import get_score, log_odds, logit, probability
-from .separation import (
+The package is layered; lower layers never import higher ones:
+
+- :mod:`jaxinter.interactions`: subset math on (..., 2**n) arrays (transforms, AND-OR extraction);
+- :mod:`jaxinter.masking`: from a model to games (players, baselines, scores, capture, probes);
+- :mod:`jaxinter.analysis`: layerwise change of knowledge, generalization and dynamics of
+  interactions, separation, cumulants and correlation maps;
+- leaves used by all: :mod:`jaxinter.training`, :mod:`jaxinter.io`, :mod:`jaxinter.data`,
+  :mod:`jaxinter.models`, :mod:`jaxinter.errors`;
+- on top: :mod:`jaxinter.plots`, :mod:`jaxinter.commands` and the ``jaxinter`` command line.
+
+The names below are the everyday API; each subpackage lists its full API in ``__all__``.
+"""
+
+from . import analysis, data, interactions, io, masking, models, training
+from .analysis import (
+    InteractionTracker,
+    KnowledgeChange,
+    LayerwiseResult,
+    OrderSummary,
     SeparationTracker,
+    analyse_correlations,
+    analyse_layers,
+    cumulant_breakdown,
     fit_law,
+    gaussian_closure_moments,
+    interaction_stability,
+    knowledge_change,
     layer_separation,
+    order_summary,
+    perturbation_sensitivity,
+    propagate_moments,
+    salient_iou,
+    salient_mask,
     separation_by_layer,
     separation_fuzziness,
+    similarity_by_order,
+    sparsity_curve,
 )
-from .subsets import masks, orders, players_of, subset_index
-from .train import (
-    Trainer,
-    TrainResult,
-    TrainState,
-    load_checkpoint,
-    population_run,
-    save_checkpoint,
-    train,
-)
-from .transforms import (
+from .data import Dataset, add_label_noise, load_dataset
+from .errors import JaxinterInputError
+from .interactions import (
+    AndOrResult,
+    JointResult,
+    and_or,
+    and_or_joint,
     banzhaf_values,
+    extract_interactions,
+    from_msb,
+    from_shapiq,
+    from_shapiq_values,
     interaction_index,
     moebius,
     or_interactions,
     or_inverse,
+    players_of,
     shapley_values,
+    subset_index,
+    subset_masks,
+    subset_orders,
+    to_msb,
+    to_shapiq,
     transform_diagnostics,
     zeta,
 )
+from .masking import (
+    CapturedFn,
+    LinearProbe,
+    Players,
+    ProbeSet,
+    capture,
+    feature_sizes,
+    get_score,
+    layer_names,
+    log_odds,
+    logit,
+    masked_layer_scores,
+    masked_scores,
+    mean_baseline,
+    patch_scores,
+    probability,
+    salient_patch_ids,
+    score_layer_names,
+    shift_baseline,
+    token_baseline,
+    train_probes,
+    zero_baseline,
+)
+from .training import Trainer, TrainResult, TrainState, load_checkpoint, save_checkpoint, train
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "AndOrResult",
+    "CapturedFn",
+    "Dataset",
+    "InteractionTracker",
+    "JaxinterInputError",
+    "JointResult",
+    "KnowledgeChange",
+    "LayerwiseResult",
+    "LinearProbe",
+    "OrderSummary",
+    "Players",
+    "ProbeSet",
+    "SeparationTracker",
+    "TrainResult",
+    "TrainState",
+    "Trainer",
+    "add_label_noise",
+    "analyse_correlations",
+    "analyse_layers",
+    "analysis",
+    "and_or",
+    "and_or_joint",
+    "banzhaf_values",
+    "capture",
+    "cumulant_breakdown",
+    "data",
+    "extract_interactions",
+    "feature_sizes",
+    "fit_law",
+    "from_msb",
+    "from_shapiq",
+    "from_shapiq_values",
+    "gaussian_closure_moments",
+    "get_score",
+    "interaction_index",
+    "interaction_stability",
+    "interactions",
+    "io",
+    "knowledge_change",
+    "layer_names",
+    "layer_separation",
+    "load_checkpoint",
+    "load_dataset",
+    "log_odds",
+    "logit",
+    "masked_layer_scores",
+    "masked_scores",
+    "masking",
+    "mean_baseline",
+    "models",
+    "moebius",
+    "or_interactions",
+    "or_inverse",
+    "order_summary",
+    "patch_scores",
+    "perturbation_sensitivity",
+    "players_of",
+    "probability",
+    "propagate_moments",
+    "salient_iou",
+    "salient_mask",
+    "salient_patch_ids",
+    "save_checkpoint",
+    "score_layer_names",
+    "separation_by_layer",
+    "separation_fuzziness",
+    "shapley_values",
+    "shift_baseline",
+    "similarity_by_order",
+    "sparsity_curve",
+    "subset_index",
+    "subset_masks",
+    "subset_orders",
+    "to_msb",
+    "to_shapiq",
+    "token_baseline",
+    "train",
+    "train_probes",
+    "training",
+    "transform_diagnostics",
+    "zero_baseline",
+    "zeta",
+]

@@ -7,7 +7,7 @@ import pytest
 
 import jaxinter as ji
 from jaxinter.errors import MAX_PLAYERS, JaxinterInputError, check_game, n_players_from_size
-from jaxinter.interop import from_shapiq, to_msb, to_shapiq
+from jaxinter.interactions import from_shapiq, to_msb, to_shapiq
 
 GAME_FUNCTIONS = [
     (ji.moebius, "u"), (ji.zeta, "i_and"), (ji.or_interactions, "w"), (ji.or_inverse, "i_or"),

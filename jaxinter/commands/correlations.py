@@ -9,14 +9,14 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from . import add_common_arguments, int_at_least
+from ._arguments import add_common_arguments, int_at_least
 
 HELP = "networks as maps of class-conditional cumulants (Fischer et al. 2022): HTML report"
 
 
 def _activations(text: str) -> list[str]:
     """argparse type: comma-separated activation names of :data:`correlations.ACTIVATIONS`."""
-    from ..correlations import ACTIVATIONS
+    from ..analysis import CORRELATION_ACTIVATIONS as ACTIVATIONS
 
     names = [a.strip() for a in text.split(",") if a.strip()]
     bad = [a for a in names if a not in ACTIVATIONS]
@@ -47,17 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(model, data, args, seed):
-    from ..train import train
+    from ..training._train import train
 
     return train(model, data, epochs=args.epochs, batch_size=64, learning_rate=1e-3, seed=seed,
                  progress=False)
 
 
 def _dataset_results(args, key) -> tuple[dict, dict]:
-    from .. import correlations as co
+    from .. import analysis as co
     from ..data import load_dataset
+    from ..io._progress import log
     from ..models import MLP
-    from ..progress import log
 
     ds = load_dataset(args.dataset, args.data_path, flat=True)
     results = {}
@@ -67,7 +67,8 @@ def _dataset_results(args, key) -> tuple[dict, dict]:
                     width=args.width, activation=act, alpha=args.alpha)
         real = _train(model, ds, args, args.seed)
         stack = co.dense_stack_from_mlp(model, real.variables)
-        res = co.analyze(stack, ds.x_test, ds.y_test, ds.num_classes, key, args.repeats)
+        res = co.analyse_correlations(stack, ds.x_test, ds.y_test, ds.num_classes, key,
+                                      args.repeats)
         x_sur = co.gaussian_surrogate_data(jax.random.fold_in(key, 1), ds.x_train, ds.y_train,
                                            ds.num_classes)
         sur = _train(model, (x_sur, ds.y_train, ds.x_test, ds.y_test), args, args.seed)
@@ -81,7 +82,7 @@ def _dataset_results(args, key) -> tuple[dict, dict]:
 
 
 def _xor_results(args, key) -> dict:
-    from .. import correlations as co
+    from .. import analysis as co
     from ..data import load_dataset
     from ..models import MLP
 
@@ -90,7 +91,7 @@ def _xor_results(args, key) -> dict:
                 alpha=args.alpha)
     trained = _train(model, ds, argparse.Namespace(epochs=100), args.seed)
     stack = co.dense_stack_from_mlp(model, trained.variables)
-    res = co.analyze(stack, ds.x_test, ds.y_test, 2, key, args.repeats)
+    res = co.analyse_correlations(stack, ds.x_test, ds.y_test, 2, key, args.repeats)
     with jax.enable_x64(True):
         separation = {name: tuple(float(v) for v in co.class_separation(cum))
                       for name, cum in zip(res["layers"], res["measured"].features,
@@ -104,8 +105,8 @@ def _xor_results(args, key) -> dict:
 
 
 def _model_table(name: str, r: dict):
-    from ..correlations import COV_PARTS, MEAN_PARTS
-    from ..report import Table
+    from ..analysis._correlations import COV_PARTS, MEAN_PARTS
+    from ..io._report import Table
 
     header = ["layer", "surrogate acc"]
     closed = "closure_cov_error" in r
@@ -139,7 +140,7 @@ def _model_table(name: str, r: dict):
 
 
 def _n_parts(key: str) -> int:
-    from ..correlations import COV_PARTS, MEAN_PARTS
+    from ..analysis._correlations import COV_PARTS, MEAN_PARTS
 
     return len(MEAN_PARTS if key == "mean_part_norms" else COV_PARTS)
 
@@ -157,9 +158,9 @@ def _summary_model(r: dict) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io._progress import log
+    from ..io._report import Section, Table, write_report
     from ..plots import correlations as plots
-    from ..progress import log
-    from ..report import Section, Table, write_report
 
     t0 = time.perf_counter()
     out = Path(args.out)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import add_common_arguments, int_at_least
+from ._arguments import add_common_arguments, int_at_least
 
 HELP = "training dynamics and generalization power of interactions (population of MLPs)"
 TOP_K = 3  # k of the top-k cross-seed shared ratio
@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _players(ds, n: int):
-    from jaxinter.players import Players
+    from jaxinter.masking import Players
 
     shape = ds.input_shape
     if len(shape) >= 2:  # image: 2 x (n / 2) grid of blocks over (H, W), 1 x n for odd n
@@ -114,17 +114,16 @@ def _probe(y, k: int) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jaxinter import dynamics as dyn
-    from jaxinter import generalization as gen
+    from jaxinter import analysis as dyn
+    from jaxinter import analysis as gen
+    from jaxinter.analysis import salient_mask
     from jaxinter.data import load_dataset
     from jaxinter.errors import JaxinterInputError
-    from jaxinter.metrics import salient_mask
+    from jaxinter.io import Section, Table, log, write_report
+    from jaxinter.masking import mean_baseline
     from jaxinter.models import MLP
-    from jaxinter.players import mean_baseline
     from jaxinter.plots import dynamics as plots
-    from jaxinter.progress import log
-    from jaxinter.report import Section, Table, write_report
-    from jaxinter.train import Trainer
+    from jaxinter.training import Trainer
 
     warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # all-NaN orders
     if args.steps // args.every < 2:
@@ -161,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(model, optax.adam(args.lr))
     andor_options = {"steps": args.andor_steps}
     config = {k_: v for k_, v in vars(args).items() if k_ not in ("out", "run")}
-    tracker = dyn.Tracker(trainer.logits, probe_x, probe_y, players, baseline,
+    tracker = dyn.InteractionTracker(trainer.logits, probe_x, probe_y, players, baseline,
                           train=(x_tr, y_tr), test=(x_te, y_te), every=args.every,
                           method=args.method, andor_options=andor_options,
                           folder=out / "track", config=config)

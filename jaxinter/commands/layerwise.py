@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import add_common_arguments, int_at_least
+from ._arguments import add_common_arguments, int_at_least
 
 HELP = "interactions of every layer: what emerges, what is forgotten (Cheng et al. 2024)"
 
@@ -111,7 +111,7 @@ def _patch_size(args, ds) -> int:
 
 def _players(args, ds, x):
     """Per-sample players, player rectangles (images) or feature labels (tabular), and n."""
-    from ..players import Players, salient_patch_ids
+    from ..masking._players import Players, salient_patch_ids
 
     if len(ds.input_shape) == 3:
         p = _patch_size(args, ds)
@@ -171,7 +171,7 @@ def _stage_depends(args, ds) -> dict[str, dict]:
 def _train(args, ds, model, seed, cache, depends):
     """Trained Linen variables and test accuracy (cached in ``cache``)."""
     from ..models import init_variables
-    from ..train import train
+    from ..training._train import train
 
     def fit():
         data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
@@ -186,7 +186,7 @@ def _train(args, ds, model, seed, cache, depends):
 
 def _cached(cache, key, compute, depends):
     """Stage ``key`` from ``cache`` if computed with the same ``depends``, else computed."""
-    from ..progress import log
+    from ..io._progress import log
 
     found = cache.get(key, depends)
     if found is None:
@@ -201,7 +201,7 @@ def _examples(result, count, top=6):
     """The ``top`` strongest salient interactions of the output for the first samples."""
     i = np.asarray(result.normalized()[:, -1])  # (S, 2, 2**n)
     sal = np.asarray(result.salient()[:, -1])
-    from ..subsets import players_of
+    from ..interactions._subsets import players_of
 
     out = []
     for s in range(min(count, len(i))):
@@ -216,13 +216,14 @@ def _examples(result, count, top=6):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import layerwise as lw
-    from ..capture import capture
+    from .. import analysis as lw
     from ..data import load_dataset
-    from ..masking import masked_layer_scores
-    from ..probes import ProbeSet, train_probes
-    from ..progress import log, progress
-    from ..store import StageCache
+    from ..interactions import extract_interactions
+    from ..io._progress import log, progress
+    from ..io._store import StageCache
+    from ..masking._capture import capture
+    from ..masking._evaluate import masked_layer_scores
+    from ..masking._probes import ProbeSet, train_probes
 
     if args.extraction == args.also_extraction:
         args.also_extraction = None
@@ -295,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
     parts = []
     for j, name in progress(list(enumerate(names)), "extract layers"):
         def one(j=j, name=name):
-            r = lw.from_scores(v[:, j:j + 1], [name], sample_ids=ids, ratio=args.ratio,
+            r = lw.layerwise_from_scores(v[:, j:j + 1], [name], sample_ids=ids, ratio=args.ratio,
                                v_noisy=None if v_noisy is None else v_noisy[:, :, j:j + 1],
                                **extraction)
             arrays = {"i_and": r.i_and, "i_or": r.i_or}
@@ -305,8 +306,8 @@ def run(args: argparse.Namespace) -> int:
                                         jnp.asarray(got["i_or"]),
                                         jnp.asarray(got["stability"]) if "stability" in got
                                         else None, jnp.asarray(ids), (name,), args.ratio))
-    result = lw.merge(parts, axis="layers")
-    got_b = _cached(cache, "model_b", lambda: dict(zip(("i_and", "i_or"), lw.extract(
+    result = lw.merge_layerwise(parts, axis="layers")
+    got_b = _cached(cache, "model_b", lambda: dict(zip(("i_and", "i_or"), extract_interactions(
         jnp.asarray(v_b), **extraction), strict=True)), deps["model_b"])
     result_b = lw.LayerwiseResult(jnp.asarray(v_b), jnp.asarray(got_b["i_and"]),
                                   jnp.asarray(got_b["i_or"]), None, jnp.asarray(ids),
@@ -314,14 +315,14 @@ def run(args: argparse.Namespace) -> int:
     also = None
     if args.also_extraction:
         got = _cached(cache, f"also_{args.also_extraction}", lambda: dict(zip(
-            ("i_and", "i_or"), lw.extract(jnp.asarray(v), method=args.also_extraction),
+            ("i_and", "i_or"), extract_interactions(jnp.asarray(v), method=args.also_extraction),
             strict=True)), deps["also"])
         also = result.replace(i_and=jnp.asarray(got["i_and"]), i_or=jnp.asarray(got["i_or"]),
                               stability=None)
     t = lap("extraction", t)
 
     summary = result.summary()
-    iou = np.asarray(lw.model_iou(result, result_b))  # (S, 2, n+1)
+    iou = np.asarray(lw.layerwise_iou(result, result_b))  # (S, 2, n+1)
     headline = {
         "dataset": ds.name, "model": args.model, "n": n, "samples": len(ids),
         "extraction": args.extraction,
@@ -331,13 +332,13 @@ def run(args: argparse.Namespace) -> int:
         "salient_per_image_output_and_or": summary["salient_per_sample"][-1],
         "salient_per_image_output_layer_threshold":
             summary["salient_per_sample_layer_threshold"][-1],
-        "iou_by_order_output": lw._nanmean0(iou),
+        "iou_by_order_output": lw.nanmean0(iou),
         "layerwise": summary,
     }
     if also is not None:
         headline[f"salient_per_sample_{args.also_extraction}"] = \
             also.summary()["salient_per_sample"]
-    lw.save(result, out / "layerwise")
+    lw.save_layerwise(result, out / "layerwise")
     lap("metrics", t)
     timings["total before report"] = time.perf_counter() - t0
     _report(args, out, result, summary, iou, probes, test_acc, headline, timings, boxes,
@@ -350,10 +351,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(args, out, result, summary, iou, probes, test_acc, headline, timings, boxes,
             labels, x, also):
-    from ..layerwise import _nanmean0
-    from ..metrics import order_sums
+    from ..analysis import nanmean0
+    from ..analysis._metrics import order_sums
+    from ..io._report import Section, Table, write_report
     from ..plots import layerwise as pl
-    from ..report import Section, Table, write_report
 
     names = list(result.layer_names)
     figs = {}
@@ -361,7 +362,7 @@ def _report(args, out, result, summary, iou, probes, test_acc, headline, timings
     figs["change_and"] = pl.plot_layer_change(summary, 0, out / "change_and.png")
     figs["change_or"] = pl.plot_layer_change(summary, 1, out / "change_or.png")
     figs["completeness"] = pl.plot_completeness(summary, out / "completeness.png")
-    iou_m = _nanmean0(iou)
+    iou_m = nanmean0(iou)
     support = np.isfinite(iou).sum(0)  # images with a salient S of that order in either model
     iou_m = np.where(support >= max(3, 0.1 * len(iou)), iou_m, np.nan)
     figs["iou"] = pl.plot_by_order({"AND": iou_m[0], "OR": iou_m[1]}, "IoU of salient sets",

@@ -37,8 +37,8 @@ def _toy_game() -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    import jaxinter as ji
-    from jaxinter.subsets import subset_index
+    from .. import interactions as ji
+    from ..interactions import subset_index
 
     failed = []
 

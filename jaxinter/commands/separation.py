@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import optax
 
-from . import add_common_arguments, int_at_least
+from ._arguments import add_common_arguments, int_at_least
 
 HELP = "law of data separation: separation fuzziness per layer, its decay, during training"
 VARIANTS = {  # name -> (batchnorm, activation)
@@ -62,10 +62,10 @@ def _optimizer(args, steps: int):
 
 def _study(ds, depth: int, variant: str, args, key) -> dict:
     """Train one model with a separation tracker; final per-layer analysis on both splits."""
-    from ..capture import capture
+    from ..analysis._separation import SeparationTracker, layer_separation
+    from ..masking._capture import capture
     from ..models import MLP
-    from ..separation import SeparationTracker, layer_separation
-    from ..train import Trainer, train
+    from ..training._train import Trainer, train
 
     batchnorm, activation = VARIANTS[variant]
     model = MLP(input_shape=ds.input_shape, num_classes=ds.num_classes, depth=depth + 1,
@@ -102,11 +102,11 @@ def _law_summary(law) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..analysis._separation import fit_law
     from ..data import load_dataset
+    from ..io._progress import log
+    from ..io._report import Section, Table, write_report
     from ..plots import separation as plots
-    from ..progress import log
-    from ..report import Section, Table, write_report
-    from ..separation import fit_law
 
     options = {}
     if args.size is not None:

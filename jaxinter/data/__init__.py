@@ -7,6 +7,6 @@ Shipped with scikit-learn (no download): ``digits`` (8x8 images in [0, 1]), ``wi
 with a fixed seed, or fixed index ranges for MNIST), so every run sees the same data.
 """
 
-from .core import DATASETS, Dataset, add_label_noise, boolean_rule, load_dataset
+from ._datasets import DATASETS, Dataset, add_label_noise, boolean_rule, load_dataset
 
 __all__ = ["DATASETS", "Dataset", "add_label_noise", "boolean_rule", "load_dataset"]

@@ -5,11 +5,11 @@ the NNX forms (same names for submodules and sown layers, so weights transfer on
 :func:`linen_to_nnx` / :func:`nnx_to_linen`). See ``docs/models.md``.
 """
 
-from .common import ACTIVATIONS, VGG11, activation, linen_to_nnx, nnx_to_linen
-from .linen import MLP, VGG, ResNet, ViT, init_variables
-from .nnx import MLP as NnxMLP
-from .nnx import VGG as NnxVGG
-from .nnx import ResNet as NnxResNet
+from ._common import ACTIVATIONS, VGG11, activation, linen_to_nnx, nnx_to_linen
+from ._linen import MLP, VGG, ResNet, ViT, init_variables
+from ._nnx import MLP as NnxMLP
+from ._nnx import VGG as NnxVGG
+from ._nnx import ResNet as NnxResNet
 
 __all__ = [
     "ACTIVATIONS",

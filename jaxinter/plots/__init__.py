@@ -1,31 +1,10 @@
-"""Figures for every analysis; one module per analysis, sharing this style and saver."""
+"""Figures for every analysis: one module per analysis, sharing one style and saver.
 
-from __future__ import annotations
+``jaxinter.plots.layerwise``, ``.dynamics``, ``.separation``, ``.correlations``, ``.andor`` and
+``.training`` take result objects or arrays and write PNG files; the commands embed them in
+their HTML reports.
+"""
 
-from pathlib import Path
+from ._style import AND_COLOR, OR_COLOR, ORDER_CMAP, new_figure, save
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-ORDER_CMAP = "viridis"  # colour map for interaction order
-AND_COLOR, OR_COLOR = "#1f77b4", "#d62728"
-
-
-def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.6):
-    """A figure with a grid of axes sized per panel; returns (fig, axes array)."""
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
-        constrained_layout=True,
-    )
-    return fig, axes
-
-
-def save(fig, path: Path) -> Path:
-    """Save a figure as PNG (150 dpi) and close it; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+__all__ = ["AND_COLOR", "OR_COLOR", "ORDER_CMAP", "new_figure", "save"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import new_figure, save
+from ._style import new_figure, save
 
 
 def andor_figure(histories: dict, optimum: float, curves: dict, path: Path) -> Path:

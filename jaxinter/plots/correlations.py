@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..correlations import COV_PARTS, MEAN_PARTS
-from . import new_figure, save
+from ..analysis._correlations import COV_PARTS, MEAN_PARTS
+from ._style import new_figure, save
 
 
 def _fractions(norms: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 
-from . import AND_COLOR, OR_COLOR, ORDER_CMAP, new_figure, save
+from ._style import AND_COLOR, OR_COLOR, ORDER_CMAP, new_figure, save
 
 
 def _order_colors(n: int):

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib as mpl
 import numpy as np
 
-from . import AND_COLOR, OR_COLOR, ORDER_CMAP, new_figure, save
+from ._style import AND_COLOR, OR_COLOR, ORDER_CMAP, new_figure, save
 
 TYPE_COLORS = (AND_COLOR, OR_COLOR)
 TYPE_NAMES = ("AND", "OR")

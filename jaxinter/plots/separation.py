@@ -8,7 +8,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib import ticker
 
-from . import ORDER_CMAP, new_figure, save
+from ._style import ORDER_CMAP, new_figure, save
 
 FIT_COLOR = "#d62728"
 

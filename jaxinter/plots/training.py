@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..errors import JaxinterInputError
-from . import new_figure, save
+from ._style import new_figure, save
 
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#d62728"
 

@@ -1,0 +1,165 @@
+"""Comparing the interactions of two layers or two models (Cheng et al. 2024; DESIGN.md 3.5).
+
+Every function takes interaction arrays of shape ``(..., 2**n)`` (subset axis last, bit i =
+player i) and boolean salient masks of the same shape, and returns per-order arrays of shape
+``(..., n + 1)`` indexed by the order ``m = |S|``. Leading axes (samples, layers, types) are
+kept, so one call handles every layer and both interaction types at once.
+
+:func:`jaxinter.metrics.order_sums` does the per-order sums and :func:`safe_ratio` the ratios.
+Undefined ratios (0/0: no salient interaction of that order on either side) are NaN; aggregate
+them with ``nanmean``.
+"""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from ..errors import JaxinterInputError, check_floating, n_players_from_size
+from ._metrics import order_sums, safe_ratio
+
+STABILITY_CAP = 1e6  # stability of an interaction whose noisy draws never change
+
+
+def shared_effect(i_l: jax.Array, i_ref: jax.Array) -> jax.Array:
+    """``sign(I_l) min(|I_l|, |I_ref|)`` where the signs agree (both nonzero), else 0."""
+    agree = jnp.sign(i_l) * jnp.sign(i_ref) > 0
+    return jnp.where(agree, jnp.sign(i_l) * jnp.minimum(jnp.abs(i_l), jnp.abs(i_ref)), 0)
+
+
+@flax.struct.dataclass
+class KnowledgeChange:
+    """Per-order strengths (sums of |I| over the subsets of each order), each ``(..., n + 1)``.
+
+    ``all_l``: the salient interactions of layer l; ``all_ref``: those of the reference (the
+    final layer L); ``overlap``: their shared effect; ``forget``: what layer l encodes and L does
+    not; ``new``: what L encodes and l does not. ``all_l == overlap + forget`` and
+    ``all_ref == overlap + new`` hold to rounding.
+    """
+
+    all_l: jax.Array
+    all_ref: jax.Array
+    overlap: jax.Array
+    forget: jax.Array
+    new: jax.Array
+
+    def _sum(self, x, axis):
+        return x if axis is None else jnp.sum(x, axis=axis)
+
+    def completeness(self, axis=None) -> jax.Array:
+        """overlap / all_ref after summing over ``axis`` (e.g. samples); NaN where 0/0."""
+        return safe_ratio(self._sum(self.overlap, axis), self._sum(self.all_ref, axis))
+
+    def redundancy(self, axis=None) -> jax.Array:
+        """forget / all_l after summing over ``axis``; NaN where 0/0."""
+        return safe_ratio(self._sum(self.forget, axis), self._sum(self.all_l, axis))
+
+
+def _check_pair(a, b, name_a: str, name_b: str):
+    a = check_floating(a, name_a)
+    b = check_floating(b, name_b)
+    if a.shape[-1] != b.shape[-1]:
+        raise JaxinterInputError(
+            f"{name_b}: subset axis {b.shape[-1]} does not match {name_a} ({a.shape[-1]})"
+        )
+    n_players_from_size(a.shape[-1], name_a)
+    return a, b
+
+
+def _check_mask(mask, like, name: str):
+    mask = jnp.asarray(mask)
+    if mask.dtype != jnp.bool_:
+        raise JaxinterInputError(f"{name}: expected a boolean mask, got dtype {mask.dtype}")
+    try:
+        jnp.broadcast_shapes(mask.shape, like.shape)
+    except ValueError as err:
+        raise JaxinterInputError(
+            f"{name}: shape {mask.shape} does not broadcast with {like.shape}"
+        ) from err
+    return mask
+
+
+def knowledge_change(i_l, i_ref, salient_l, salient_ref) -> KnowledgeChange:
+    """Emerged, forgotten and shared interactions of layer l against a reference layer.
+
+    i_l, i_ref: (..., 2**n) interactions of one type (AND or OR), normalized per layer;
+    salient_l, salient_ref: boolean masks. All four broadcast to one shape (e.g. i_l
+    (samples, layers, 2**n) against i_ref (samples, 1, 2**n)); every field keeps it.
+    Coefficients outside each salient set are zeroed first, which makes the identities exact.
+    """
+    i_l, i_ref = _check_pair(i_l, i_ref, "i_l", "i_ref")
+    salient_l = _check_mask(salient_l, i_l, "salient_l")
+    salient_ref = _check_mask(salient_ref, i_ref, "salient_ref")
+    return _knowledge_change(i_l, i_ref, salient_l, salient_ref)
+
+
+@jax.jit
+def _knowledge_change(i_l, i_ref, salient_l, salient_ref) -> KnowledgeChange:
+    shape = jnp.broadcast_shapes(i_l.shape, i_ref.shape, salient_l.shape, salient_ref.shape)
+    a = jnp.broadcast_to(jnp.where(salient_l, i_l, 0), shape)
+    r = jnp.broadcast_to(jnp.where(salient_ref, i_ref, 0), shape)
+    s = jnp.abs(shared_effect(a, r))
+    return KnowledgeChange(
+        all_l=order_sums(jnp.abs(a)),
+        all_ref=order_sums(jnp.abs(r)),
+        overlap=order_sums(s),
+        forget=order_sums(jnp.abs(a) - s),
+        new=order_sums(jnp.abs(r) - s),
+    )
+
+
+def salient_iou(mask_a, mask_b) -> jax.Array:
+    """Per-order IoU of two salient sets: ``(..., 2**n) bool -> (..., n + 1)``.
+
+    ``|A_m & B_m| / |A_m | B_m|`` over the subsets of order m; NaN where both are empty
+    (always at order 0, the empty set is never salient). Average over samples with nanmean.
+    """
+    mask_a, mask_b = jnp.asarray(mask_a), jnp.asarray(mask_b)
+    if mask_a.dtype != jnp.bool_ or mask_b.dtype != jnp.bool_:
+        raise JaxinterInputError("mask_a, mask_b: expected boolean salient masks")
+    n_players_from_size(mask_a.shape[-1], "mask_a")
+    if mask_a.shape[-1] != mask_b.shape[-1]:
+        raise JaxinterInputError(
+            f"mask_b: subset axis {mask_b.shape[-1]} does not match mask_a ({mask_a.shape[-1]})"
+        )
+    return _salient_iou(mask_a, mask_b)
+
+
+@jax.jit
+def _salient_iou(mask_a, mask_b):
+    inter = order_sums((mask_a & mask_b).astype(jnp.float32))
+    union = order_sums((mask_a | mask_b).astype(jnp.float32))
+    return safe_ratio(inter, union)
+
+
+def interaction_stability(draws, salient, axis: int = 0) -> jax.Array:
+    """Per-order stability of interactions under input noise.
+
+    draws: (..., 2**n) with K noisy re-extractions along ``axis``; salient: boolean mask of the
+    noise-free salient set, shape of ``draws`` without ``axis``. Stability of S is
+    ``|mean_k I_k(S)| / std_k I_k(S)`` (std with ddof = 1, floored at ``1e-6 |mean|``: an S
+    whose draws never change gets the cap ``1e6``); it is averaged over the salient S of each
+    order -> ``(..., n + 1)``, NaN where there is no salient S of that order.
+    """
+    draws = check_floating(draws, "draws")
+    n_players_from_size(draws.shape[-1], "draws")
+    axis = axis % draws.ndim
+    if axis == draws.ndim - 1:
+        raise JaxinterInputError("axis: the draw axis cannot be the subset axis")
+    if draws.shape[axis] < 2:
+        raise JaxinterInputError(f"draws: need at least 2 draws along axis {axis}")
+    like = jnp.moveaxis(draws, axis, 0)[0]
+    salient = _check_mask(salient, like, "salient")
+    return _stability(draws, salient, axis)
+
+
+@jax.jit(static_argnums=2)
+def _stability(draws, salient, axis):
+    mean = jnp.mean(draws, axis=axis)
+    std = jnp.std(draws, axis=axis, ddof=1)
+    floor = STABILITY_CAP**-1 * jnp.abs(mean)
+    ratio = jnp.abs(mean) / jnp.maximum(std, jnp.maximum(floor, jnp.finfo(draws.dtype).tiny))
+    total = order_sums(jnp.where(salient, ratio, 0))
+    count = order_sums(salient.astype(draws.dtype))
+    return safe_ratio(total, count)

@@ -1,0 +1,137 @@
+"""Class-conditional cumulants of layer activations, up to the slices a quadratic layer needs.
+
+For samples of class c with mean mu and centred samples D (n_c, N) the module computes
+
+    cov[i, j] = sum_s D_si D_sj / n_c                         (N, N)
+    k3[i, j]  = kappa_ijj  = D^T (D * D) / n_c                  (N, N)
+    k4[i, j]  = kappa_iijj = (D * D)^T (D * D) / n_c - cov_ii cov_jj - 2 cov_ij^2   (N, N)
+
+with the 1/n normalization, so that the moment formulas of :mod:`jaxinter.correlations` are
+exact identities on sample moments. Nothing of size N^3 or N^4 is formed; memory is
+O(n N + N^2) per class (classes are processed one after the other with ``lax.map``).
+
+Precision: the functions keep the widest float dtype JAX allows: float64 under
+``jax.enable_x64(True)`` (what the correlation pipeline uses), float32 otherwise.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from ..errors import JaxinterInputError, check_finite, check_floating
+
+
+@struct.dataclass
+class Cumulants:
+    """Class-conditional cumulants; leading axis = class (or none for a single distribution).
+
+    mean: (..., N); cov: (..., N, N); k3: (..., N, N) with k3[i, j] = kappa_ijj;
+    k4: (..., N, N) with k4[i, j] = kappa_iijj; count: (...,) samples (or weight) per class.
+    """
+
+    mean: jax.Array
+    cov: jax.Array
+    k3: jax.Array
+    k4: jax.Array
+    count: jax.Array
+
+    def gaussian(self) -> Cumulants:
+        """The same mean and covariance with the third and fourth cumulants set to zero."""
+        return self.replace(k3=jnp.zeros_like(self.k3), k4=jnp.zeros_like(self.k4))
+
+
+def wide_float():
+    """float64 when ``jax_enable_x64`` is on, else float32."""
+    return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
+
+
+def _central_moments(d: jax.Array, w: jax.Array, n: jax.Array):
+    """cov, kappa_ijj, E[d_i^2 d_j^2] of centred samples d (n, N) weighted by w (n,)."""
+    dw = d * w[:, None]
+    d2 = d * d
+    cov = dw.T @ d / n
+    k3 = dw.T @ d2 / n
+    m4 = (d2 * w[:, None]).T @ d2 / n
+    return cov, k3, m4
+
+
+def fourth_cumulant_slice(m4: jax.Array, cov: jax.Array) -> jax.Array:
+    """kappa_iijj = E[d_i^2 d_j^2] - cov_ii cov_jj - 2 cov_ij^2 (the Gaussian part removed)."""
+    var = jnp.diagonal(cov, axis1=-2, axis2=-1)
+    return m4 - var[..., :, None] * var[..., None, :] - 2 * cov**2
+
+
+@partial(jax.jit, static_argnums=2)
+def _class_cumulants(x: jax.Array, labels: jax.Array, num_classes: int) -> Cumulants:
+    def one_class(c):
+        w = (labels == c).astype(x.dtype)
+        n = w.sum()
+        mean = w @ x / n
+        cov, k3, m4 = _central_moments(x - mean, w, n)
+        return Cumulants(mean, cov, k3, fourth_cumulant_slice(m4, cov), n)
+
+    return jax.lax.map(one_class, jnp.arange(num_classes))
+
+
+def class_cumulants(x, labels, num_classes: int) -> Cumulants:
+    """Per-class mean, covariance, kappa_ijj and kappa_iijj of samples x (n, ...) -> (C, N, ...).
+
+    x is flattened to (n, N). labels: (n,) ints in [0, num_classes); every class needs at least
+    two samples. Constant features (zero variance) give zero rows, never NaN.
+    """
+    x = check_floating(x, "x")
+    if x.ndim < 2:
+        raise JaxinterInputError(f"x: expected shape (samples, features...), got {x.shape}")
+    x = x.reshape(x.shape[0], -1).astype(wide_float())
+    check_finite(x, "x")
+    labels_np = np.asarray(labels)
+    if labels_np.shape != (x.shape[0],) or not np.issubdtype(labels_np.dtype, np.integer):
+        raise JaxinterInputError(
+            f"labels: expected {x.shape[0]} integer labels, got shape {labels_np.shape} "
+            f"dtype {labels_np.dtype}"
+        )
+    if labels_np.size and (labels_np.min() < 0 or labels_np.max() >= num_classes):
+        raise JaxinterInputError(f"labels: values must lie in [0, {num_classes})")
+    counts = np.bincount(labels_np, minlength=num_classes)
+    if counts.min() < 2:
+        raise JaxinterInputError(
+            f"labels: every class needs at least 2 samples, counts are {counts.tolist()}"
+        )
+    return _class_cumulants(x, jnp.asarray(labels_np), num_classes)
+
+
+def mixture_cumulants(weights, means, covs) -> Cumulants:
+    """Exact cumulants of the Gaussian mixture sum_k weights_k N(means_k, covs_k).
+
+    weights: (K,) summing to 1; means: (K, N); covs: (K, N, N). Returns one distribution
+    (no class axis). Used for exact values on the XOR task (a mixture of four blobs).
+    """
+    weights, means, covs = (jnp.asarray(a, wide_float()) for a in (weights, means, covs))
+    mean = weights @ means
+    delta = means - mean  # (K, N) offset of each component from the mixture mean
+    s = covs
+    sd = jnp.diagonal(s, axis1=-2, axis2=-1)  # (K, N)
+    di, dj = delta[:, :, None], delta[:, None, :]
+    # E[d_i d_j] etc. with d = delta + e, e ~ N(0, S): odd moments of e vanish.
+    cov = jnp.einsum("k,kij->ij", weights, di * dj + s)
+    k3 = jnp.einsum("k,kij->ij", weights, di * dj**2 + di * sd[:, None, :] + 2 * dj * s)
+    m4 = jnp.einsum(
+        "k,kij->ij",
+        weights,
+        di**2 * dj**2 + di**2 * sd[:, None, :] + dj**2 * sd[:, :, None] + 4 * di * dj * s
+        + sd[:, :, None] * sd[:, None, :] + 2 * s**2,
+    )
+    return Cumulants(mean, cov, k3, fourth_cumulant_slice(m4, cov), jnp.asarray(1.0))
+
+
+def gaussian_samples(key, mean, cov, n: int) -> jax.Array:
+    """n samples of N(mean, cov) (N,) (N, N) via eigendecomposition; negative eigenvalues -> 0."""
+    evals, evecs = jnp.linalg.eigh(cov)
+    factor = evecs * jnp.sqrt(jnp.clip(evals, 0.0))[None, :]
+    eps = jax.random.normal(key, (n, mean.shape[-1]), mean.dtype)
+    return mean + eps @ factor.T

@@ -1,0 +1,537 @@
+"""Training dynamics of interactions (DESIGN.md 3.6; arXiv 2405.10262, 2407.19198).
+
+Analyses of a tracked history (checkpoint axis T):
+
+- :func:`normalized_spectrum`, :func:`mean_order`, :func:`high_order_share`: the per-order
+  strength distribution at each checkpoint, its strength-weighted mean order and the share above
+  order n / 2 (orders >= 1; the empty set is not an interaction). Their input is a per-order
+  strength that is already aggregated (``metrics.order_summary(...).strength`` summed over probe
+  samples and over AND + OR, as the tracker stores it); ``order_summary``'s own ``mean_order``
+  and ``high_order_share`` are per game and per type, and its mean order is count-weighted.
+- :func:`detect_turn`: the turn from phase one (the order distribution collapses toward low
+  orders) to phase two (the order rises again) as the minimum of a smoothed curve;
+  :func:`gap_onset`: the checkpoint where the train-test loss gap starts its final rise.
+- :func:`trajectory_measures` and :func:`measures_by_order`: per-interaction detours (path length
+  over net displacement), sign reversals and time to half of the final strength, aggregated per
+  order over the interactions that are salient at the end.
+
+Every analysis is a pure jnp function of arrays with the checkpoint axis where documented and any
+number of leading batch axes (models, seeds) elsewhere, so populations are analysed in one call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from functools import lru_cache, partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from jax.experimental import io_callback
+
+from ..data import add_label_noise
+from ..errors import JaxinterInputError, check_floating, check_game
+from ..interactions._andor import extract_interactions
+from ..interactions._subsets import orders_np
+from ..io._progress import progress
+from ..io._store import StageCache, load_tree, save_tree
+from ..masking._evaluate import masked_layer_scores, masked_scores
+from ..training._train import cross_entropy
+from ._metrics import order_summary, safe_ratio
+
+# ---------------------------------------------------------------------------------------------
+# order spectra over training
+
+
+def normalized_spectrum(strength) -> jax.Array:
+    """Share of the total strength held by each order: (..., n + 1) -> (..., n + 1).
+
+    strength: per-order strength sum_{|S|=m} |I(S)| (e.g. from ``metrics.order_summary``).
+    Order 0 (the empty set, v(empty)) is excluded and set to 0; rows with no strength are NaN.
+    """
+    s = check_floating(strength, "strength").at[..., 0].set(0.0)
+    total = s.sum(-1, keepdims=True)
+    return safe_ratio(s, total)
+
+
+def mean_order(strength) -> jax.Array:
+    """Strength-weighted mean order over orders >= 1: (..., n + 1) -> (...)."""
+    p = normalized_spectrum(strength)
+    return (p * jnp.arange(p.shape[-1], dtype=p.dtype)).sum(-1)
+
+
+def high_order_share(strength) -> jax.Array:
+    """Share of the strength (orders >= 1) held by orders above n / 2: (..., n + 1) -> (...)."""
+    p = normalized_spectrum(strength)
+    n = p.shape[-1] - 1
+    return (p * (jnp.arange(n + 1) > n / 2)).sum(-1)
+
+
+def smooth_curve(x, window: int) -> jax.Array:
+    """Centred moving average along the last axis; windows shrink at the edges. (..., T).
+
+    window: odd number of checkpoints (1 = no smoothing).
+    """
+    x = check_floating(x, "x")
+    if not isinstance(window, int | np.integer) or window < 1 or window % 2 == 0:
+        raise JaxinterInputError(f"window: expected a positive odd int, got {window!r}")
+    if window == 1:
+        return x
+    h = window // 2
+    pad = [(0, 0)] * (x.ndim - 1) + [(h + 1, h)]
+    cs = jnp.cumsum(jnp.pad(x, pad), -1)
+    cnt = jnp.cumsum(jnp.pad(jnp.ones(x.shape[-1], x.dtype), (h + 1, h)))
+    t = x.shape[-1]
+    k = 2 * h + 1
+    return (cs[..., k : k + t] - cs[..., :t]) / (cnt[k : k + t] - cnt[:t])
+
+
+@struct.dataclass
+class Turn:
+    """Turn of a curve over training, e.g. the mean order (each field has the batch shape).
+
+    index: checkpoint index of the smoothed minimum; drop: curve at the start minus at the
+    turn (phase one); rise: curve at the end minus at the turn (phase two); two_phase: both
+    exceed ``min_change``.
+    """
+
+    index: jax.Array
+    drop: jax.Array
+    rise: jax.Array
+    two_phase: jax.Array
+
+
+def detect_turn(curve, window: int = 3, min_change: float = 0.05) -> Turn:
+    """Turn from phase one (falling) to phase two (rising) of ``curve`` (..., T).
+
+    The curve (mean order, high-order share, ...) is smoothed with a centred moving average of
+    ``window`` checkpoints; the turn is its minimum. ``min_change`` is in the curve's units.
+    NaN checkpoints (no strength at all) are never the turn; a curve that is NaN at its start or
+    end has NaN drop or rise and is not two-phase.
+    """
+    c = smooth_curve(curve, window)
+    if c.shape[-1] < 3:
+        raise JaxinterInputError(f"curve: need at least 3 checkpoints, got {c.shape[-1]}")
+    index = jnp.argmin(jnp.where(jnp.isnan(c), jnp.inf, c), -1)
+    low = jnp.take_along_axis(c, index[..., None], -1)[..., 0]
+    drop, rise = c[..., 0] - low, c[..., -1] - low
+    return Turn(index, drop, rise, (drop > min_change) & (rise > min_change))
+
+
+def gap_onset(train_loss, test_loss, window: int = 3, rise: float = 0.1) -> jax.Array:
+    """Checkpoint index where the test - train loss gap starts its final rise. (..., T) -> (...).
+
+    With g the smoothed gap and t* its maximum, the onset is the last t <= t* with
+    g_t <= min(g[:t*+1]) + rise (g_{t*} - min g[:t*+1]): the start of the climb to the peak.
+    """
+    train_loss = check_floating(train_loss, "train_loss")
+    test_loss = check_floating(test_loss, "test_loss")
+    if train_loss.shape != test_loss.shape:
+        raise JaxinterInputError(
+            f"train_loss, test_loss: shapes differ ({train_loss.shape} vs {test_loss.shape})"
+        )
+    g = smooth_curve(test_loss - train_loss, window)
+    t = jnp.arange(g.shape[-1])
+    peak = jnp.argmax(g, -1)[..., None]
+    before = t <= peak
+    g_min = jnp.min(jnp.where(before, g, jnp.inf), -1, keepdims=True)
+    g_max = jnp.take_along_axis(g, peak, -1)
+    low = before & (g <= g_min + rise * (g_max - g_min))
+    return jnp.max(jnp.where(low, t, -1), -1)
+
+
+# ---------------------------------------------------------------------------------------------
+# per-interaction trajectories
+
+
+@struct.dataclass
+class Trajectories:
+    """Per-interaction measures of trajectories I_t(S), each (..., 2**n).
+
+    path: sum_t |I_{t+1} - I_t|; net: |I_last - I_first|; reversals: sign changes counted
+    between values with |I| above the noise floor (hysteresis: a value below it keeps the last
+    sign); half_time: training fraction (step / last step, in [0, 1]) at which |I_t| first
+    reaches half of |I_last|.
+    """
+
+    path: jax.Array
+    net: jax.Array
+    reversals: jax.Array
+    half_time: jax.Array
+
+
+@jax.jit
+def _trajectories(traj, steps, floor):
+    path = jnp.abs(jnp.diff(traj, axis=0)).sum(0)
+    net = jnp.abs(traj[-1] - traj[0])
+
+    def count(carry, i_t):
+        last, n_rev = carry
+        s = jnp.where(jnp.abs(i_t) > floor, jnp.sign(i_t), 0.0)
+        flip = (s != 0) & (last != 0) & (s != last)
+        return (jnp.where(s != 0, s, last), n_rev + flip), None
+
+    zeros = jnp.zeros(traj.shape[1:], traj.dtype)
+    (_, reversals), _ = jax.lax.scan(count, (zeros, zeros.astype(jnp.int32)), traj)
+    reached = jnp.abs(traj) >= 0.5 * jnp.abs(traj[-1])
+    first = jnp.argmax(reached, axis=0)
+    frac = (steps - steps[0]) / jnp.maximum(steps[-1] - steps[0], 1)
+    return Trajectories(path, net, reversals, frac[first].astype(traj.dtype))
+
+
+def trajectory_measures(traj, steps=None, floor: float = 0.01) -> Trajectories:
+    """Detour measures of interaction trajectories.
+
+    traj: (T, ..., 2**n) interactions at T checkpoints (T >= 2); steps: (T,) training steps
+    (default 0..T-1). ``floor`` is relative: values with |I| <= floor * max |I| of the whole
+    trajectory of that sample count as zero for sign reversals (float noise does not flip).
+    """
+    traj, _ = check_game(traj, "traj")
+    if traj.ndim < 2 or traj.shape[0] < 2:
+        raise JaxinterInputError(f"traj: expected (T >= 2, ..., 2**n), got shape {traj.shape}")
+    steps = np.arange(traj.shape[0]) if steps is None else np.asarray(steps)
+    if steps.shape != (traj.shape[0],) or np.any(np.diff(steps) <= 0):
+        raise JaxinterInputError(
+            f"steps: expected {traj.shape[0]} increasing checkpoint steps, got {steps}"
+        )
+    scale = jnp.max(jnp.abs(traj), axis=(0, traj.ndim - 1), keepdims=True)[0]
+    return _trajectories(traj, jnp.asarray(steps, traj.dtype), floor * scale)
+
+
+@struct.dataclass
+class DetourSummary:
+    """Per-order aggregates of :class:`Trajectories` over the selected interactions, (n + 1,).
+
+    detour: median of path / net (NaN where net = 0 are skipped); detour_pooled: sum path /
+    sum net; reversals: mean sign reversals; half_time: mean time to half final strength;
+    count: number of interactions aggregated.
+    """
+
+    detour: jax.Array
+    detour_pooled: jax.Array
+    reversals: jax.Array
+    half_time: jax.Array
+    count: jax.Array
+
+
+@partial(jax.jit, static_argnums=2)
+def _by_order(m: Trajectories, select, n):
+    sel = select.reshape(-1, select.shape[-1])
+    onehot = jnp.asarray(np.eye(n + 1, dtype=bool)[orders_np(n)])  # (2**n, n + 1)
+    w = sel[..., None] & onehot  # (rows, 2**n, n + 1)
+
+    def per_order(x, reduce):
+        x = jnp.broadcast_to(x.reshape(-1, x.shape[-1])[..., None], w.shape).astype(m.path.dtype)
+        return reduce(jnp.where(w, x, jnp.nan), axis=(0, 1))
+
+    count = w.sum((0, 1))
+    ratio = safe_ratio(m.path, m.net)
+    path_sum = per_order(m.path, jnp.nansum)
+    net_sum = per_order(m.net, jnp.nansum)
+    return DetourSummary(
+        detour=per_order(ratio, jnp.nanmedian),
+        detour_pooled=safe_ratio(path_sum, net_sum),
+        reversals=per_order(m.reversals, jnp.nanmean),
+        half_time=per_order(m.half_time, jnp.nanmean),
+        count=count,
+    )
+
+
+def measures_by_order(measures: Trajectories, select) -> DetourSummary:
+    """Aggregate per-interaction measures per order over ``select`` (boolean, same shape).
+
+    Typically ``select`` is the salient set at the last checkpoint. Leading axes are pooled;
+    vmap over a model axis for per-model summaries.
+    """
+    select = jnp.asarray(select)
+    if select.dtype != jnp.bool_ or select.shape != measures.path.shape:
+        raise JaxinterInputError(
+            f"select: expected a boolean mask of shape {measures.path.shape}, got "
+            f"{select.dtype} {select.shape}"
+        )
+    _, n = check_game(measures.path, "measures.path", check_values=False)
+    return _by_order(measures, select, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# the tracker
+
+
+@struct.dataclass
+class InteractionRecord:
+    """Interactions of the probe set at one checkpoint (L = scored layers, output last).
+
+    i_and, i_or: (samples, L, 2**n); strength_and, strength_or: (L, n + 1) per-order strength
+    of the salient interactions summed over probe samples; train_loss, test_loss: () mean
+    cross-entropy on the tracker's evaluation sets.
+    """
+
+    i_and: jax.Array
+    i_or: jax.Array
+    strength_and: jax.Array
+    strength_or: jax.Array
+    train_loss: jax.Array
+    test_loss: jax.Array
+
+
+@struct.dataclass
+class InteractionHistory:
+    """Records of a run stacked along the checkpoint axis: steps (T,), record fields (T, ...)."""
+
+    steps: jax.Array
+    record: InteractionRecord
+
+
+def _frozen(mapping):
+    """A mapping as a hashable tuple of items, in its order (readouts order the layers)."""
+    return None if not mapping else tuple(mapping.items())
+
+
+def _record_fn(apply_fn, readouts, method, andor_options, ratio, chunk_size,
+               params, train_labels, data) -> InteractionRecord:
+    """One :class:`InteractionRecord`: the static configuration, then params and traced data."""
+    x, target, players, baseline, x_tr, _, x_te, y_te = data
+    fn = partial(apply_fn, params)
+    if readouts:
+        v = masked_layer_scores(fn, dict(readouts), x, players, baseline, target, chunk_size)
+    else:
+        v = masked_scores(fn, x, players, baseline, target, chunk_size)[:, None]
+    options = dict(andor_options or ()) if method == "andor" else {}
+    i_and, i_or = extract_interactions(v, method, **options)
+    strength = order_summary(i_and, i_or, ratio).strength.sum(0)  # (L, 2, n + 1)
+
+    def loss(xx, yy):
+        out = apply_fn(params, xx)
+        return cross_entropy(out[0] if readouts else out, yy)
+
+    return InteractionRecord(i_and, i_or, strength[..., 0, :], strength[..., 1, :],
+                  loss(x_tr, train_labels), loss(x_te, y_te))
+
+
+@lru_cache(maxsize=32)
+def _recorders(*static):
+    """Jitted record of one model and of P models (vmapped over params and labels)."""
+    fn = partial(_record_fn, *static)
+    return jax.jit(fn), jax.jit(jax.vmap(fn, in_axes=(0, 0, None)))
+
+
+class InteractionTracker:
+    """Record interactions of a fixed probe set every ``every`` steps of a training loop.
+
+    apply_fn: ``(params, x) -> logits``, or ``(params, x) -> (logits, features)`` when
+    ``readouts`` ({layer name: fn(features) -> logits}) scores chosen layers too (e.g.
+    ``CapturedFn.apply``). x, target: probe samples (samples, *input_shape) and their classes;
+    players, baseline: as in :func:`jaxinter.masking.masked_scores`. train, test: (x, labels)
+    evaluation sets for the losses. method / andor_options: the ``kind`` and options of
+    :func:`jaxinter.interactions.extract_interactions`;
+    ratio: salient threshold. folder: where checkpoints are appended (one atomic .npz per
+    checkpoint through :class:`jaxinter.store.StageCache`); a rerun with the same configuration
+    resumes, a different configuration starts afresh.
+
+    Use :meth:`record` (pure, jittable, vmappable over params) anywhere, :meth:`maybe_record`
+    inside a jitted step (writes through ``io_callback`` when ``step % every == 0``), or
+    :meth:`save` from host code; :meth:`history` loads everything written so far.
+    """
+
+    def __init__(
+        self, apply_fn: Callable, x, target, players, baseline, *, train, test, every: int = 10,
+        readouts: Mapping[str, Callable] | None = None, method: str = "and",
+        andor_options: Mapping | None = None, ratio: float = 0.05, chunk_size: int = 1024,
+        folder: Path | str | None = None, config: Mapping | None = None,
+    ):
+        if not isinstance(every, int) or every < 1:
+            raise JaxinterInputError(f"every: expected a positive int, got {every!r}")
+        if method not in ("and", "andor"):
+            raise JaxinterInputError(f"method: expected 'and' or 'andor', got {method!r}")
+        self.apply_fn, self.readouts = apply_fn, readouts
+        self.x, self.target = jnp.asarray(x), jnp.asarray(target)
+        self.players, self.baseline = players, baseline
+        self.train, self.test = tuple(map(jnp.asarray, train)), tuple(map(jnp.asarray, test))
+        self.every, self.method, self.ratio, self.chunk_size = every, method, ratio, chunk_size
+        self.andor_options = dict(andor_options or {})
+        self.cache = None
+        if folder is not None:
+            stamp = dict(config or {}, every=every, method=method, ratio=ratio,
+                         andor_options=self.andor_options, n=players.n,
+                         probe=np.asarray(self.x).sum().item())
+            self.cache = StageCache(Path(folder), stamp)
+        self._data = (self.x, self.target, players, jnp.asarray(baseline), *self.train,
+                      *self.test)
+        # probe and evaluation data enter as arguments: inside the user's jit they are traced
+        # values, not constants baked into the program. The record functions are compiled once
+        # per configuration (shared by trackers built alike, e.g. on resume).
+        static = (apply_fn, _frozen(readouts), method, _frozen(self.andor_options), ratio,
+                  chunk_size)
+        try:
+            self._record, self._record_members = _recorders(*static)
+        except TypeError:  # unhashable apply_fn or options: compile for this tracker only
+            self._record, self._record_members = _recorders.__wrapped__(*static)
+
+    def record(self, params, train_labels=None) -> InteractionRecord:
+        """Interactions (probe scores of layers, output last), per-order strengths and losses.
+
+        Pure and jittable (also inside the user's jitted step) and vmappable over params.
+        train_labels overrides the labels of the train evaluation set (e.g. a member's noisy
+        labels in a population).
+        """
+        labels = self.train[1] if train_labels is None else train_labels
+        return self._record(params, labels, self._data)
+
+    def record_members(self, params, train_labels) -> InteractionRecord:
+        """:meth:`record` of P models at once: params and train_labels (P, n_train) carry a
+        leading member axis, and so does every field of the result."""
+        return self._record_members(params, train_labels, self._data)
+
+    def maybe_record(self, step, params, train_labels=None) -> None:
+        """Inside a jitted step: when ``step % every == 0`` record and write (io_callback)."""
+        if self.cache is None:
+            raise JaxinterInputError("folder: maybe_record writes to disk; give a folder")
+
+        def write(p):
+            io_callback(self.save, None, step, self.record(p, train_labels), ordered=True)
+
+        jax.lax.cond(step % self.every == 0, write, lambda p: None, params)
+
+    def save(self, step, record: InteractionRecord) -> None:
+        """Append one checkpoint (atomic write); ``record`` may carry leading member axes."""
+        if self.cache is None:
+            raise JaxinterInputError("folder: the tracker was created without a folder")
+        arrays = {f.name: np.asarray(getattr(record, f.name))
+                  for f in dataclasses.fields(InteractionRecord)}
+        self.cache.put(f"step_{int(step):010d}", arrays)
+
+    def steps(self) -> list[int]:
+        """Steps already written (sorted); a resumed run continues after the last one."""
+        if self.cache is None:
+            return []
+        names = self.cache.folder.glob("step_*.npz")  # StageCache writes "*.partial" first
+        return sorted(int(p.stem.removeprefix("step_")) for p in names)
+
+    def history(self) -> InteractionHistory:
+        """Everything written so far, stacked along the checkpoint axis (T first)."""
+        if self.cache is None:
+            raise JaxinterInputError("folder: the tracker was created without a folder")
+        steps = self.steps()
+        if not steps:
+            raise JaxinterInputError(f"folder: no checkpoints written in {self.cache.folder}")
+        loaded = [self.cache.get(f"step_{s:010d}") for s in steps]
+        fields = {k: jnp.asarray(np.stack([d[k] for d in loaded])) for k in loaded[0]}
+        return InteractionHistory(jnp.asarray(steps), InteractionRecord(**fields))
+
+
+# ---------------------------------------------------------------------------------------------
+# populations: many models trained at once (vmap over members)
+
+
+@struct.dataclass
+class Population:
+    """P members trained side by side: ``state`` is a :class:`jaxinter.train.TrainState` with a
+    leading member axis on every leaf; labels: (P, n_train) training labels of each member
+    (label noise applied); seed, noise: (P,) the member's seed and label-noise rate."""
+
+    state: object
+    labels: jax.Array
+    seed: jax.Array
+    noise: jax.Array
+
+
+def init_population(trainer, y_train, seeds, noise_rates, num_classes: int) -> Population:
+    """Members for every (noise rate, seed) pair, noise-major: P = len(noise_rates) * len(seeds).
+
+    trainer: a :class:`jaxinter.train.Trainer`. Member (r, s) starts from
+    ``trainer.init(jax.random.key(s))`` (weights and data order) and trains on
+    ``data.add_label_noise(y_train, r, num_classes, seed=s)``.
+    """
+    grid = [(float(r), int(s)) for r in noise_rates for s in seeds]
+    if not grid:
+        raise JaxinterInputError("seeds, noise_rates: need at least one of each")
+    seed = np.array([s for _, s in grid])
+    labels = np.stack([add_label_noise(np.asarray(y_train), r, num_classes, seed=s)
+                       for r, s in grid])
+    return Population(
+        state=jax.jit(jax.vmap(trainer.init))(jax.vmap(jax.random.key)(jnp.asarray(seed))),
+        labels=jnp.asarray(labels, jnp.int32),
+        seed=jnp.asarray(seed),
+        noise=jnp.asarray([r for r, _ in grid], jnp.float32),
+    )
+
+
+def _keys_to_data(tree):
+    """Typed PRNG keys -> their uint32 data (for saving); other leaves unchanged."""
+    def convert(a):
+        return jax.random.key_data(a) if jnp.issubdtype(a.dtype, jax.dtypes.prng_key) else a
+
+    return jax.tree.map(convert, tree)
+
+
+def _load_like(path: Path, like):
+    """Load a tree saved from ``_keys_to_data(like)`` and restore the typed keys of ``like``."""
+    loaded = load_tree(path, _keys_to_data(like))
+
+    def restore(new, old):
+        typed = jnp.issubdtype(old.dtype, jax.dtypes.prng_key)
+        return jax.random.wrap_key_data(new, impl=jax.random.key_impl(old)) if typed else new
+
+    return jax.tree.map(restore, loaded, like)
+
+
+@lru_cache(maxsize=8)
+def _population_run(trainer):
+    """``trainer.run`` vmapped over members and jitted, compiled once per trainer."""
+    return jax.jit(jax.vmap(trainer.run, in_axes=(0, None, 0, None, None)),
+                   static_argnums=(3, 4))
+
+
+def train_population(
+    pop: Population, trainer, x_train, *, steps: int, batch_size: int = 64,
+    tracker: InteractionTracker | None = None, progress_desc: str | None = "population",
+) -> tuple[Population, InteractionHistory | None]:
+    """Train every member to ``steps`` steps in one vmapped program; track every ``every``.
+
+    Uses the pure ``trainer.run`` (lax.scan over steps) vmapped over members, each with its own
+    labels. The tracker's ``apply_fn`` receives a member's TrainState (e.g.
+    ``InteractionTracker(trainer.logits, ...)``) and its train loss uses the member's own labels.
+    Records
+    are made at step 0 and after every ``every`` steps; the returned history has fields
+    (T, P, ...), or is None without a tracker. With a tracker folder every record is written as
+    it comes, next to the population (``population.npz``); a rerun with the same folder resumes
+    from the last checkpoint and returns the whole run's history read back from the folder.
+    """
+    if not isinstance(steps, int | np.integer) or steps < 1:
+        raise JaxinterInputError(f"steps: expected a positive int, got {steps!r}")
+    run = _population_run(trainer)
+    x_train = jnp.asarray(x_train)
+    every = tracker.every if tracker is not None else steps
+    steps_done, records, path = [], [], None
+
+    def track(pop):
+        rec = tracker.record_members(pop.state, pop.labels)
+        step = int(pop.state.step[0])
+        steps_done.append(step)
+        records.append(rec)
+        if path is not None:
+            tracker.save(step, rec)
+            save_tree(path, _keys_to_data(pop))
+
+    if tracker is not None:
+        if tracker.cache is not None:
+            path = tracker.cache.folder / "population.npz"
+            if path.exists() and tracker.steps():
+                pop = _load_like(path, pop)
+        if int(pop.state.step[0]) not in tracker.steps():
+            track(pop)
+    todo = range(int(pop.state.step[0]), steps, every)
+    for start in progress(todo, progress_desc) if progress_desc else todo:
+        state, _ = run(pop.state, x_train, pop.labels, min(every, steps - start), batch_size)
+        pop = pop.replace(state=state)
+        if tracker is not None:
+            track(pop)
+    if tracker is None:
+        return pop, None
+    if path is not None:
+        return pop, tracker.history()
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *records)
+    return pop, InteractionHistory(jnp.asarray(steps_done), stacked)

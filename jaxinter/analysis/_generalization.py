@@ -1,0 +1,310 @@
+"""Generalization power of interactions, per order (DESIGN.md 3.6; Zhou et al., AAAI 2024).
+
+Every metric works on arrays of interactions with the subset axis last, shape ``(..., 2**n)``
+(bit i = player i), and returns per-order arrays of length ``n + 1`` indexed by order. Entries
+whose denominator is empty (no interaction of that order to compare) are NaN, never 0.
+
+- :func:`similarity_by_order`: sign-split generalized Jaccard similarity of two collections of
+  interactions (train vs test samples of a class, two models, checkpoint t vs final).
+- :func:`shared_ratio` / :func:`top_k_mask`: how many salient interactions of model A are also
+  salient in model B (set version), or how many of A's k strongest per order are among B's.
+- :func:`sensitivity_by_order`: sign-flip rate and relative change of the salient interactions
+  under input perturbations; :func:`gaussian_perturbations`, :func:`gradient_sign_perturbation`
+  make the perturbed inputs and :func:`perturbation_sensitivity` runs the whole pipeline.
+
+Players must be aligned across the samples being compared (tabular features, fixed patches):
+S means the same input variables in every sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from math import comb
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from ..errors import JaxinterInputError, check_game, n_players_from_size
+from ..interactions._andor import extract_interactions
+from ..interactions._subsets import orders_np
+from ..masking._evaluate import masked_scores
+from ._metrics import order_sums, safe_ratio, salient_mask
+
+# ---------------------------------------------------------------------------------------------
+# sign-split generalized Jaccard similarity
+
+
+def sign_split(interactions, labels=None, num_classes: int | None = None, reduce: str = "mean"):
+    """Aggregate positive and negative parts over the sample axis (axis 0).
+
+    interactions: (samples, ..., 2**n). Returns ``(pos, neg)`` with pos = agg_x max(I, 0) and
+    neg = agg_x max(-I, 0), each (..., 2**n), or (num_classes, ..., 2**n) per class when
+    ``labels`` (samples,) is given. ``reduce="mean"`` divides by the number of samples (of the
+    class), so collections of different sizes compare; ``"sum"`` is the sum of DESIGN.md 3.6.
+    """
+    i, _ = check_game(interactions, "interactions")
+    if reduce not in ("mean", "sum"):
+        raise JaxinterInputError(f"reduce: expected 'mean' or 'sum', got {reduce!r}")
+    if i.ndim < 2:
+        raise JaxinterInputError(
+            f"interactions: expected (samples, ..., 2**n), got shape {i.shape}"
+        )
+    pos, neg = jnp.maximum(i, 0), jnp.maximum(-i, 0)
+    if labels is None:
+        scale = 1.0 / i.shape[0] if reduce == "mean" else 1.0
+        return pos.sum(0) * scale, neg.sum(0) * scale
+    labels = np.asarray(labels)
+    if labels.shape != (i.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
+        raise JaxinterInputError(
+            f"labels: expected integer class ids of shape ({i.shape[0]},), got "
+            f"{labels.dtype} {labels.shape}"
+        )
+    if num_classes is None:
+        raise JaxinterInputError("num_classes: required when labels are given")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise JaxinterInputError(f"labels: values must lie in 0..{num_classes - 1}")
+    onehot = jnp.asarray(np.eye(num_classes)[labels], i.dtype)  # (samples, classes)
+    if reduce == "mean":
+        onehot = onehot / jnp.maximum(onehot.sum(0), 1)
+    return jnp.tensordot(onehot, pos, (0, 0)), jnp.tensordot(onehot, neg, (0, 0))
+
+
+@jax.jit
+def _jaccard(pos_a, neg_a, pos_b, neg_b):
+    num = jnp.minimum(pos_a, pos_b) + jnp.minimum(neg_a, neg_b)
+    den = jnp.maximum(pos_a, pos_b) + jnp.maximum(neg_a, neg_b)
+    return safe_ratio(order_sums(num), order_sums(den))
+
+
+def generalized_jaccard(pos_a, neg_a, pos_b, neg_b) -> jax.Array:
+    """Per-order sign-split generalized Jaccard similarity. Inputs (..., 2**n) -> (..., n + 1).
+
+    For order m, u = [pos(S)]_{|S|=m} ++ [neg(S)]_{|S|=m} and sim = sum min(u, u') / sum max(u, u')
+    (1 for identical collections, 0 when no mass is shared; NaN when both are zero).
+    """
+    pos_a, _ = check_game(pos_a, "pos_a")
+    arrays = [pos_a]
+    for name, x in (("neg_a", neg_a), ("pos_b", pos_b), ("neg_b", neg_b)):
+        x, _ = check_game(x, name)
+        if x.shape != pos_a.shape:
+            raise JaxinterInputError(f"{name}: expected shape {pos_a.shape}, got {x.shape}")
+        arrays.append(x)
+    if any(bool(jnp.any(x < 0)) for x in arrays):
+        raise JaxinterInputError("pos/neg parts must be non-negative (use sign_split)")
+    return _jaccard(*arrays)
+
+
+def similarity_by_order(
+    i_a, i_b, labels_a=None, labels_b=None, num_classes: int | None = None, reduce: str = "mean"
+) -> jax.Array:
+    """Generalization similarity of two collections of interactions, per order.
+
+    i_a: (samples_a, ..., 2**n), i_b: (samples_b, ..., 2**n) with the same players. Without
+    labels the whole collections are compared -> (..., n + 1); with labels each class of A is
+    compared with the same class of B -> (num_classes, ..., n + 1) (train vs test of a class).
+    """
+    if (labels_a is None) != (labels_b is None):
+        raise JaxinterInputError("labels_a, labels_b: give both or neither")
+    pos_a, neg_a = sign_split(i_a, labels_a, num_classes, reduce)
+    pos_b, neg_b = sign_split(i_b, labels_b, num_classes, reduce)
+    if pos_a.shape != pos_b.shape:
+        raise JaxinterInputError(
+            f"i_a, i_b: trailing shapes differ ({pos_a.shape} vs {pos_b.shape})"
+        )
+    return generalized_jaccard(pos_a, neg_a, pos_b, neg_b)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared salient interactions across models
+
+
+def _check_masks(mask_a, mask_b):
+    a, b = jnp.asarray(mask_a), jnp.asarray(mask_b)
+    for name, m in (("mask_a", a), ("mask_b", b)):
+        if m.dtype != jnp.bool_:
+            raise JaxinterInputError(f"{name}: expected a boolean mask, got dtype {m.dtype}")
+    if a.shape != b.shape:
+        raise JaxinterInputError(f"mask_a, mask_b: shapes differ ({a.shape} vs {b.shape})")
+    n_players_from_size(a.shape[-1], "mask_a")
+    return a, b
+
+
+def shared_ratio(mask_a, mask_b) -> jax.Array:
+    """Share of A's salient interactions that are also salient in B, per order.
+
+    mask_a, mask_b: boolean (..., 2**n) salient sets of two models on the same samples and
+    players. Counts are pooled over all leading axes: ratio_m = |A_m and B_m| / |A_m| -> (n + 1,).
+    Not symmetric; swap the arguments for B's share.
+    """
+    a, b = _check_masks(mask_a, mask_b)
+    flat = (-1, a.shape[-1])
+    both = order_sums(jnp.reshape(a & b, flat).astype(jnp.float32)).sum(0)
+    own = order_sums(jnp.reshape(a, flat).astype(jnp.float32)).sum(0)
+    return safe_ratio(both, own)
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _top_k_mask(strength, k, n):
+    order = jnp.broadcast_to(jnp.asarray(orders_np(n)), strength.shape)
+    perm = jnp.lexsort((-strength, order), axis=-1)  # by order, then descending strength
+    sizes = np.array([comb(n, m) for m in range(n + 1)])
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])[orders_np(n)]  # first slot of each order
+    ranks = jnp.argsort(perm, axis=-1) - start  # rank of each subset within its order
+    return (ranks < k) & (order > 0) & (strength > 0)
+
+
+def top_k_mask(strength, k: int) -> jax.Array:
+    """Boolean (..., 2**n): the k strongest subsets of every order m >= 1 (all if C(n, m) <= k).
+
+    strength: (..., 2**n), e.g. |I_and| or max(|I_and|, |I_or|). Ties go to the lower index;
+    zero strengths are never selected. Where C(n, m) <= k two models share everything, so read
+    a top-k shared ratio against its chance level k / C(n, m).
+    """
+    strength, n = check_game(strength, "strength")
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise JaxinterInputError(f"k: expected a positive integer, got {k!r}")
+    return _top_k_mask(strength, int(k), n)
+
+
+def shared_ratio_top_k(strength_a, strength_b, k: int) -> jax.Array:
+    """Share of A's k strongest interactions per order that are among B's k strongest. (n + 1,).
+
+    Orders with at most k subsets (C(n, m) <= k) are NaN: there every model shares everything,
+    so the ratio says nothing.
+    """
+    ratio = shared_ratio(top_k_mask(strength_a, k), top_k_mask(strength_b, k))
+    n = ratio.shape[-1] - 1
+    informative = np.array([comb(n, m) > k for m in range(n + 1)])
+    return jnp.where(informative, ratio, jnp.nan)
+
+
+# ---------------------------------------------------------------------------------------------
+# perturbation sensitivity
+
+
+@struct.dataclass
+class Sensitivity:
+    """Per-order response of salient interactions to input perturbations, each (n + 1,).
+
+    flip_rate: fraction of (perturbation, sample, salient S) with sign(I_p(S)) != sign(I(S)).
+    relative_change: sum |I_p(S) - I(S)| / sum |I(S)| over the same entries.
+    count: number of salient clean interactions of that order (summed over samples).
+    """
+
+    flip_rate: jax.Array
+    relative_change: jax.Array
+    count: jax.Array
+
+
+@jax.jit
+def _sensitivity(clean, perturbed, salient):
+    w = jnp.broadcast_to(salient, perturbed.shape).astype(clean.dtype)
+    flips = (jnp.sign(perturbed) != jnp.sign(clean)).astype(clean.dtype) * w
+    change = jnp.abs(perturbed - clean) * w
+    size = jnp.abs(jnp.broadcast_to(clean, perturbed.shape)) * w
+    flat = (-1, clean.shape[-1])
+    total = order_sums(w.reshape(flat)).sum(0)
+    return Sensitivity(
+        flip_rate=safe_ratio(order_sums(flips.reshape(flat)).sum(0), total),
+        relative_change=safe_ratio(
+            order_sums(change.reshape(flat)).sum(0),
+            order_sums(size.reshape(flat)).sum(0),
+        ),
+        count=order_sums(salient.reshape(flat).astype(clean.dtype)).sum(0),
+    )
+
+
+def sensitivity_by_order(clean, perturbed, salient) -> Sensitivity:
+    """Sign flips and relative change of salient interactions, pooled per order.
+
+    clean: (samples, 2**n) interactions of the clean inputs; perturbed: (K, samples, 2**n) the
+    same interactions for K perturbed copies; salient: boolean (samples, 2**n), the salient set
+    of the clean inputs (only those entries count).
+    """
+    clean, _ = check_game(clean, "clean")
+    perturbed, _ = check_game(perturbed, "perturbed")
+    salient = jnp.asarray(salient)
+    if salient.dtype != jnp.bool_ or salient.shape != clean.shape:
+        raise JaxinterInputError(
+            f"salient: expected a boolean mask of shape {clean.shape}, got "
+            f"{salient.dtype} {salient.shape}"
+        )
+    if perturbed.ndim != clean.ndim + 1 or perturbed.shape[1:] != clean.shape:
+        raise JaxinterInputError(
+            f"perturbed: expected shape (K, *{clean.shape}), got {perturbed.shape}"
+        )
+    return _sensitivity(clean, perturbed, salient)
+
+
+def gaussian_perturbations(key, x, sigma: float, num: int) -> jax.Array:
+    """``num`` copies of x with i.i.d. N(0, sigma^2) noise added: (num, *x.shape)."""
+    x = jnp.asarray(x)
+    return x + sigma * jax.random.normal(key, (num, *x.shape), x.dtype)
+
+
+def gradient_sign_perturbation(apply_fn, x, labels, epsilon: float) -> jax.Array:
+    """One fast-gradient-sign step: x + epsilon sign(grad_x cross-entropy). Same shape as x.
+
+    apply_fn: (batch, *input_shape) -> logits (batch, classes); labels: (batch,) class ids.
+    """
+    x = jnp.asarray(x)
+
+    def loss(z):
+        return optax.softmax_cross_entropy_with_integer_labels(apply_fn(z), labels).sum()
+
+    return x + epsilon * jnp.sign(jax.grad(loss)(x))
+
+
+def noise_variance_by_order(n: int, sigma: float) -> np.ndarray:
+    """Var I(S) per order when every u(T) gets independent N(0, sigma^2) noise: 2^m sigma^2.
+
+    I(S) is a +/-1 combination of the 2^|S| values u(T), T subset S, so the variances add.
+    """
+    return (2.0 ** np.arange(n + 1)) * sigma**2
+
+
+# ---------------------------------------------------------------------------------------------
+# pipeline: from a model to per-order sensitivities
+
+
+def perturbation_sensitivity(
+    apply_fn: Callable, x, target, players, baseline, *, key, sigma: float = 0.1,
+    epsilon: float = 0.05, num_noise: int = 4, method: str = "and",
+    andor_options: Mapping | None = None, ratio: float = 0.05, chunk_size: int = 1024,
+) -> dict[str, tuple[Sensitivity, Sensitivity]]:
+    """Per-order sensitivity of a model's salient interactions to input perturbations.
+
+    apply_fn: (batch, *input_shape) -> logits; x: (samples, *input_shape); target: (samples,)
+    classes (scores and the adversarial loss use them). Perturbations: ``num_noise`` Gaussian
+    copies with standard deviation ``sigma`` and one gradient-sign step of size ``epsilon``
+    (input units), each scored with the same players and baseline. Returns
+    ``{"gaussian": (AND, OR), "adversarial": (AND, OR)}`` :class:`Sensitivity` results, salient
+    sets taken on the clean inputs (``metrics.salient_mask``).
+    """
+    x = jnp.asarray(x)
+    target = np.asarray(target)
+
+    def interactions(inputs):  # (K, samples, ...) -> two (K, samples, 2**n)
+        k = inputs.shape[0]
+        v = masked_scores(apply_fn, inputs.reshape(-1, *x.shape[1:]), players, baseline,
+                          np.tile(target, k), chunk_size)
+        options = dict(andor_options or {}) if method == "andor" else {}
+        i_and, i_or = extract_interactions(v, method, **options)
+        return i_and.reshape(k, *x.shape[:1], -1), i_or.reshape(k, *x.shape[:1], -1)
+
+    clean_and, clean_or = (i[0] for i in interactions(x[None]))
+    sal_and, sal_or = salient_mask(clean_and, clean_or, ratio)
+    perturbed = {
+        "gaussian": gaussian_perturbations(key, x, sigma, num_noise),
+        "adversarial": gradient_sign_perturbation(apply_fn, x, target, epsilon)[None],
+    }
+    out = {}
+    for name, inputs in perturbed.items():
+        p_and, p_or = interactions(inputs)
+        out[name] = (sensitivity_by_order(clean_and, p_and, sal_and),
+                     sensitivity_by_order(clean_or, p_or, sal_or))
+    return out

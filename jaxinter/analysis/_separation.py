@@ -1,0 +1,465 @@
+"""Separation fuzziness and the law of data separation (He & Su, PNAS 2023; DESIGN.md 3.8).
+
+For features x_i in R^p with labels y_i in {0..K-1} (n samples, n_k in class k):
+
+    SS_b = (1/n) sum_k n_k (m_k - m)(m_k - m)^T,   SS_w = (1/n) sum_i (x_i - m_{y_i})(...)^T,
+    D = Tr(SS_w SS_b^+),
+
+with m the sample-weighted global mean (the mean of all samples, so imbalanced classes are
+handled). No p x p matrix is formed: the weighted class-mean matrix M (K, p), rows
+sqrt(n_k / n)(m_k - m), has SS_b = M^T M; its thin SVD M = U S V^T gives SS_b^+ = V S^-2 V^T over
+the kept directions (s_j > rtol * s_1), hence
+
+    D = sum_j D_j,   D_j = w_j / s_j^2,   w_j = |R v_j|^2 / n = v_j^T SS_w v_j,
+
+with R (n, p) the within-class residuals. Cost O(n p K) time, O(K p) extra memory: the samples
+are streamed in chunks (two passes, ``lax.scan``), so a float32 input is never copied to float64.
+
+Precision: the public functions compute in float64 whatever the global ``jax_enable_x64``
+setting (they enter ``jax.enable_x64(True)`` internally) and return numpy float64 arrays, which
+stay float64 after the call. The per-layer law: ln D_l = beta l + c over layers l = 0 (input),
+1, ..., L (logits excluded), decay ratio rho = exp(beta), see :func:`fit_law`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx, struct
+
+from ..errors import JaxinterInputError, check_finite
+
+RTOL = 1e-6  # directions with s_j <= RTOL * s_1 are treated as zero (DESIGN.md 3.8)
+ATOL = 1e-12  # ... and those with s_j <= ATOL * RMS sample norm (class means equal to rounding)
+CHUNK_ELEMENTS = 2**24  # samples are streamed in chunks of about this many float64 values
+
+
+@struct.dataclass
+class Separation:
+    """Separation fuzziness of one feature set; numpy float64 leaves (a pytree).
+
+    r = min(K, p) directions of the class-mean matrix M, sorted by decreasing s_j.
+
+    fuzziness: () D = Tr(SS_w SS_b^+) (inf when all class means coincide: nothing to separate).
+    per_direction: (r,) D_j = w_j / s_j^2, zero for dropped directions; sums to ``fuzziness``.
+    within: (r,) w_j = v_j^T SS_w v_j, within-class variance along direction j.
+    singular_values: (r,) s_j of M, so s_j^2 are the nonzero eigenvalues of SS_b.
+    kept: (r,) bool, s_j > rtol * s_1 and s_j > 1e-12 * RMS sample norm (float64 rounding of the
+        class means). At most K - 1 directions are kept.
+    rank: () number of kept directions.
+    condition: () s_1 / s_min over the kept directions (conditioning of the class-mean matrix).
+    counts: (K,) samples per class.
+    trace_within, trace_between: () Tr(SS_w), Tr(SS_b).
+    """
+
+    fuzziness: np.ndarray
+    per_direction: np.ndarray
+    within: np.ndarray
+    singular_values: np.ndarray
+    kept: np.ndarray
+    rank: np.ndarray
+    condition: np.ndarray
+    counts: np.ndarray
+    trace_within: np.ndarray
+    trace_between: np.ndarray
+
+
+# ---------------------------------------------------------------------------------------------
+# kernel (pure, jit- and vmap-able; computes in the dtype it is given)
+
+
+def _chunked(x, labels, chunk: int, pad_label: int):
+    """(n, p), (n,) -> (c, chunk, p), (c, chunk): zero rows with label ``pad_label`` appended."""
+    n, p = x.shape
+    c = -(-n // chunk)
+    pad = c * chunk - n
+    if pad:
+        x = jnp.concatenate([x, jnp.zeros((pad, p), x.dtype)])
+        labels = jnp.concatenate([labels, jnp.full((pad,), pad_label, labels.dtype)])
+    return x.reshape(c, chunk, p), labels.reshape(c, chunk)
+
+
+@partial(jax.jit, static_argnames=("num_classes", "chunk", "dtype"))
+def _separation_kernel(x, labels, rtol, *, num_classes: int, chunk: int, dtype):
+    """Separation statistics of x (n, p) with labels (n,) in [0, K); arrays, not validated."""
+    n, p = x.shape
+    xs, ys = _chunked(x, labels, chunk, pad_label=num_classes)  # padded rows: one_hot == 0
+
+    def class_sums(carry, batch):
+        xc, yc = batch
+        onehot = jax.nn.one_hot(yc, num_classes, dtype=dtype)  # (chunk, K)
+        return (carry[0] + onehot.T @ xc.astype(dtype), carry[1] + onehot.sum(0)), None
+
+    zeros = (jnp.zeros((num_classes, p), dtype), jnp.zeros((num_classes,), dtype))
+    (sums, counts), _ = jax.lax.scan(class_sums, zeros, (xs, ys))
+    means = sums / jnp.maximum(counts, 1)[:, None]  # (K, p); empty classes get weight 0
+    weights = counts / n
+    centered = means - weights @ means  # sample-weighted global mean
+    m = jnp.sqrt(weights)[:, None] * centered  # (K, p), SS_b = m.T @ m
+    _, s, vt = jnp.linalg.svd(m, full_matrices=False)  # s: (r,), vt: (r, p)
+
+    def residual_moments(carry, batch):
+        xc, yc = batch
+        valid = (yc < num_classes)[:, None]
+        resid = jnp.where(valid, xc.astype(dtype) - means[jnp.minimum(yc, num_classes - 1)], 0)
+        proj = resid @ vt.T  # (chunk, r)
+        return (carry[0] + jnp.sum(proj**2, 0), carry[1] + jnp.sum(resid**2)), None
+
+    zeros = (jnp.zeros(s.shape, dtype), jnp.zeros((), dtype))
+    (proj_sq, resid_sq), _ = jax.lax.scan(residual_moments, zeros, (xs, ys))
+    within = proj_sq / n
+    # mean squared norm of the samples = Tr(SS_w) + Tr(SS_b) + |global mean|^2
+    scale = jnp.sqrt(resid_sq / n + jnp.sum(s**2) + jnp.sum((weights @ means) ** 2))
+    kept = (s > rtol * s[0]) & (s > ATOL * scale)
+    per_direction = jnp.where(kept, within / jnp.where(kept, s, 1) ** 2, 0)
+    rank = jnp.sum(kept)
+    s_min = jnp.min(jnp.where(kept, s, jnp.inf))
+    return Separation(
+        fuzziness=jnp.where(rank > 0, jnp.sum(per_direction), jnp.inf),
+        per_direction=per_direction,
+        within=within,
+        singular_values=s,
+        kept=kept,
+        rank=rank,
+        condition=s[0] / s_min,
+        counts=counts,
+        trace_within=resid_sq / n,
+        trace_between=jnp.sum(s**2),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _check_features(features, name: str, check_values: bool) -> jax.Array:
+    """(n, ...) real array -> (n, p) jax array (dtype kept)."""
+    x = features if isinstance(features, jax.Array) else jnp.asarray(np.asarray(features))
+    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)
+            or x.dtype == jnp.bool_):
+        raise JaxinterInputError(f"{name}: expected a real array, got dtype {x.dtype}")
+    if x.ndim < 2 or x.shape[0] == 0 or x.size == 0:
+        raise JaxinterInputError(
+            f"{name}: expected shape (n_samples, ...features) with n_samples >= 1 and at least "
+            f"one feature, got {x.shape}"
+        )
+    if check_values:
+        check_finite(x, name)
+    return x.reshape(x.shape[0], -1)
+
+
+def _check_labels(labels, n: int, num_classes: int | None) -> tuple[np.ndarray, int]:
+    """Labels -> (int32 numpy (n,), K); at least two classes must be present."""
+    y = np.asarray(labels)
+    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+        raise JaxinterInputError(
+            f"labels: expected a 1-D integer array of class indices, got shape {y.shape} and "
+            f"dtype {y.dtype}"
+        )
+    if y.shape[0] != n:
+        raise JaxinterInputError(
+            f"labels: has {y.shape[0]} entries but features have {n} samples"
+        )
+    if y.min() < 0:
+        raise JaxinterInputError(f"labels: class indices must be >= 0, got {int(y.min())}")
+    k = int(y.max()) + 1 if num_classes is None else int(num_classes)
+    if y.max() >= k:
+        raise JaxinterInputError(
+            f"labels: class index {int(y.max())} is out of range for num_classes = {k}"
+        )
+    present = np.unique(y).size
+    if present < 2:
+        raise JaxinterInputError(
+            f"labels: separation needs samples from at least two classes, got {present}"
+        )
+    return y.astype(np.int32), k
+
+
+def _chunk_size(n: int, p: int, chunk_size: int | None) -> int:
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise JaxinterInputError(f"chunk_size: expected a positive integer, got {chunk_size}")
+        return min(int(chunk_size), n)
+    return max(1, min(n, CHUNK_ELEMENTS // p))
+
+
+def _to_numpy(result: Separation) -> Separation:
+    return jax.tree.map(np.asarray, jax.device_get(result))
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def separation_statistics(
+    features, labels, num_classes: int | None = None, *, rtol: float = RTOL,
+    chunk_size: int | None = None, check_values: bool = True,
+) -> Separation:
+    """Separation statistics of one layer: D, its per-direction breakdown, conditioning.
+
+    features: (n, ...) real array (flattened to (n, p)); labels: (n,) ints in [0, K).
+    num_classes: K (default max(labels) + 1). rtol: relative singular-value cutoff.
+    chunk_size: samples per streamed chunk (default: about 2**24 values per chunk).
+    Computed in float64 regardless of ``jax_enable_x64``; returns numpy float64 leaves.
+    """
+    with jax.enable_x64(True):  # also while converting: numpy float64 input stays float64
+        x = _check_features(features, "features", check_values)
+        y, k = _check_labels(labels, x.shape[0], num_classes)
+        chunk = _chunk_size(*x.shape, chunk_size)
+        result = _separation_kernel(
+            x, jnp.asarray(y), jnp.float64(rtol), num_classes=k, chunk=chunk, dtype=jnp.float64
+        )
+        return _to_numpy(result)
+
+
+def separation_fuzziness(features, labels, num_classes: int | None = None, **kwargs) -> float:
+    """D = Tr(SS_w SS_b^+) of features (n, ...) with labels (n,), as a Python float (float64).
+
+    Exact O(n p K) algorithm, no p x p matrix; see :func:`separation_statistics` for the options
+    and the
+    full result (per-direction breakdown, class-mean conditioning).
+    """
+    return float(separation_statistics(features, labels, num_classes, **kwargs).fuzziness)
+
+
+def separation_by_layer(
+    features: Mapping[str, jax.Array] | Sequence[jax.Array], labels,
+    num_classes: int | None = None, *, rtol: float = RTOL, chunk_size: int | None = None,
+    check_values: bool = True,
+) -> dict:
+    """:func:`separation_statistics` for every layer; layers of the same shape are vmapped together.
+
+    features: dict name -> (n, ...) (or a list, keyed 0..L-1), all with the same n.
+    Returns a dict with the same keys, in the same order, of :class:`Separation` results.
+    """
+    items = list(features.items() if isinstance(features, Mapping) else enumerate(features))
+    if not items:
+        raise JaxinterInputError("features: expected at least one layer, got none")
+    results = {}
+    with jax.enable_x64(True):  # also while converting: numpy float64 input stays float64
+        flat = {key: _check_features(v, f"features[{key!r}]", check_values) for key, v in items}
+        n = {v.shape[0] for v in flat.values()}
+        if len(n) != 1:
+            raise JaxinterInputError(f"features: all layers must have the same samples, got {n}")
+        y, k = _check_labels(labels, n.pop(), num_classes)
+        groups: dict[tuple, list] = {}
+        for key, v in flat.items():
+            groups.setdefault((v.shape, v.dtype), []).append(key)
+        for (shape, _), keys in groups.items():
+            chunk = _chunk_size(*shape, chunk_size)
+            batch = _separation_layers(
+                tuple(flat[key] for key in keys), jnp.asarray(y), jnp.float64(rtol),
+                num_classes=k, chunk=chunk, dtype=jnp.float64,
+            )
+            batch = _to_numpy(batch)
+            for i, key in enumerate(keys):
+                results[key] = jax.tree.map(lambda leaf, i=i: leaf[i], batch)
+    return {key: results[key] for key, _ in items}
+
+
+@partial(jax.jit, static_argnames=("num_classes", "chunk", "dtype"))
+def _separation_layers(layers, labels, rtol, **static):
+    """vmap of the kernel over a tuple of same-shape layers -> stacked Separation."""
+    kernel = partial(_separation_kernel, **static)
+    return jax.vmap(kernel, in_axes=(0, None, None))(jnp.stack(layers), labels, rtol)
+
+
+# ---------------------------------------------------------------------------------------------
+# the law: ln D_l = beta l + c
+
+
+@struct.dataclass
+class SeparationLaw:
+    """Least-squares fit ln D_l = beta * l + c over layers l = layer_index; numpy leaves.
+
+    fuzziness: (L+1,) D_l. log_fuzziness: (L+1,) ln D_l. layer_index: (L+1,) l (0 = input).
+    beta, intercept: fitted slope and c. rho: exp(beta), the decay ratio per layer.
+    pearson_r: correlation of (l, ln D_l); r2: coefficient of determination of the fit
+    (equal to r^2 for this one-variable least-squares fit). ratios: (L,) D_{l+1} / D_l.
+    ratio_spread: standard deviation of ln(D_{l+1} / D_l) (0 for an exact geometric law).
+    residuals: (L+1,) ln D_l minus the fitted line.
+    """
+
+    fuzziness: np.ndarray
+    log_fuzziness: np.ndarray
+    layer_index: np.ndarray
+    beta: np.ndarray
+    intercept: np.ndarray
+    rho: np.ndarray
+    pearson_r: np.ndarray
+    r2: np.ndarray
+    ratios: np.ndarray
+    ratio_spread: np.ndarray
+    residuals: np.ndarray
+
+
+def fit_law(fuzziness, layer_index=None) -> SeparationLaw:
+    """Fit ln D_l = beta l + c to D values (L+1,), layers 0..L unless ``layer_index`` is given."""
+    d = np.asarray(fuzziness, np.float64)
+    if d.ndim != 1 or d.size < 2:
+        raise JaxinterInputError(f"fuzziness: expected at least 2 layers (1-D), got {d.shape}")
+    if not np.all(np.isfinite(d) & (d > 0)):
+        raise JaxinterInputError(f"fuzziness: expected finite positive values, got {d}")
+    l_idx = np.arange(d.size, dtype=np.float64) if layer_index is None else np.asarray(
+        layer_index, np.float64)
+    if l_idx.shape != d.shape:
+        raise JaxinterInputError(f"layer_index: expected shape {d.shape}, got {l_idx.shape}")
+    log_d = np.log(d)
+    lc, dc = l_idx - l_idx.mean(), log_d - log_d.mean()
+    beta = (lc @ dc) / (lc @ lc)
+    intercept = log_d.mean() - beta * l_idx.mean()
+    residuals = log_d - (beta * l_idx + intercept)
+    ss_tot = dc @ dc
+    r = np.clip((lc @ dc) / np.sqrt((lc @ lc) * ss_tot), -1, 1) if ss_tot > 0 else np.nan
+    log_ratios = np.diff(log_d)
+    return SeparationLaw(
+        fuzziness=d, log_fuzziness=log_d, layer_index=l_idx, beta=np.float64(beta),
+        intercept=np.float64(intercept), rho=np.exp(beta), pearson_r=np.float64(r),
+        r2=np.float64(1 - residuals @ residuals / ss_tot) if ss_tot > 0 else np.float64(np.nan),
+        ratios=np.exp(log_ratios),
+        ratio_spread=np.float64(np.std(log_ratios)) if log_ratios.size > 1 else np.float64(0),
+        residuals=residuals,
+    )
+
+
+def law_of_separation(
+    features: Mapping[str, jax.Array], labels, num_classes: int | None = None, **kwargs
+) -> tuple[dict, SeparationLaw]:
+    """D for every layer of ``features`` (in order: input first, logits excluded) and the fit.
+
+    Returns (dict name -> :class:`Separation`, :class:`SeparationLaw` over layers 0..L).
+    """
+    per_layer = separation_by_layer(features, labels, num_classes, **kwargs)
+    return per_layer, fit_law([float(r.fuzziness) for r in per_layer.values()])
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# captured models
+
+
+@struct.dataclass
+class LayerSeparation:
+    """Separation of every captured layer of a model and the fitted law; a pytree.
+
+    names: layer names in network order, ``"input"`` first (layer index 0); logits excluded.
+    per_layer: dict name -> :class:`Separation`. law: :class:`SeparationLaw` over ``names``.
+    """
+
+    per_layer: dict
+    law: SeparationLaw
+    names: tuple[str, ...] = struct.field(pytree_node=False)
+
+
+@jax.jit
+def _features(captured, x):
+    """Captured layers of x; ``captured`` is a pytree argument, so new weights reuse the program."""
+    return captured(x)[1]
+
+
+def collect_features(captured, x, batch_size: int = 512) -> dict[str, np.ndarray]:
+    """Run a :class:`jaxinter.capture.CapturedFn` over ``x`` (n, ...) in fixed-size batches.
+
+    Returns an ordered dict name -> (n, ...) numpy array of every captured layer (not the
+    logits), in network order. The last batch is zero-padded so one compiled program serves all.
+    """
+    x = np.asarray(x)
+    n = x.shape[0]
+    batch = min(batch_size, n)
+    parts: dict[str, list] = {}
+    for start in range(0, n, batch):
+        chunk = x[start:start + batch]
+        pad = batch - chunk.shape[0]
+        if pad:
+            chunk = np.concatenate([chunk, np.zeros((pad, *x.shape[1:]), x.dtype)])
+        feats = jax.device_get(_features(captured, jnp.asarray(chunk)))
+        for name, value in feats.items():
+            parts.setdefault(name, []).append(np.asarray(value)[: batch - pad])
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def layer_separation(
+    captured, x, labels, num_classes: int | None = None, *, include_input: bool = True,
+    batch_size: int = 512, **kwargs,
+) -> LayerSeparation:
+    """D for the input (layer 0) and every layer captured by ``captured``, and the law's fit.
+
+    captured: :class:`jaxinter.capture.CapturedFn` (choose the layer set with ``capture(...,
+    layers=...)``; the logits are never included). Batch-norm models run in eval mode (running
+    statistics), as :func:`jaxinter.capture.capture` does. x: (n, *input_shape), labels: (n,):
+    pass the training data to measure the law as He & Su do, test data to compare.
+    ``kwargs`` go to :func:`separation_statistics` (rtol, chunk_size, check_values).
+    """
+    feats = collect_features(captured, x, batch_size)
+    if include_input:
+        feats = {"input": np.asarray(x).reshape(len(x), -1), **feats}
+    per_layer, law = law_of_separation(feats, labels, num_classes, **kwargs)
+    return LayerSeparation(per_layer=per_layer, law=law, names=tuple(per_layer))
+
+
+@struct.dataclass
+class SeparationTrajectory:
+    """The law over training; numpy leaves. epochs: (E,); fuzziness, log_fuzziness: (E, L+1);
+    rho, pearson_r, r2, ratio_spread: (E,); names: layers (``"input"`` first)."""
+
+    epochs: np.ndarray
+    fuzziness: np.ndarray
+    log_fuzziness: np.ndarray
+    rho: np.ndarray
+    pearson_r: np.ndarray
+    r2: np.ndarray
+    ratio_spread: np.ndarray
+    names: tuple[str, ...] = struct.field(pytree_node=False)
+
+
+class SeparationTracker:
+    """Callback for :func:`jaxinter.train.train` recording D per layer whenever it is called.
+
+    ``tracker = SeparationTracker(captured, x, labels)`` with ``captured`` any capture of the
+    model (its variables are replaced by the ones passed to the callback, so the feature program
+    is compiled once). ``train(..., callback=tracker, every=k)``; ``tracker.record(epoch,
+    variables)`` adds a point by hand (e.g. epoch 0, the initialization).
+    ``tracker.trajectory()`` stacks the records into a :class:`SeparationTrajectory`.
+    """
+
+    def __init__(self, captured, x, labels, num_classes: int | None = None, **kwargs):
+        self.captured, self.x, self.labels = captured, x, labels
+        self.num_classes, self.kwargs = num_classes, kwargs
+        self.records: list[tuple[float, LayerSeparation]] = []
+
+    def record(self, epoch: float, variables) -> LayerSeparation:
+        captured = _with_variables(self.captured, variables)
+        result = layer_separation(captured, self.x, self.labels, self.num_classes, **self.kwargs)
+        self.records.append((float(epoch), result))
+        return result
+
+    def __call__(self, step: int, variables, metrics: dict) -> None:
+        self.record(metrics["epoch"], variables)
+
+    def trajectory(self) -> SeparationTrajectory:
+        if not self.records:
+            raise JaxinterInputError("tracker: nothing recorded yet")
+        laws = [result.law for _, result in self.records]
+        stack = lambda field: np.stack([getattr(law, field) for law in laws])  # noqa: E731
+        return SeparationTrajectory(
+            epochs=np.array([epoch for epoch, _ in self.records]),
+            fuzziness=stack("fuzziness"), log_fuzziness=stack("log_fuzziness"),
+            rho=stack("rho"), pearson_r=stack("pearson_r"), r2=stack("r2"),
+            ratio_spread=stack("ratio_spread"), names=self.records[-1][1].names,
+        )
+
+
+def _with_variables(captured, variables):
+    """``captured`` running new weights: Linen variables dict or a trained NNX module."""
+    if isinstance(variables, nnx.Module):  # NNX modules carry their own graph: capture anew
+        from ..masking._capture import capture
+
+        return capture(variables, None, list(captured.names), input_shape=captured.input_shape)
+    if isinstance(variables, Mapping) and isinstance(captured.variables, Mapping):
+        variables = {k: variables[k] for k in captured.variables}  # e.g. drop intermediates
+    return captured.replace(variables=variables)

@@ -1,0 +1,85 @@
+"""The result of an AND-OR extraction and the objective every solver minimizes.
+
+For games v (..., 2**n), a split g and an error term q with |q| <= kappa define
+u_and = (v + q) / 2 + g and u_or = (v + q) / 2 - g; the objective is
+sum_S |I_and(S)| + |I_or(S)| with I_and = moebius(u_and) and I_or = or_interactions(u_or)
+(docs/math.md, "AND-OR decomposition"). Every solver returns an :class:`AndOrResult`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ._subsets import orders_np
+from ._transforms import moebius_kernel, or_kernel
+
+# ---------------------------------------------------------------------------------------------
+# result
+
+
+@struct.dataclass
+class AndOrResult:
+    """AND-OR interactions of games v (..., 2**n) (pytree; leading axes = batch axes).
+
+    i_and, i_or: (..., 2**n) folded (singleton and empty OR terms moved into AND, so
+    ``i_and[..., 0] = v(empty) + q(empty)`` and ``i_or`` is 0 there and on singletons).
+    i_and_unfolded, i_or_unfolded: (..., 2**n) moebius(u_and), or_interactions(u_or).
+    q, g: (..., 2**n) error term (|q| <= kappa) and split. kappa: (...) error bound.
+    loss: (...) final objective sum |I_and| + |I_or| (unfolded). loss_history: (..., k)
+    objective of the iterate every ``check_every`` steps (the best so far for "default").
+    lower_bound: (...) certified lower bound on the optimum ("default" and "lp"; NaN
+    otherwise). residual: (...) relative ADMM primal residual (0 for exact or primal methods).
+    steps: (...) iterations run.
+    """
+
+    i_and: jax.Array
+    i_or: jax.Array
+    i_and_unfolded: jax.Array
+    i_or_unfolded: jax.Array
+    q: jax.Array
+    g: jax.Array
+    kappa: jax.Array
+    loss: jax.Array
+    loss_history: jax.Array
+    lower_bound: jax.Array
+    residual: jax.Array
+    steps: jax.Array
+
+    def unfolded(self) -> tuple[jax.Array, jax.Array]:
+        """(i_and, i_or) before folding singleton and empty OR terms into AND."""
+        return self.i_and_unfolded, self.i_or_unfolded
+
+    @property
+    def gap(self) -> jax.Array:
+        """(...) certified relative gap (loss - lower_bound) / loss."""
+        tiny = jnp.finfo(self.loss.dtype).tiny
+        return (self.loss - self.lower_bound) / jnp.maximum(self.loss, tiny)
+
+
+def fold(i_and: jax.Array, i_or: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Move singleton and empty OR terms into AND (their atoms coincide). (..., 2**n) each."""
+    n = i_and.shape[-1].bit_length() - 1
+    move = jnp.asarray(orders_np(n) <= 1)
+    return i_and + jnp.where(move, i_or, 0), jnp.where(move, 0, i_or)
+
+
+def l1_objective(v, q, g, n):
+    """(i_and, i_or, loss) of the split (g, q) of games v, all unfolded. loss: (...)."""
+    half = 0.5 * (v + q)
+    i_and, i_or = moebius_kernel(half + g, n), or_kernel(half - g, n)
+    return i_and, i_or, jnp.sum(jnp.abs(i_and), -1) + jnp.sum(jnp.abs(i_or), -1)
+
+
+def make_result(v, q, g, kappa, history, lower_bound, residual, steps, n) -> AndOrResult:
+    q = jnp.clip(q, -kappa[..., None], kappa[..., None])  # exact bound despite rounding
+    i_and_u, i_or_u, loss = l1_objective(v, q, g, n)
+    i_and, i_or = fold(i_and_u, i_or_u)
+    return AndOrResult(i_and, i_or, i_and_u, i_or_u, q, g, kappa, loss, history,
+                       lower_bound, residual, steps)
+
+
+def error_bound(v: jax.Array, c_q: float) -> jax.Array:
+    """kappa = c_q |v(N) - v(empty)| for games (..., 2**n) -> (...)."""
+    return c_q * jnp.abs(v[..., -1] - v[..., 0])

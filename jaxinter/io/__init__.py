@@ -1,0 +1,22 @@
+"""Storage, reports and progress: leaves that every other layer may use.
+
+Atomic writes of arrays and JSON, pytree files, resumable per-stage caches, self-contained
+HTML reports with embedded figures, and progress display for long jobs.
+"""
+
+from ._progress import log, progress
+from ._report import Section, Table, to_jsonable, write_report
+from ._store import StageCache, load_tree, save_json, save_tree
+
+__all__ = [
+    "Section",
+    "StageCache",
+    "Table",
+    "load_tree",
+    "log",
+    "progress",
+    "save_json",
+    "save_tree",
+    "to_jsonable",
+    "write_report",
+]

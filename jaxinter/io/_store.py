@@ -1,0 +1,147 @@
+"""Saving results to disk: pytrees of arrays as .npz (atomically) and resumable stage caches.
+
+A long job computes stages (a layer, a checkpoint, a batch of samples) and stores each one as
+soon as it is done; after an interruption the job reloads finished stages instead of
+recomputing them. Writes go to a temporary file that is renamed, so a killed run never leaves a
+half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from ._report import to_jsonable
+
+
+def save_tree(path: Path, tree) -> Path:
+    """Save a pytree of arrays to ``path`` (.npz); leaves keyed by their tree path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    _save_npz(path, {jax.tree_util.keystr(k): np.asarray(v) for k, v in flat})
+    return path
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` atomically: a flushed temporary file, then a rename.
+
+    The temporary name ends in ``.partial`` (not ``.npz``), so a run killed mid-write leaves
+    nothing that looks like a result.
+    """
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_tree(path: Path, like):
+    """Load a pytree saved by :func:`save_tree` into the structure of ``like``."""
+    with np.load(Path(path)) as data:
+        flat, treedef = jax.tree_util.tree_flatten_with_path(like)
+        leaves = [data[jax.tree_util.keystr(k)] for k, _ in flat]
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def save_json(path: Path, obj) -> Path:
+    """Write JSON atomically (numpy values converted)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(to_jsonable(obj), indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+class StageCache:
+    """Per-stage array storage under a folder, for resumable jobs.
+
+    ``cache.get(key)`` returns the saved dict of arrays or None; ``cache.put(key, arrays)``
+    saves it as ``folder/<key>.npz`` (keys: letters, digits, ``_ - .``).
+
+    Two ways to keep results of different settings apart:
+
+    - ``depends`` (per stage): ``put(key, arrays, depends=d)`` stores the JSON dict ``d`` (the
+      options this stage's result depends on) inside the stage file, and ``get(key, depends=d)``
+      returns the stage only when the stored dict equals ``d``; otherwise None, so the caller
+      recomputes it and ``put`` replaces it. Changing a downstream option then recomputes only
+      the stages that depend on it.
+    - ``config`` (whole run, optional): a cache opened with a config dict different from the
+      stamped one deletes all its stages, so resuming never mixes results of different
+      settings.
+
+    Safe under interruption: every stage is written atomically, together with its ``depends``
+    (one file), the config stamp is written only after stale stages are gone, leftover
+    temporary files are removed on open, and a stage file that cannot be read (e.g. truncated
+    by a crash of the machine) counts as missing, so it is recomputed.
+    """
+
+    def __init__(self, folder: Path, config: dict | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for f in self.folder.glob("*.partial"):
+            f.unlink()
+        if config is None:
+            return
+        stamp = self.folder / "config.json"
+        config = _canonical(config)
+        if not stamp.exists() or _read_json(stamp) != config:
+            if stamp.exists():  # stages of another configuration
+                for f in self.folder.glob("*.npz"):
+                    f.unlink()
+            save_json(stamp, config)
+
+    def _path(self, key: str) -> Path:
+        if not isinstance(key, str) or not re.fullmatch(r"[\w.-]+", key) or key.startswith("."):
+            raise ValueError(f"key: expected letters, digits, '_', '-' or '.', got {key!r}")
+        return self.folder / f"{key}.npz"
+
+    def get(self, key: str, depends: dict | None = None) -> dict | None:
+        """The arrays of stage ``key``, or None when missing, unreadable or (with ``depends``)
+        computed with other dependencies."""
+        path = self._path(key)
+        try:
+            with np.load(path) as data:
+                if depends is not None and (
+                    _DEPENDS not in data.files
+                    or json.loads(str(data[_DEPENDS])) != _canonical(depends)
+                ):
+                    return None
+                return {k: data[k] for k in data.files if k != _DEPENDS}
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            path.unlink(missing_ok=True)  # unreadable: recompute this stage
+            return None
+
+    def put(self, key: str, arrays: dict, depends: dict | None = None) -> None:
+        """Save stage ``key`` atomically, with its ``depends`` dict (JSON) when given."""
+        if _DEPENDS in arrays:
+            raise ValueError(f"arrays: the name {_DEPENDS!r} is reserved")
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        if depends is not None:
+            arrays[_DEPENDS] = np.asarray(json.dumps(_canonical(depends), sort_keys=True))
+        _save_npz(self._path(key), arrays)
+
+
+_DEPENDS = "__depends__"  # entry of a stage file holding its dependencies (JSON text)
+
+
+def _canonical(obj):
+    """``obj`` as it reads back from JSON (tuples as lists, numpy values as Python ones)."""
+    return json.loads(json.dumps(to_jsonable(obj)))
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

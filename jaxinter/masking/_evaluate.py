@@ -1,0 +1,362 @@
+"""Chunked, jitted evaluation of a model on all 2**n masked versions of each sample.
+
+The work is the flat list of ``samples * 2**n`` rows ``r``, row r being subset ``r & (2**n - 1)``
+of sample ``r >> n``. It is streamed under ``jit`` in fixed chunks of ``chunk_size`` rows
+(``lax.map`` over chunk starts; the last chunk is padded and the padding dropped). Each chunk
+builds its masks on device from the subset indices (:meth:`Players.keep_mask`), runs the model
+once on the ``(chunk_size, *input_shape)`` batch, and reduces every captured layer to a score
+through its readout before the next chunk starts. Peak memory is therefore one chunk of inputs
+and features plus the ``(samples, layers, 2**n)`` result, independent of ``2**n x features``, and
+each row's result does not depend on ``chunk_size``.
+
+Scores follow the subset convention of :mod:`jaxinter.subsets`: entry S of the last axis is the
+score of the input that keeps exactly the players in S (bit i = player i).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from functools import partial
+from math import prod
+
+import jax
+import jax.extend.core
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import JaxinterInputError, check_finite, check_floating
+from ._players import Players, check_baseline
+from ._scores import check_target, get_score
+
+OUTPUT = "output"  # name of the network output among the layer scores
+
+
+class _Static:
+    """Hashable-by-identity wrapper so any callable can be a static argument of ``jit``."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __hash__(self):
+        return id(self.fn)
+
+    def __eq__(self, other):
+        return isinstance(other, _Static) and other.fn is self.fn
+
+
+def _partition(tree):
+    """Split a pytree of callables into its array leaves (traced) and a static rest.
+
+    Array leaves (e.g. the variables of a :class:`jaxinter.capture.CapturedFn`) become ``jit``
+    arguments, so new weights reuse the compiled kernel; other leaves (plain functions, names)
+    are static.
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    arrays = [isinstance(leaf, jax.Array | np.ndarray) for leaf in leaves]
+    dynamic = [leaf for leaf, a in zip(leaves, arrays, strict=True) if a]
+    static = tuple(None if a else _Static(leaf) for leaf, a in zip(leaves, arrays, strict=True))
+    return dynamic, (treedef, static)
+
+
+def _combine(dynamic, spec):
+    treedef, static = spec
+    dynamic = iter(dynamic)
+    return jax.tree.unflatten(treedef, [next(dynamic) if s is None else s.fn for s in static])
+
+
+def masked_scores(
+    apply_fn: Callable,
+    x,
+    players: Players,
+    baseline,
+    target,
+    chunk_size: int = 256,
+    score: str | Callable = "log_odds",
+    *,
+    memory_limit: int | None = None,
+) -> jax.Array:
+    """Scores of the target class on every masked input: (samples, 2**n).
+
+    apply_fn: (batch, *input_shape) -> logits (batch, classes); x: (samples, *input_shape);
+    players: shared or per-sample :class:`Players`; baseline: input_shape or
+    (samples, *input_shape); target: (samples,) int class labels; score: "log_odds", "logit",
+    "probability" or a callable (logits, target) -> (batch,). ``memory_limit`` (bytes) defaults
+    to the device memory (host RAM on CPU); configurations that obviously exceed it are refused.
+    """
+    scores = _evaluate(
+        apply_fn,
+        x,
+        players,
+        baseline,
+        target,
+        captured=False,
+        readouts=None,
+        chunk_size=chunk_size,
+        score=score,
+        include_output=True,
+        memory_limit=memory_limit,
+    )
+    return scores[:, 0]
+
+
+def masked_layer_scores(
+    captured_fn: Callable,
+    readouts: Mapping[str, Callable] | Callable | None,
+    x,
+    players: Players,
+    baseline,
+    target,
+    chunk_size: int = 256,
+    score: str | Callable = "log_odds",
+    include_output: bool = True,
+    *,
+    memory_limit: int | None = None,
+) -> jax.Array:
+    """Per-layer scores on every masked input: (samples, layers, 2**n).
+
+    captured_fn: (batch, *input_shape) -> (logits, {layer name: features (batch, ...)});
+    readouts: {layer name: fn(features) -> logits (batch, classes)} (e.g. linear probes), or
+    one fn applied to every captured layer, or None (output only). Layers are ordered as the
+    readouts dict (or as captured_fn's features for a single fn), then the network output last
+    when ``include_output``; :func:`score_layer_names` lists them. Other arguments as in
+    :func:`masked_scores`.
+    """
+    return _evaluate(
+        captured_fn,
+        x,
+        players,
+        baseline,
+        target,
+        captured=True,
+        readouts=readouts,
+        chunk_size=chunk_size,
+        score=score,
+        include_output=include_output,
+        memory_limit=memory_limit,
+    )
+
+
+def score_layer_names(
+    captured_fn, readouts, input_shape, dtype=jnp.float32, include_output: bool = True
+) -> list[str]:
+    """Names of the layers along axis 1 of :func:`masked_layer_scores`."""
+    example = jax.ShapeDtypeStruct((1, *input_shape), dtype)
+    resolved, _ = _resolve_readouts(captured_fn, True, readouts, example)
+    return [name for name, _ in resolved] + [OUTPUT] * include_output
+
+
+# ---------------------------------------------------------------------------------------------
+# validation (host side, before tracing)
+
+
+def _resolve_readouts(fn, captured, readouts, example):
+    """((name, readout), ...) and the abstract outputs (logits, features) of one example row."""
+    try:
+        out = jax.eval_shape(fn, example)
+    except Exception as err:  # the user's model failed on a batch of input_shape
+        raise JaxinterInputError(
+            f"apply_fn: could not be evaluated on a batch of shape {example.shape}: {err}"
+        ) from err
+    if captured:
+        if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], Mapping)):
+            raise JaxinterInputError(
+                "captured_fn: expected a function x -> (logits, {layer name: features})"
+            )
+        logits, features = out
+    else:
+        logits, features = out, {}
+    if readouts is None:
+        pairs = ()
+    elif callable(readouts):
+        pairs = tuple((name, readouts) for name in features)
+    elif isinstance(readouts, Mapping):
+        missing = [name for name in readouts if name not in features]
+        if missing:
+            raise JaxinterInputError(
+                f"readouts: layers {missing} are not captured; captured layers: {list(features)}"
+            )
+        pairs = tuple(readouts.items())
+    else:
+        raise JaxinterInputError("readouts: expected a dict name -> fn, a single fn, or None")
+    return pairs, (logits, features)
+
+
+def _check_logits(shape, what: str) -> int:
+    if len(shape) != 2 or shape[0] != 1:
+        raise JaxinterInputError(
+            f"{what}: expected logits of shape (batch, classes), got {tuple(shape)} "
+            "for a batch of one"
+        )
+    return shape[1]
+
+
+def _memory_limit() -> int:
+    """Bytes the default device can hold: its allocator limit, else the host's RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _value_bytes(jaxpr) -> list[int]:
+    """Bytes of every value a jaxpr computes, nested jaxprs (jit, scan bodies) included."""
+    sizes = []
+    for eqn in jaxpr.eqns:
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            sizes += _value_bytes(sub)
+        for v in eqn.outvars:
+            aval = v.aval
+            if hasattr(aval, "shape") and hasattr(aval, "dtype"):
+                sizes.append(prod(aval.shape) * aval.dtype.itemsize)
+    return sizes
+
+
+def row_bytes(fn, shape, dtype, features) -> int:
+    """Working memory per masked input row (bytes), for the memory plan.
+
+    The masked input and its sources (x and baseline rows), every captured feature, and twice
+    the largest intermediate value of ``fn`` (an operand and its result are alive together).
+    The per-row size of each intermediate is its size at batch 2 minus its size at batch 1, so
+    weights and other batch-independent values do not count per row.
+    """
+    one, two = (
+        _value_bytes(jax.make_jaxpr(fn)(jax.ShapeDtypeStruct((b, *shape), dtype)).jaxpr)
+        for b in (1, 2)
+    )
+    if len(one) == len(two):
+        largest = max((b - a for a, b in zip(one, two, strict=True)), default=0)
+    else:  # batch-dependent program structure: assume everything scales with the batch
+        largest = max(two, default=0) // 2
+    inputs = 3 * prod(shape) * jnp.dtype(dtype).itemsize
+    return inputs + sum(f.size * f.dtype.itemsize for f in jax.tree.leaves(features)) + 2 * largest
+
+
+def _check_memory(n, samples, layers, chunk, row_bytes, itemsize, limit):
+    """Refuse configurations whose result or chunk obviously cannot fit in ``limit`` bytes."""
+    rows = samples << n
+    if rows >= 2**31:
+        raise JaxinterInputError(
+            f"n = {n} players x {samples} samples = {rows} masked inputs exceeds 2**31 rows; "
+            "split the samples into several calls or use fewer players"
+        )
+    result = 2 * rows * layers * itemsize  # the result plus its reordered copy
+    work = chunk * row_bytes
+    if result + work > limit:
+        gib = 2.0**30
+        raise JaxinterInputError(
+            f"masked evaluation needs about {(result + work) / gib:.1f} GiB "
+            f"(results: n = {n} players -> 2**{n} subsets x {samples} samples x {layers} layers "
+            f"= {result / gib:.2f} GiB; one chunk: chunk_size = {chunk} rows x "
+            f"{row_bytes / 2**20:.2f} MiB = {work / gib:.2f} GiB) but the limit is "
+            f"{limit / gib:.1f} GiB; lower n, chunk_size or the number of samples per call"
+        )
+
+
+def _evaluate(
+    fn,
+    x,
+    players,
+    baseline,
+    target,
+    *,
+    captured,
+    readouts,
+    chunk_size,
+    score,
+    include_output,
+    memory_limit,
+):
+    if not isinstance(players, Players):
+        raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
+    x = check_floating(x, "x")
+    shape = players.input_shape
+    if x.ndim != len(shape) + 1 or x.shape[1:] != shape:
+        raise JaxinterInputError(
+            f"x: expected shape (samples, *{shape}) to match the players, got {x.shape}"
+        )
+    check_finite(x, "x")
+    samples = x.shape[0]
+    if players.per_sample and players.assignment.shape[0] != samples:
+        raise JaxinterInputError(
+            f"players: per-sample players for {players.assignment.shape[0]} samples, "
+            f"but x has {samples}"
+        )
+    baseline = check_baseline(baseline, shape, samples).astype(x.dtype)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise JaxinterInputError(f"chunk_size: expected a positive int, got {chunk_size!r}")
+    if not include_output and not readouts:
+        raise JaxinterInputError("readouts: nothing to score (no readouts, include_output=False)")
+    score_fn = get_score(score)
+
+    example = jax.ShapeDtypeStruct((1, *shape), x.dtype)
+    pairs, (logits, features) = _resolve_readouts(fn, captured, readouts, example)
+    if not isinstance(target, jax.core.Tracer):
+        target = np.asarray(target)
+    if target.shape != (samples,):
+        raise JaxinterInputError(
+            f"target: expected shape ({samples},) (one label per sample), got {target.shape}"
+        )
+    what = "captured_fn" if captured else "apply_fn"
+    outputs = [_check_logits(logits.shape, what)] if include_output else []
+    for name, readout in pairs:
+        try:
+            out = jax.eval_shape(readout, features[name])
+        except Exception as err:
+            raise JaxinterInputError(f"readouts[{name!r}]: failed on its features: {err}") from err
+        outputs.append(_check_logits(out.shape, f"readouts[{name!r}]"))
+    for classes in set(outputs):
+        check_target(target, classes)
+
+    total = samples << players.n
+    chunk = min(chunk_size, total)
+    bytes_per_row = row_bytes(fn, shape, x.dtype, features)
+    limit = _memory_limit() if memory_limit is None else memory_limit
+    _check_memory(players.n, samples, len(outputs), chunk, bytes_per_row, x.dtype.itemsize, limit)
+
+    dynamic, spec = _partition((fn, pairs, score_fn))
+    return masked_kernel(
+        x,
+        baseline,
+        players,
+        jnp.asarray(target, jnp.int32),
+        dynamic,
+        spec=spec,
+        captured=captured,
+        include_output=include_output,
+        chunk=chunk,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the kernel
+
+
+@partial(jax.jit, static_argnames=("spec", "captured", "include_output", "chunk"))
+def masked_kernel(x, baseline, players, target, dynamic, *, spec, captured, include_output, chunk):
+    """(samples, layers, 2**n) scores; rows streamed in chunks of ``chunk``."""
+    fn, readouts, score = _combine(dynamic, spec)
+    samples, n = x.shape[0], players.n
+    total = samples << n
+    num_chunks = -(-total // chunk)
+    shared_baseline = baseline.ndim == x.ndim - 1
+
+    def one_chunk(start):
+        rows = start + jnp.arange(chunk, dtype=jnp.int32)
+        sample = jnp.minimum(rows >> n, samples - 1)  # padded rows repeat the last sample
+        subset = rows & (2**n - 1)
+        b = baseline if shared_baseline else baseline[sample]
+        inputs = players.apply(x[sample], b, subset, sample)
+        out = fn(inputs)
+        logits, features = out if captured else (out, None)
+        t = target[sample]
+        values = [score(readout(features[name]), t) for name, readout in readouts]
+        if include_output:
+            values.append(score(logits, t))
+        return jnp.stack(values)  # (layers, chunk)
+
+    starts = jnp.arange(num_chunks, dtype=jnp.int32) * chunk
+    out = jax.lax.map(one_chunk, starts)  # (chunks, layers, chunk)
+    layers = out.shape[1]
+    out = jnp.moveaxis(out, 1, 0).reshape(layers, num_chunks * chunk)[:, :total]
+    return jnp.moveaxis(out.reshape(layers, samples, 2**n), 0, 1)

@@ -1,0 +1,234 @@
+"""Per-layer linear probes trained with optax on frozen features (Cheng et al. 2024, DESIGN 3.5).
+
+A probe reads the features of one layer, ``(batch, ...)``, and returns class logits
+``(batch, classes)``: ``logits = ((pool(f) - mean) / scale) @ w + b``. Features are flattened;
+layers with spatial or token axes larger than ``max_dim`` are first average-pooled over those
+axes by an integer factor (a fixed linear map, so the probe stays linear in the features).
+Standardizing (training mean per feature, one scale per layer) is part of the probe, so probes
+of layers with very different activation scales train with the same learning rate.
+
+Training is full-dataset cross-entropy on the same task and data as the network, minibatch
+AdamW in one ``lax.scan``. Layers whose flattened widths are equal are stacked and trained
+together under ``vmap`` (one jitted call per distinct width), e.g. all hidden layers of an MLP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ..errors import JaxinterInputError
+
+
+def pool_factor(shape: tuple[int, ...], max_dim: int) -> int:
+    """Smallest average-pool factor k over the middle axes of ``(batch, *mid, channels)`` so
+    that the flattened width is at most ``max_dim`` (1 for vectors or small maps)."""
+    if len(shape) <= 2:
+        return 1
+    mid, channels = shape[1:-1], shape[-1]
+    k = 1
+    while channels * int(np.prod([-(-s // k) for s in mid])) > max_dim and k < max(mid):
+        k += 1
+    return k
+
+
+def flatten_features(f: jax.Array, pool: int = 1) -> jax.Array:
+    """``(batch, *mid, channels) -> (batch, d)``, average-pooling the middle axes by ``pool``
+    (edges are padded by replication so every window has ``pool`` entries per axis)."""
+    if pool > 1:
+        mid = f.ndim - 2
+        f = jnp.pad(f, [(0, 0)] + [(0, -s % pool) for s in f.shape[1:-1]] + [(0, 0)], mode="edge")
+        split = [d for s in f.shape[1:-1] for d in (s // pool, pool)]
+        f = f.reshape(f.shape[0], *split, f.shape[-1])
+        f = f.mean(axis=tuple(2 + 2 * i for i in range(mid)))
+    return f.reshape(f.shape[0], -1)
+
+
+@flax.struct.dataclass
+class LinearProbe:
+    """Linear classifier on one layer's features; ``probe(features) -> logits (batch, C)``.
+
+    w: (d, C); b: (C,); mean, scale: (d,) standardization of the flattened (pooled) features.
+    """
+
+    w: jax.Array
+    b: jax.Array
+    mean: jax.Array
+    scale: jax.Array
+    pool: int = flax.struct.field(pytree_node=False, default=1)
+
+    def __call__(self, features: jax.Array) -> jax.Array:
+        f = flatten_features(features, self.pool)
+        return ((f - self.mean) / self.scale) @ self.w + self.b
+
+
+_FIELDS = ("w", "b", "mean", "scale")  # the array fields of LinearProbe
+
+
+@flax.struct.dataclass
+class ProbeSet:
+    """Trained probes of several layers with their accuracies (train and, if given, test)."""
+
+    probes: dict[str, LinearProbe]
+    train_accuracy: dict[str, jax.Array]
+    test_accuracy: dict[str, jax.Array]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.probes)
+
+    def readouts(self) -> dict[str, Callable[[jax.Array], jax.Array]]:
+        """Layer name -> features -> logits, as ``masked_layer_scores`` expects."""
+        return dict(self.probes)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Flat ``{"<layer>|<field>": array}`` (for ``StageCache.put`` or ``np.savez``)."""
+        out = {}
+        for k, p in self.probes.items():
+            out.update({f"{k}|{f}": np.asarray(getattr(p, f)) for f in _FIELDS})
+            out[f"{k}|pool"] = np.asarray(p.pool)
+            out[f"{k}|train_accuracy"] = np.asarray(self.train_accuracy[k])
+            if k in self.test_accuracy:
+                out[f"{k}|test_accuracy"] = np.asarray(self.test_accuracy[k])
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ProbeSet:
+        """Inverse of :meth:`to_arrays` (layer order preserved)."""
+        names = list(dict.fromkeys(k.split("|")[0] for k in arrays))
+        get = lambda k, f: jnp.asarray(arrays[f"{k}|{f}"])  # noqa: E731
+        probes = {k: LinearProbe(*(get(k, f) for f in _FIELDS), int(arrays[f"{k}|pool"]))
+                  for k in names}
+        train = {k: get(k, "train_accuracy") for k in names}
+        test = {k: get(k, "test_accuracy") for k in names if f"{k}|test_accuracy" in arrays}
+        return cls(probes, train, test)
+
+
+def _extract(features_fn, x, names, pools, chunk_size) -> dict[str, np.ndarray]:
+    """Flattened features of every layer for all of ``x``, computed in chunks, on host."""
+
+    @jax.jit
+    def run(xb):
+        feats = features_fn(xb)
+        return {k: flatten_features(feats[k], pools[k]) for k in names}
+
+    parts = [run(jnp.asarray(x[i : i + chunk_size])) for i in range(0, len(x), chunk_size)]
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in names}
+
+
+@jax.jit(static_argnames=("num_classes", "steps", "batch_size", "learning_rate", "weight_decay"))
+def _fit_stack(feats, labels, key, *, num_classes, steps, batch_size, learning_rate,
+               weight_decay):
+    """Train a stack of probes at once. feats: (L, N, d) standardized; labels: (N,).
+
+    Returns w (L, d, C), b (L, C). The loss is the sum of the per-layer mean cross-entropies,
+    so the gradients of different layers are independent (training them together or alone
+    gives the same probes).
+    """
+    n_layers, n, d = feats.shape
+    params = (jnp.zeros((n_layers, d, num_classes), feats.dtype),
+              jnp.zeros((n_layers, num_classes), feats.dtype))
+    opt = optax.adamw(learning_rate, weight_decay=weight_decay)
+
+    def loss_fn(params, idx):
+        w, b = params
+        logits = jax.vmap(lambda f, w, b: f[idx] @ w + b)(feats, w, b)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels[idx][None])
+        return ce.mean(axis=-1).sum()
+
+    def step(carry, k):
+        params, state = carry
+        idx = jax.random.choice(k, n, (min(batch_size, n),), replace=False)
+        grads = jax.grad(loss_fn)(params, idx)
+        updates, state = opt.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), None
+
+    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(key, steps))
+    return params
+
+
+def _standardizer(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and one scale per layer (root mean feature variance), as (d,) arrays.
+
+    A single scale keeps the units' relative sizes: per-unit scaling would divide rarely
+    active units by a tiny std and blow up on masked inputs, which leave the training
+    distribution.
+    """
+    mean = flat.mean(0)
+    scale = np.sqrt(np.mean(flat.var(0))) + 1e-6
+    return mean, np.full_like(mean, scale)
+
+
+def _accuracy(probe: LinearProbe, flat: np.ndarray, labels: np.ndarray) -> jax.Array:
+    logits = ((jnp.asarray(flat) - probe.mean) / probe.scale) @ probe.w + probe.b
+    return jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(labels))
+
+
+def train_probes(
+    features_fn: Callable[[jax.Array], dict[str, jax.Array]],
+    x_train,
+    y_train,
+    num_classes: int,
+    *,
+    key: jax.Array,
+    layers: list[str] | None = None,
+    x_test=None,
+    y_test=None,
+    steps: int = 1000,
+    batch_size: int = 256,
+    learning_rate: float = 1e-2,
+    weight_decay: float = 1e-4,
+    max_dim: int = 8192,
+    chunk_size: int = 512,
+) -> ProbeSet:
+    """Train one linear probe per layer on frozen features with cross-entropy (AdamW).
+
+    features_fn: x (batch, *input_shape) -> dict layer name -> (batch, ...) features (for a
+    captured model, ``lambda x: captured(x)[1]``); x_train: (N, *input_shape); y_train: (N,)
+    int labels in ``0..num_classes-1``; layers: names to probe (default: all, in order).
+    Layers of equal flattened width are trained together under ``vmap``.
+    """
+    x_train = np.asarray(x_train)
+    y_train = np.asarray(y_train)
+    if x_train.shape[0] != y_train.shape[0] or y_train.ndim != 1:
+        raise JaxinterInputError(
+            f"y_train: expected shape ({x_train.shape[0]},), got {y_train.shape}"
+        )
+    if y_train.size and (y_train.min() < 0 or y_train.max() >= num_classes):
+        raise JaxinterInputError(f"y_train: labels must lie in 0..{num_classes - 1}")
+    shapes = jax.eval_shape(features_fn, jax.ShapeDtypeStruct((1,) + x_train.shape[1:],
+                                                              jnp.float32))
+    names = list(shapes) if layers is None else list(layers)
+    missing = [k for k in names if k not in shapes]
+    if missing:
+        raise JaxinterInputError(f"layers: {missing} not among the features {list(shapes)}")
+    pools = {k: pool_factor(shapes[k].shape, max_dim) for k in names}
+    flat = _extract(features_fn, x_train, names, pools, chunk_size)
+    stats = {k: _standardizer(flat[k]) for k in names}
+
+    widths: dict[int, list[str]] = {}
+    for k in names:
+        widths.setdefault(flat[k].shape[1], []).append(k)
+    probes = {}
+    for group in widths.values():
+        stack = np.stack([(flat[k] - stats[k][0]) / stats[k][1] for k in group])
+        w, b = _fit_stack(
+            jnp.asarray(stack, jnp.float32), jnp.asarray(y_train, jnp.int32), key,
+            num_classes=num_classes, steps=steps, batch_size=batch_size,
+            learning_rate=learning_rate, weight_decay=weight_decay,
+        )
+        for i, k in enumerate(group):
+            probes[k] = LinearProbe(w[i], b[i], jnp.asarray(stats[k][0]),
+                                    jnp.asarray(stats[k][1]), pools[k])
+    probes = {k: probes[k] for k in names}
+    train_acc = {k: _accuracy(probes[k], flat[k], y_train) for k in names}
+    test_acc = {}
+    if x_test is not None:
+        flat_test = _extract(features_fn, np.asarray(x_test), names, pools, chunk_size)
+        test_acc = {k: _accuracy(probes[k], flat_test[k], np.asarray(y_test)) for k in names}
+    return ProbeSet(probes, train_acc, test_acc)

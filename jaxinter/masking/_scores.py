@@ -1,0 +1,85 @@
+"""Output scores of a classifier for a target class.
+
+Every score maps logits ``(..., classes)`` and integer targets ``(...)`` to ``(...)`` in the
+logits' dtype. A single-logit binary model (``classes == 1``, p(y=1) = sigmoid(z)) is handled as
+the two-class model with logits ``(0, z)``: the target's logit is ``+z`` for y = 1 and ``-z`` for
+y = 0 (relative to the other class), so its log-odds are ``+/- z``.
+
+The functions are pure and jit-able; called on concrete targets they check the label range.
+Use :func:`get_score` to look a score up by name ("log_odds", "logit", "probability").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import JaxinterInputError
+
+
+def check_target(target, num_classes: int, name: str = "target") -> None:
+    """Raise unless a concrete target holds integer labels in range for ``num_classes``."""
+    if isinstance(target, jax.core.Tracer):
+        return
+    t = np.asarray(target)
+    if not np.issubdtype(t.dtype, np.integer):
+        raise JaxinterInputError(f"{name}: expected integer class labels, got dtype {t.dtype}")
+    classes = max(num_classes, 2)  # a single logit is a binary model with labels 0/1
+    if t.size and (t.min() < 0 or t.max() >= classes):
+        bad = t[(t < 0) | (t >= classes)].reshape(-1)[0]
+        raise JaxinterInputError(
+            f"{name}: label {int(bad)} outside 0..{classes - 1} "
+            f"(the model has {num_classes} output logit{'s' * (num_classes != 1)})"
+        )
+
+
+def _target(target, logits):
+    check_target(target, jnp.shape(logits)[-1])
+    return jnp.asarray(target)
+
+
+def _two_class(logits, target):
+    """Single-logit binary model: the signed logit +z (y = 1) or -z (y = 0)."""
+    z = logits[..., 0]
+    return jnp.where(target == 1, z, -z)
+
+
+def log_odds(logits, target) -> jax.Array:
+    """log p_y / (1 - p_y) = z_y - logsumexp_{c != y} z_c, computed stably. (...,)."""
+    logits, target = jnp.asarray(logits), _target(target, logits)
+    if logits.shape[-1] == 1:
+        return _two_class(logits, target)
+    others = jnp.arange(logits.shape[-1]) != target[..., None]
+    z_y = jnp.take_along_axis(logits, target[..., None], axis=-1)[..., 0]
+    return z_y - jax.nn.logsumexp(logits, axis=-1, where=others)
+
+
+def logit(logits, target) -> jax.Array:
+    """The raw logit z_y of the target class (+/- z for a single-logit binary model). (...,)."""
+    logits, target = jnp.asarray(logits), _target(target, logits)
+    if logits.shape[-1] == 1:
+        return _two_class(logits, target)
+    return jnp.take_along_axis(logits, target[..., None], axis=-1)[..., 0]
+
+
+def probability(logits, target) -> jax.Array:
+    """Softmax probability of the target class (sigmoid(+/- z) for a single logit). (...,)."""
+    logits, target = jnp.asarray(logits), _target(target, logits)
+    if logits.shape[-1] == 1:
+        return jax.nn.sigmoid(_two_class(logits, target))
+    return jnp.take_along_axis(jax.nn.softmax(logits, axis=-1), target[..., None], axis=-1)[..., 0]
+
+
+SCORES: dict[str, Callable] = {"log_odds": log_odds, "logit": logit, "probability": probability}
+
+
+def get_score(score: str | Callable) -> Callable:
+    """A score function by name, or a user callable ``(logits, target) -> (...)`` as is."""
+    if callable(score):
+        return score
+    if score not in SCORES:
+        raise JaxinterInputError(f"score: expected one of {sorted(SCORES)}, got {score!r}")
+    return SCORES[score]

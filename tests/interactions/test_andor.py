@@ -1,0 +1,299 @@
+"""AND-OR extraction against the exact LP optimum, brute force and a torch reference."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from jaxinter.analysis import salient_mask
+from jaxinter.errors import JaxinterInputError
+from jaxinter.interactions import and_or, and_or_joint, solve_lp
+from jaxinter.interactions._admm import MOEBIUS_BIT, kron_apply
+from jaxinter.interactions._transforms import (
+    moebius_kernel,
+    or_inverse_kernel,
+    or_kernel,
+    zeta_kernel,
+)
+
+
+def _inputs(n):
+    return ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
+
+
+def mlp_game(n, seed, act="tanh", width=32):
+    """Scores of a random 2-layer MLP on all 2**n masked inputs (baseline 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    w1, b1 = rng.normal(size=(n, width)) * 2 / np.sqrt(n), 0.3 * rng.normal(size=width)
+    w2 = rng.normal(size=width) / np.sqrt(width)
+    f = np.tanh if act == "tanh" else (lambda z: np.maximum(z, 0))
+    return 3 * f((_inputs(n) * x) @ w1 + b1) @ w2
+
+
+def games(n, seed):
+    """Random, MLP, OR-like (max) and threshold games: (5, 2**n)."""
+    rng = np.random.default_rng(seed + 100)
+    x = _inputs(n)
+    return np.stack([
+        rng.normal(size=2**n),
+        mlp_game(n, seed, "tanh"),
+        mlp_game(n, seed, "relu"),
+        np.max(x * np.abs(rng.normal(size=n)), axis=1),
+        (x.sum(1) >= n // 2) + 0.01 * rng.normal(size=2**n),
+    ])
+
+
+def lp_optimum(v, c_q=0.04):
+    return np.array([solve_lp(g, c_q * abs(g[-1] - g[0]))[0] for g in v])
+
+
+def test_kron_apply_matches_butterflies_and_adjoint():
+    n = 7  # two chunks of bits (5 + 2)
+    f, y = jax.random.normal(jax.random.key(0), (2, 3, 2**n))
+
+    @jax.jit  # one compilation instead of one per eager operation
+    def both(f, y):
+        fwd, inv = kron_apply(f, n, MOEBIUS_BIT), kron_apply(f, n, np.linalg.inv(MOEBIUS_BIT))
+        adjoint = kron_apply(y, n, MOEBIUS_BIT.T)  # superset-direction butterfly
+        return fwd, inv, jnp.sum(fwd * y), jnp.sum(f * adjoint)
+
+    fwd, inv, lhs, rhs = both(f, y)
+    np.testing.assert_allclose(fwd, moebius_kernel(f, n), atol=1e-4)
+    np.testing.assert_allclose(inv, zeta_kernel(f, n), atol=1e-4)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
+
+
+def test_lp_matches_dense_formulation():
+    """Sparse-butterfly LP == dense LP over all 2 * 2**n atoms (both empty OR/AND terms)."""
+    n = 4
+    eye = np.eye(2**n)
+    dictionary = np.hstack([np.asarray(zeta_kernel(eye.T, n)).T,
+                            np.asarray(or_inverse_kernel(eye.T, n)).T])
+    for v in games(n, 0):
+        kappa = 0.04 * abs(v[-1] - v[0])
+        k = dictionary.shape[1]
+        a_ub = np.vstack([np.hstack([dictionary, -dictionary]),
+                          np.hstack([-dictionary, dictionary])])
+        dense = linprog(np.ones(2 * k), A_ub=a_ub, b_ub=np.concatenate([v + kappa, kappa - v]),
+                        bounds=[(0, None)] * (2 * k), method="highs").fun
+        loss, q, _ = solve_lp(v, kappa)
+        np.testing.assert_allclose(loss, dense, rtol=1e-7)
+        assert np.all(np.abs(q) <= kappa)
+
+
+N = 6  # default-set games: every extraction below uses N and STEPS, batch 6 or 1, so
+STEPS = 4000  # the jit cache holds two compilations of the solver for the whole module
+
+
+@pytest.fixture(scope="module")
+def six_games():
+    """(v (6, 2**N) float64, LP optima (6,), default extraction of the batch in float32)."""
+    v = np.concatenate([games(N, 0), games(N, 1)[1:2]])
+    return v, lp_optimum(v), and_or(jnp.asarray(v, jnp.float32), steps=STEPS)
+
+
+def check_near_optimum(v, opt, res):
+    """Within 1% of the LP optimum, never below it, certified bound below it, bounded q."""
+    loss = np.asarray(res.loss, np.float64)
+    assert np.all(loss <= 1.01 * opt), loss / opt - 1
+    assert np.all(loss >= opt * (1 - 1e-4))  # float32 reconstruction of a feasible point
+    bound = np.asarray(res.lower_bound, np.float64)
+    assert np.all(bound <= opt * (1 + 1e-4))  # a certified lower bound
+    assert np.all(res.gap >= -1e-4)
+    hist = np.asarray(res.loss_history)
+    assert np.all(np.diff(hist, axis=-1) <= 1e-6 * hist[..., :1])  # best-so-far is monotone
+    np.testing.assert_allclose(hist[..., -1], loss, rtol=1e-4)  # the best is returned
+    kappa = 0.04 * np.abs(v[:, -1] - v[:, 0])
+    np.testing.assert_allclose(res.kappa, kappa, rtol=1e-5)
+    assert np.all(np.abs(np.asarray(res.q)) <= np.asarray(res.kappa)[:, None])
+
+
+def check_reconstruction(v, q, i_and, i_or, n, rtol):
+    """v + q == zeta(I_and) + OR inverse(I_or), relative to max |v| per game."""
+    recon = zeta_kernel(i_and, n) + or_inverse_kernel(i_or, n)
+    scale = jnp.max(jnp.abs(v), -1, keepdims=True)
+    assert float(jnp.max(jnp.abs(recon - (v + q)) / scale)) < rtol
+
+
+def test_default_within_one_percent_of_lp(six_games):
+    check_near_optimum(*six_games)
+    # stopped by the certificate before the default budget at n = 6 (2000 steps), so this is
+    # the default behaviour; STEPS matters only for the exact (c_q = 0) recovery below
+    assert np.all(np.asarray(six_games[2].steps) < 2000)
+
+
+def test_default_within_one_percent_of_lp_n8():
+    n = 8
+    v = np.concatenate([games(n, 0), games(n, 1)[1:3]])
+    res = and_or(jnp.asarray(v, jnp.float32))
+    check_near_optimum(v, lp_optimum(v), res)
+    check_reconstruction(jnp.asarray(v, jnp.float32), res.q, res.i_and, res.i_or, n, 1e-5)
+
+
+def test_lp_mode_and_published_semantics():
+    v = games(N, 2)[1:3]
+    opt = lp_optimum(v)
+    lp = and_or(v.astype(np.float32), method="lp")
+    np.testing.assert_allclose(lp.loss, opt, rtol=1e-5)
+    pub = and_or(jnp.asarray(v, jnp.float32), method="published", steps=3000)
+    hist = np.asarray(pub.loss_history)
+    chex.assert_shape(hist, (2, 3000))
+    assert np.all(hist[:, -1] < 0.8 * hist[:, 0])  # it decreases ...
+    assert np.all(np.asarray(pub.loss) > opt * 1.001)  # ... but stays above the optimum
+    assert np.all(np.abs(pub.q) <= pub.kappa[:, None])
+
+
+def test_published_matches_torch_reference():
+    """Step-by-step agreement with a torch transcription of the published loop (dense)."""
+    torch = pytest.importorskip("torch")
+    n, steps, lr = 4, 60, 1e-2
+    v = games(n, 3)[1]
+    kappa = 0.04 * abs(v[-1] - v[0])
+    eye = np.eye(2**n)
+    to_and = torch.tensor(np.asarray(moebius_kernel(eye.T, n)).T, dtype=torch.float64)
+    to_or = torch.tensor(np.asarray(or_kernel(eye.T, n)).T, dtype=torch.float64)
+    r = torch.tensor(v)
+    p = torch.zeros_like(r, requires_grad=True)
+    q = torch.zeros_like(r, requires_grad=True)
+    opt = torch.optim.SGD([p, q], lr=0.0, momentum=0.9)
+    eta = np.logspace(np.log10(lr), np.log10(lr) - 1, steps)
+    losses = []
+    for it in range(steps):
+        q.data = torch.clamp(q.data, -kappa, kappa)
+        half = 0.5 * (r + q)
+        loss = (to_and @ (half + p)).abs().sum() + (to_or @ (half - p)).abs().sum()
+        losses.append(loss.item())
+        if it + 1 < steps:
+            opt.zero_grad()
+            opt.param_groups[0]["lr"] = eta[it]
+            loss.backward()
+            opt.step()
+    with jax.enable_x64(True):
+        res = and_or(jnp.asarray(v), method="published", steps=steps, lr=lr)
+        np.testing.assert_allclose(res.loss_history, losses, rtol=1e-6)
+        np.testing.assert_allclose(res.q, q.detach().numpy(), atol=1e-6)
+        np.testing.assert_allclose(res.g, p.detach().numpy(), atol=1e-6)
+
+
+def brute_reconstruction(i_and, i_or, n):
+    """v(T) + q(T) from the definition: AND of subsets, OR empty, OR meeting T."""
+    out = np.zeros(2**n)
+    for t in range(2**n):
+        for s in range(2**n):
+            out[t] += i_and[s] * ((s & t) == s) + i_or[s] * (s == 0 or (s & t) != 0)
+    return out
+
+
+def test_reconstruction_float32_and_brute_force(six_games):
+    v, _, res = six_games
+    v = jnp.asarray(v, jnp.float32)
+    check_reconstruction(v, res.q, res.i_and, res.i_or, N, 1e-5)
+    np.testing.assert_allclose(
+        brute_reconstruction(np.asarray(res.i_and[1]), np.asarray(res.i_or[1]), N),
+        np.asarray(v[1] + res.q[1]), rtol=1e-5, atol=1e-5)
+    # folding: singleton and empty OR terms moved into AND, unfolded terms kept
+    singletons = [0] + [1 << i for i in range(N)]
+    assert np.all(np.asarray(res.i_or)[:, singletons] == 0)
+    np.testing.assert_allclose(res.i_and[:, 0], v[:, 0] + res.q[:, 0], rtol=1e-5)
+    i_and_u, i_or_u = res.unfolded()
+    np.testing.assert_allclose(i_and_u + i_or_u, res.i_and + res.i_or, atol=1e-6)
+    np.testing.assert_allclose(
+        np.abs(i_and_u).sum(-1) + np.abs(i_or_u).sum(-1), res.loss, rtol=1e-5)
+    check_reconstruction(v, res.q, i_and_u, i_or_u, N, 1e-5)
+
+
+def test_reconstruction_float64(x64):
+    v = jnp.asarray(games(N, 5))
+    res = and_or(v, steps=STEPS)
+    chex.assert_type([res.i_and, res.i_or, res.q, res.loss], jnp.float64)
+    check_reconstruction(v, res.q, res.i_and, res.i_or, N, 1e-10)
+    check_near_optimum(games(N, 5), lp_optimum(games(N, 5)), res)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_q_bound_and_scale_invariance(six_games, scale):
+    v, _, ref = six_games
+    res = and_or(jnp.asarray(v * scale, jnp.float32), steps=STEPS)
+    assert np.all(np.abs(np.asarray(res.q)) <= np.asarray(res.kappa)[:, None])
+    assert np.all(np.isfinite(np.asarray(res.loss)))
+    np.testing.assert_allclose(np.asarray(res.loss) / scale, ref.loss, rtol=2e-3)
+    zero = and_or(jnp.zeros(2**N), steps=STEPS)  # kappa = 0, all-zero game: stays finite
+    assert np.all(np.asarray(zero.loss) == 0)
+
+
+def test_batched_equals_per_game_and_deterministic(six_games):
+    v = jnp.asarray(six_games[0], jnp.float32)
+    batched = and_or(v.reshape(2, 3, 2**N), steps=STEPS, tol=1e-9)
+    chex.assert_shape(batched.i_and, (2, 3, 2**N))
+    chex.assert_shape(batched.loss_history, (2, 3, STEPS // 25))
+    chex.assert_shape(batched.loss, (2, 3))
+    for i in (1, 4):
+        single = and_or(v[i], steps=STEPS, tol=1e-9)
+        chex.assert_shape(single.i_and, (2**N,))
+        # float32 round-off of batched vs single kernels, carried over 4000 iterations
+        tol = 5e-4 * float(jnp.max(jnp.abs(v[i])))
+        np.testing.assert_allclose(single.i_and, batched.i_and[i // 3, i % 3], atol=tol)
+        np.testing.assert_allclose(single.q, batched.q[i // 3, i % 3], atol=tol)
+        np.testing.assert_allclose(single.loss, batched.loss[i // 3, i % 3], rtol=1e-4)
+    again = and_or(v.reshape(2, 3, 2**N), steps=STEPS, tol=1e-9)
+    np.testing.assert_array_equal(again.i_and, batched.i_and)
+    np.testing.assert_array_equal(again.q, batched.q)
+
+
+def test_known_sparse_and_or_terms_are_recovered():
+    """v = 0.5 + 3 AND{0,1} + 2 AND{2,3,4} - 1.5 OR{1,5} + OR{3,5} (n = 6, exact: c_q = 0)."""
+    x = _inputs(N)
+    v = (0.5 + 3 * x[:, 0] * x[:, 1] + 2 * x[:, 2] * x[:, 3] * x[:, 4]
+         - 1.5 * np.maximum(x[:, 1], x[:, 5]) + np.maximum(x[:, 3], x[:, 5]))
+    opt = solve_lp(v, 0.0)[0]
+    np.testing.assert_allclose(opt, 0.5 + 3 + 2 + 1.5 + 1, rtol=1e-9)  # planted terms optimal
+    res = and_or(jnp.asarray(v, jnp.float32), c_q=0.0, tol=1e-5, steps=STEPS)
+    np.testing.assert_allclose(res.loss, opt, rtol=1e-3)
+    m_and, m_or = salient_mask(res.i_and, res.i_or)
+    assert set(np.flatnonzero(m_and)) == {0b11, 0b11100}
+    assert set(np.flatnonzero(m_or)) == {0b100010, 0b101000}
+    np.testing.assert_allclose(np.asarray(res.i_and)[[0, 0b11, 0b11100]], [0.5, 3, 2], atol=1e-3)
+    np.testing.assert_allclose(np.asarray(res.i_or)[[0b100010, 0b101000]], [-1.5, 1], atol=1e-3)
+
+
+def test_joint_extraction_shares_more_salient_interactions():
+    n = N
+    rng = np.random.default_rng(0)
+    base = games(n, 8)[1:3]  # two samples
+    noise = 0.05 * rng.normal(size=(3,) + base.shape)
+    v = jnp.asarray(base[None] + noise, jnp.float32)  # (models, samples, 2**n)
+    joint = and_or_joint(v, model_axis=0, sample_axis=1)
+    sep = and_or(v, steps=STEPS)  # (3, 2) games: the six-game compilation
+
+    def shared_fraction(i_and, i_or):
+        m = np.concatenate(salient_mask(i_and, i_or), axis=-1)  # (models, samples, 2 * 2**n)
+        return (m.all(0).sum(-1) / np.maximum(m.any(0).sum(-1), 1)).mean()
+
+    chex.assert_shape(joint.i_and, (3, 2, 2**n))
+    assert np.all(np.abs(np.asarray(joint.q)) <= 0.04 * np.abs(v[..., -1:] - v[..., :1]))
+    specific = np.abs(np.asarray(joint.g - joint.g_shared[None]))
+    assert np.all(specific <= 0.5 * np.mean(np.abs(v[..., -1] - v[..., 0]), 1)[:, None, None]
+                  + 1e-6)
+    assert shared_fraction(joint.i_and, joint.i_or) > shared_fraction(sep.i_and, sep.i_or) + 0.1
+    recon = zeta_kernel(joint.i_and, n) + or_inverse_kernel(joint.i_or, n)
+    np.testing.assert_allclose(recon, v + joint.q, atol=1e-4)
+
+
+def test_bad_inputs():
+    with pytest.raises(JaxinterInputError, match="v:"):
+        and_or(jnp.zeros(6))
+    with pytest.raises(JaxinterInputError, match="method"):
+        and_or(jnp.zeros(8), method="adam")
+    with pytest.raises(JaxinterInputError, match="c_q"):
+        and_or(jnp.zeros(8), c_q=-1.0)
+    with pytest.raises(JaxinterInputError, match="relax"):
+        and_or(jnp.zeros(8), relax=2.5)
+    with pytest.raises(JaxinterInputError, match="NaN"):
+        and_or(jnp.array([0.0, jnp.nan]))
+    with pytest.raises(JaxinterInputError, match="model_axis"):
+        and_or_joint(jnp.zeros((2, 8)), model_axis=-1)

@@ -1,0 +1,183 @@
+"""Report pages, saved pytrees, resumable stage caches and progress lines."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from html.parser import HTMLParser
+
+import jax.numpy as jnp
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from jaxinter.io import (  # noqa: E402  # noqa: E402
+    Section,
+    StageCache,
+    Table,
+    load_tree,
+    progress,  # noqa: E402
+    save_json,
+    save_tree,
+    write_report,
+)
+
+VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+
+class _Checker(HTMLParser):
+    """Records the element nesting errors, text, image sources and external references."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.text, self.images, self.external = [], [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        for key in ("src", "href"):
+            if key in attrs and not attrs[key].startswith("data:"):
+                self.external.append(attrs[key])
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.errors.append(f"self-closing <{tag}/> in an HTML page")
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unbalanced </{tag}>")
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_report_is_a_valid_self_contained_page(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    png = tmp_path / "line.png"
+    fig.savefig(png)
+    plt.close(fig)
+    summary = {"r": np.float32(-0.99), "per_order": jnp.arange(3.0), "bad": float("nan"),
+               "nested": {"inf": np.inf, "ok": (1, 2)}}
+    sections = [Section("Fit <ln D>", "He & Su: r < -0.99.\n\nSecond paragraph.", [png],
+                        [Table("D by layer", ["layer", "D"], [[0, 1.234567], ["<1>", np.nan]])])]
+    path = write_report(tmp_path / "out", "A & B <test>", sections, summary, intro="a < b")
+    page = path.read_text()
+    checker = _Checker()
+    checker.feed(page)
+    checker.close()
+    assert page.startswith("<!doctype html>") and not checker.errors and not checker.stack
+    assert checker.external == []  # nothing outside the page
+    text = "".join(checker.text)
+    for plain in ["A & B <test>", "Fit <ln D>", "He & Su: r < -0.99.", "a < b", "<1>", "1.235"]:
+        assert plain in text, plain
+    assert page.count("<p>") == 3  # intro + two paragraphs
+    (src,) = checker.images
+    assert base64.b64decode(src.removeprefix("data:image/png;base64,")) == png.read_bytes()
+    saved = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert saved == {"r": pytest.approx(-0.99), "per_order": [0.0, 1.0, 2.0], "bad": None,
+                     "nested": {"inf": None, "ok": [1, 2]}}
+    assert not list((tmp_path / "out").glob("*.partial"))
+    with pytest.raises(ValueError, match="not a PNG"):
+        write_report(tmp_path, "t", [Section("s", figures=[tmp_path / "out" / "summary.json"])],
+                     {})
+
+
+def test_save_and_load_tree(tmp_path):
+    tree = {"w": np.arange(6.0).reshape(2, 3), "layers": [np.ones(2), np.int32(3)]}
+    path = save_tree(tmp_path / "sub" / "t.npz", tree)
+    like = {"w": np.zeros((2, 3)), "layers": [np.zeros(2), np.int32(0)]}
+    back = load_tree(path, like)
+    np.testing.assert_array_equal(back["w"], tree["w"])
+    np.testing.assert_array_equal(back["layers"][0], tree["layers"][0])
+    assert int(back["layers"][1]) == 3
+    save_json(tmp_path / "x.json", {"a": np.float64(1.5)})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1.5}
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["sub", "t.npz", "x.json"]
+
+
+def test_stage_cache_resumes_and_survives_interruption(tmp_path):
+    folder = tmp_path / "cache"
+    cache = StageCache(folder, {"n": 10, "lr": 0.1})
+    assert cache.get("layer_0") is None
+    cache.put("layer_0", {"v": np.arange(4.0)})
+    # a killed put leaves only a temporary file; it is ignored and cleaned up on reopen
+    (folder / "layer_1.npz.partial").write_bytes(b"PK\x03\x04half")
+    # a stage truncated by a crash of the machine counts as missing
+    (folder / "layer_2.npz").write_bytes(b"PK\x03\x04trunc")
+    again = StageCache(folder, {"lr": 0.1, "n": 10})  # same config, other key order
+    np.testing.assert_array_equal(again.get("layer_0")["v"], np.arange(4.0))
+    assert again.get("layer_1") is None and again.get("layer_2") is None
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "layer_0.npz"]
+    # another config never sees these stages
+    other = StageCache(folder, {"n": 12, "lr": 0.1})
+    assert other.get("layer_0") is None
+    assert json.loads((folder / "config.json").read_text()) == {"n": 12, "lr": 0.1}
+    for bad in ["../x", "a/b", "", ".hidden"]:
+        with pytest.raises(ValueError, match="key"):
+            other.put(bad, {"v": np.zeros(1)})
+
+
+def test_stage_cache_depends_per_stage(tmp_path, monkeypatch):
+    import jaxinter.io._store as store
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"old": 1}')  # a whole-run stamp is left alone
+    cache = StageCache(folder)
+    up = {"data": "digits", "epochs": 3, "sizes": (8, 4)}
+    down = {**up, "draws": 2}
+    cache.put("model", {"w": np.arange(3.0)}, depends=up)
+    cache.put("noise", {"v": np.ones(2)}, depends=down)
+    cache.put("plain", {"v": np.zeros(1)})
+    again = StageCache(folder)
+    # same dependencies (other key order, tuple read back as list): reused, the stamp hidden
+    got = again.get("model", {"sizes": [8, 4], "epochs": 3, "data": "digits"})
+    assert list(got) == ["w"]
+    np.testing.assert_array_equal(got["w"], np.arange(3.0))
+    assert list(again.get("model")) == ["w"]  # no depends: no check
+    # a downstream option changed: only the stage depending on it is stale
+    new_down = {**up, "draws": 3}
+    assert again.get("noise", new_down) is None
+    assert again.get("model", up) is not None
+    assert again.get("model", {**up, "epochs": 4}) is None
+    assert again.get("plain", {}) is None  # saved without dependencies: never matches
+    again.put("noise", {"v": np.full(3, 2.0)}, depends=new_down)
+    np.testing.assert_array_equal(again.get("noise", new_down)["v"], np.full(3, 2.0))
+    assert again.get("noise", down) is None
+    # a put killed before its rename leaves the previous stage and its dependencies intact
+    def killed(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        again.put("noise", {"v": np.zeros(5)}, depends=down)
+    monkeypatch.undo()
+    assert (folder / "noise.npz.partial").exists()
+    reopened = StageCache(folder)
+    assert reopened.get("noise", down) is None
+    np.testing.assert_array_equal(reopened.get("noise", new_down)["v"], np.full(3, 2.0))
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.npz", "noise.npz",
+                                                        "plain.npz"]
+    assert json.loads((folder / "config.json").read_text()) == {"old": 1}
+    with pytest.raises(ValueError, match="reserved"):
+        reopened.put("x", {"__depends__": np.zeros(1)}, depends=up)
+
+
+def test_progress_lines():
+    stream = io.StringIO()
+    assert list(progress(range(3), "fit", stream=stream)) == [0, 1, 2]
+    lines = stream.getvalue().splitlines()
+    assert [re.match(r"\[fit\] (\d)/3 elapsed [\d.]+s eta [\d.]+s$", x).group(1) for x in lines] \
+        == ["1", "2", "3"]
+    stream = io.StringIO()
+    list(progress(iter("ab"), "gen", stream=stream))  # unknown length: no total, no eta
+    assert stream.getvalue().splitlines()[-1].startswith("[gen] 2 elapsed")
