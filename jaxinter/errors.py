@@ -67,3 +67,46 @@ def check_game(values, name: str = "values", *, check_values: bool = True):
     if check_values:
         check_finite(values, name)
     return values, n
+
+
+def check_labels(labels, name: str = "labels", *, num_samples: int | None = None,
+                 num_classes: int | None = None) -> np.ndarray:
+    """Class labels as a host int32 array (n,); raises unless they are 1-d integers (booleans
+    count as 0/1), ``num_samples`` long and in ``0..num_classes - 1`` when those are given."""
+    y = np.asarray(labels)
+    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+        raise JaxinterInputError(
+            f"{name}: expected a 1-d array of integer class labels, got shape {y.shape}, "
+            f"dtype {y.dtype}"
+        )
+    if num_samples is not None and y.shape[0] != num_samples:
+        raise JaxinterInputError(
+            f"{name}: expected one label per sample ({num_samples}), got {y.shape[0]}"
+        )
+    if y.size and y.min() < 0:
+        raise JaxinterInputError(f"{name}: class labels must be >= 0, got {int(y.min())}")
+    if num_classes is not None and y.size and y.max() >= num_classes:
+        raise JaxinterInputError(
+            f"{name}: label {int(y.max())} outside 0..{num_classes - 1} ({num_classes} classes)"
+        )
+    return y.astype(np.int32)
+
+
+def check_bool_mask(mask, name: str, *, like_shape: tuple[int, ...] | None = None,
+                    same_shape: bool = False):
+    """A boolean mask as a jax array; raises on another dtype, and unless its shape broadcasts
+    with (or, with ``same_shape``, equals) ``like_shape`` when that is given."""
+    mask = jnp.asarray(mask)
+    if mask.dtype != jnp.bool_:
+        raise JaxinterInputError(f"{name}: expected a boolean mask, got dtype {mask.dtype}")
+    if like_shape is not None:
+        if same_shape and mask.shape != tuple(like_shape):
+            raise JaxinterInputError(
+                f"{name}: expected shape {tuple(like_shape)}, got {mask.shape}")
+        try:
+            jnp.broadcast_shapes(mask.shape, tuple(like_shape))
+        except ValueError as err:
+            raise JaxinterInputError(
+                f"{name}: shape {mask.shape} does not broadcast with {tuple(like_shape)}"
+            ) from err
+    return mask

@@ -16,7 +16,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from ..errors import JaxinterInputError, check_floating, n_players_from_size
+from ..errors import JaxinterInputError, check_bool_mask, check_floating, n_players_from_size
 from ._metrics import order_sums, safe_ratio
 
 STABILITY_CAP = 1e6  # stability of an interaction whose noisy draws never change
@@ -67,19 +67,6 @@ def _check_pair(a, b, name_a: str, name_b: str):
     return a, b
 
 
-def _check_mask(mask, like, name: str):
-    mask = jnp.asarray(mask)
-    if mask.dtype != jnp.bool_:
-        raise JaxinterInputError(f"{name}: expected a boolean mask, got dtype {mask.dtype}")
-    try:
-        jnp.broadcast_shapes(mask.shape, like.shape)
-    except ValueError as err:
-        raise JaxinterInputError(
-            f"{name}: shape {mask.shape} does not broadcast with {like.shape}"
-        ) from err
-    return mask
-
-
 def knowledge_change(i_l, i_ref, salient_l, salient_ref) -> KnowledgeChange:
     """Emerged, forgotten and shared interactions of layer l against a reference layer.
 
@@ -89,8 +76,8 @@ def knowledge_change(i_l, i_ref, salient_l, salient_ref) -> KnowledgeChange:
     Coefficients outside each salient set are zeroed first, which makes the identities exact.
     """
     i_l, i_ref = _check_pair(i_l, i_ref, "i_l", "i_ref")
-    salient_l = _check_mask(salient_l, i_l, "salient_l")
-    salient_ref = _check_mask(salient_ref, i_ref, "salient_ref")
+    salient_l = check_bool_mask(salient_l, "salient_l", like_shape=i_l.shape)
+    salient_ref = check_bool_mask(salient_ref, "salient_ref", like_shape=i_ref.shape)
     return _knowledge_change(i_l, i_ref, salient_l, salient_ref)
 
 
@@ -115,9 +102,7 @@ def salient_iou(mask_a, mask_b) -> jax.Array:
     ``|A_m & B_m| / |A_m | B_m|`` over the subsets of order m; NaN where both are empty
     (always at order 0, the empty set is never salient). Average over samples with nanmean.
     """
-    mask_a, mask_b = jnp.asarray(mask_a), jnp.asarray(mask_b)
-    if mask_a.dtype != jnp.bool_ or mask_b.dtype != jnp.bool_:
-        raise JaxinterInputError("mask_a, mask_b: expected boolean salient masks")
+    mask_a, mask_b = check_bool_mask(mask_a, "mask_a"), check_bool_mask(mask_b, "mask_b")
     n_players_from_size(mask_a.shape[-1], "mask_a")
     if mask_a.shape[-1] != mask_b.shape[-1]:
         raise JaxinterInputError(
@@ -150,7 +135,7 @@ def interaction_stability(draws, salient, axis: int = 0) -> jax.Array:
     if draws.shape[axis] < 2:
         raise JaxinterInputError(f"draws: need at least 2 draws along axis {axis}")
     like = jnp.moveaxis(draws, axis, 0)[0]
-    salient = _check_mask(salient, like, "salient")
+    salient = check_bool_mask(salient, "salient", like_shape=like.shape)
     return _stability(draws, salient, axis)
 
 

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ..errors import JaxinterInputError, check_finite, check_floating
+from ..errors import JaxinterInputError, check_finite, check_floating, check_labels
 
 
 @struct.dataclass
@@ -89,14 +89,7 @@ def class_cumulants(x, labels, num_classes: int) -> Cumulants:
         raise JaxinterInputError(f"x: expected shape (samples, features...), got {x.shape}")
     x = x.reshape(x.shape[0], -1).astype(wide_float())
     check_finite(x, "x")
-    labels_np = np.asarray(labels)
-    if labels_np.shape != (x.shape[0],) or not np.issubdtype(labels_np.dtype, np.integer):
-        raise JaxinterInputError(
-            f"labels: expected {x.shape[0]} integer labels, got shape {labels_np.shape} "
-            f"dtype {labels_np.dtype}"
-        )
-    if labels_np.size and (labels_np.min() < 0 or labels_np.max() >= num_classes):
-        raise JaxinterInputError(f"labels: values must lie in [0, {num_classes})")
+    labels_np = check_labels(labels, num_samples=x.shape[0], num_classes=num_classes)
     counts = np.bincount(labels_np, minlength=num_classes)
     if counts.min() < 2:
         raise JaxinterInputError(

@@ -33,7 +33,7 @@ from flax import struct
 from jax.experimental import io_callback
 
 from ..data import add_label_noise
-from ..errors import JaxinterInputError, check_floating, check_game
+from ..errors import JaxinterInputError, check_bool_mask, check_floating, check_game
 from ..interactions._andor import extract_interactions
 from ..interactions._subsets import orders_np
 from ..io._progress import progress
@@ -246,12 +246,7 @@ def measures_by_order(measures: Trajectories, select) -> DetourSummary:
     Typically ``select`` is the salient set at the last checkpoint. Leading axes are pooled;
     vmap over a model axis for per-model summaries.
     """
-    select = jnp.asarray(select)
-    if select.dtype != jnp.bool_ or select.shape != measures.path.shape:
-        raise JaxinterInputError(
-            f"select: expected a boolean mask of shape {measures.path.shape}, got "
-            f"{select.dtype} {select.shape}"
-        )
+    select = check_bool_mask(select, "select", like_shape=measures.path.shape, same_shape=True)
     _, n = check_game(measures.path, "measures.path", check_values=False)
     return _by_order(measures, select, n)
 
@@ -459,25 +454,6 @@ def init_population(trainer, y_train, seeds, noise_rates, num_classes: int) -> P
     )
 
 
-def _keys_to_data(tree):
-    """Typed PRNG keys -> their uint32 data (for saving); other leaves unchanged."""
-    def convert(a):
-        return jax.random.key_data(a) if jnp.issubdtype(a.dtype, jax.dtypes.prng_key) else a
-
-    return jax.tree.map(convert, tree)
-
-
-def _load_like(path: Path, like):
-    """Load a tree saved from ``_keys_to_data(like)`` and restore the typed keys of ``like``."""
-    loaded = load_tree(path, _keys_to_data(like))
-
-    def restore(new, old):
-        typed = jnp.issubdtype(old.dtype, jax.dtypes.prng_key)
-        return jax.random.wrap_key_data(new, impl=jax.random.key_impl(old)) if typed else new
-
-    return jax.tree.map(restore, loaded, like)
-
-
 @lru_cache(maxsize=8)
 def _population_run(trainer):
     """``trainer.run`` vmapped over members and jitted, compiled once per trainer."""
@@ -514,13 +490,13 @@ def train_population(
         records.append(rec)
         if path is not None:
             tracker.save(step, rec)
-            save_tree(path, _keys_to_data(pop))
+            save_tree(path, pop)
 
     if tracker is not None:
         if tracker.cache is not None:
             path = tracker.cache.folder / "population.npz"
             if path.exists() and tracker.steps():
-                pop = _load_like(path, pop)
+                pop = load_tree(path, pop)
         if int(pop.state.step[0]) not in tracker.steps():
             track(pop)
     todo = range(int(pop.state.step[0]), steps, every)

@@ -28,7 +28,13 @@ import numpy as np
 import optax
 from flax import struct
 
-from ..errors import JaxinterInputError, check_game, n_players_from_size
+from ..errors import (
+    JaxinterInputError,
+    check_bool_mask,
+    check_game,
+    check_labels,
+    n_players_from_size,
+)
 from ..interactions._andor import extract_interactions
 from ..interactions._subsets import orders_np
 from ..masking._evaluate import masked_scores
@@ -57,16 +63,9 @@ def sign_split(interactions, labels=None, num_classes: int | None = None, reduce
     if labels is None:
         scale = 1.0 / i.shape[0] if reduce == "mean" else 1.0
         return pos.sum(0) * scale, neg.sum(0) * scale
-    labels = np.asarray(labels)
-    if labels.shape != (i.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-        raise JaxinterInputError(
-            f"labels: expected integer class ids of shape ({i.shape[0]},), got "
-            f"{labels.dtype} {labels.shape}"
-        )
     if num_classes is None:
         raise JaxinterInputError("num_classes: required when labels are given")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise JaxinterInputError(f"labels: values must lie in 0..{num_classes - 1}")
+    labels = check_labels(labels, num_samples=i.shape[0], num_classes=num_classes)
     onehot = jnp.asarray(np.eye(num_classes)[labels], i.dtype)  # (samples, classes)
     if reduce == "mean":
         onehot = onehot / jnp.maximum(onehot.sum(0), 1)
@@ -123,12 +122,8 @@ def similarity_by_order(
 
 
 def _check_masks(mask_a, mask_b):
-    a, b = jnp.asarray(mask_a), jnp.asarray(mask_b)
-    for name, m in (("mask_a", a), ("mask_b", b)):
-        if m.dtype != jnp.bool_:
-            raise JaxinterInputError(f"{name}: expected a boolean mask, got dtype {m.dtype}")
-    if a.shape != b.shape:
-        raise JaxinterInputError(f"mask_a, mask_b: shapes differ ({a.shape} vs {b.shape})")
+    a = check_bool_mask(mask_a, "mask_a")
+    b = check_bool_mask(mask_b, "mask_b", like_shape=a.shape, same_shape=True)
     n_players_from_size(a.shape[-1], "mask_a")
     return a, b
 
@@ -227,12 +222,7 @@ def sensitivity_by_order(clean, perturbed, salient) -> Sensitivity:
     """
     clean, _ = check_game(clean, "clean")
     perturbed, _ = check_game(perturbed, "perturbed")
-    salient = jnp.asarray(salient)
-    if salient.dtype != jnp.bool_ or salient.shape != clean.shape:
-        raise JaxinterInputError(
-            f"salient: expected a boolean mask of shape {clean.shape}, got "
-            f"{salient.dtype} {salient.shape}"
-        )
+    salient = check_bool_mask(salient, "salient", like_shape=clean.shape, same_shape=True)
     if perturbed.ndim != clean.ndim + 1 or perturbed.shape[1:] != clean.shape:
         raise JaxinterInputError(
             f"perturbed: expected shape (K, *{clean.shape}), got {perturbed.shape}"

@@ -37,7 +37,9 @@ from ..interactions._andor import extract_interactions
 from ..io._store import save_json
 from ..masking._evaluate import masked_layer_scores, score_layer_names
 from ..masking._players import Players
+from ..models import apply_in_batches
 from . import _compare as compare
+from ._generalization import gaussian_perturbations
 from ._metrics import nanmean0, order_sums, salient_mask, sparsity_curve
 
 TYPES = ("and", "or")
@@ -166,18 +168,16 @@ def correctly_classified(apply_fn: Callable, x, y, batch: int = 512) -> np.ndarr
     apply_fn: (batch, *input_shape) -> logits, or -> (logits, features) for a captured model.
     """
     def predict(xb):
-        out = apply_fn(jnp.asarray(xb))
-        return np.asarray((out[0] if isinstance(out, tuple) else out).argmax(-1))
+        out = apply_fn(xb)
+        return (out[0] if isinstance(out, tuple) else out).argmax(-1)
 
-    pred = np.concatenate([predict(x[i:i + batch]) for i in range(0, len(x), batch)])
-    return np.flatnonzero(pred == np.asarray(y))
+    return np.flatnonzero(apply_in_batches(predict, x, batch_size=batch) == np.asarray(y))
 
 
 def noisy_copies(x, players: Players, target, key: jax.Array, sigma: float, draws: int):
     """K noisy copies of every sample: x (S, ...) -> (K * S, ...) draw-major, with players and
     target repeated to match (``x + sigma * N(0, 1)``; the baseline is not perturbed)."""
-    x = jnp.asarray(x)
-    noisy = x[None] + sigma * jax.random.normal(key, (draws,) + x.shape, x.dtype)
+    noisy = gaussian_perturbations(key, x, sigma, draws)
     if players.per_sample:
         players = players.replace(assignment=jnp.tile(players.assignment, (draws, 1)))
     return noisy.reshape((-1,) + x.shape[1:]), players, jnp.tile(jnp.asarray(target), draws)

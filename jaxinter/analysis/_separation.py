@@ -31,7 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx, struct
 
-from ..errors import JaxinterInputError, check_finite
+from ..errors import JaxinterInputError, check_finite, check_labels
+from ..models import apply_in_batches
 
 RTOL = 1e-6  # directions with s_j <= RTOL * s_1 are treated as zero (DESIGN.md 3.8)
 ATOL = 1e-12  # ... and those with s_j <= ATOL * RMS sample norm (class means equal to rounding)
@@ -154,23 +155,9 @@ def _check_features(features, name: str, check_values: bool) -> jax.Array:
 
 def _check_labels(labels, n: int, num_classes: int | None) -> tuple[np.ndarray, int]:
     """Labels -> (int32 numpy (n,), K); at least two classes must be present."""
-    y = np.asarray(labels)
-    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
-        raise JaxinterInputError(
-            f"labels: expected a 1-D integer array of class indices, got shape {y.shape} and "
-            f"dtype {y.dtype}"
-        )
-    if y.shape[0] != n:
-        raise JaxinterInputError(
-            f"labels: has {y.shape[0]} entries but features have {n} samples"
-        )
-    if y.min() < 0:
-        raise JaxinterInputError(f"labels: class indices must be >= 0, got {int(y.min())}")
+    y = check_labels(labels, num_samples=n)
     k = int(y.max()) + 1 if num_classes is None else int(num_classes)
-    if y.max() >= k:
-        raise JaxinterInputError(
-            f"labels: class index {int(y.max())} is out of range for num_classes = {k}"
-        )
+    check_labels(y, num_classes=k)
     present = np.unique(y).size
     if present < 2:
         raise JaxinterInputError(
@@ -356,31 +343,18 @@ class LayerSeparation:
     names: tuple[str, ...] = struct.field(pytree_node=False)
 
 
-@jax.jit
-def _features(captured, x):
-    """Captured layers of x; ``captured`` is a pytree argument, so new weights reuse the program."""
+def _layer_features(captured, x):
+    """Captured layers of x (``captured`` is traced, so new weights reuse the program)."""
     return captured(x)[1]
 
 
 def collect_features(captured, x, batch_size: int = 512) -> dict[str, np.ndarray]:
-    """Run a :class:`jaxinter.capture.CapturedFn` over ``x`` (n, ...) in fixed-size batches.
+    """Run a :class:`jaxinter.masking.CapturedFn` over ``x`` (n, ...) in fixed-size batches.
 
     Returns an ordered dict name -> (n, ...) numpy array of every captured layer (not the
-    logits), in network order. The last batch is zero-padded so one compiled program serves all.
+    logits), in network order.
     """
-    x = np.asarray(x)
-    n = x.shape[0]
-    batch = min(batch_size, n)
-    parts: dict[str, list] = {}
-    for start in range(0, n, batch):
-        chunk = x[start:start + batch]
-        pad = batch - chunk.shape[0]
-        if pad:
-            chunk = np.concatenate([chunk, np.zeros((pad, *x.shape[1:]), x.dtype)])
-        feats = jax.device_get(_features(captured, jnp.asarray(chunk)))
-        for name, value in feats.items():
-            parts.setdefault(name, []).append(np.asarray(value)[: batch - pad])
-    return {name: np.concatenate(values) for name, values in parts.items()}
+    return apply_in_batches(_layer_features, x, captured, batch_size=batch_size)
 
 
 def layer_separation(

@@ -128,17 +128,6 @@ def _players(args, ds, x):
     return players, None, [[names[i] for i in row] for row in top]
 
 
-def _tree_arrays(tree) -> dict:
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return {jax.tree_util.keystr(k): np.asarray(v) for k, v in flat}
-
-
-def _tree_from(arrays, like):
-    flat, treedef = jax.tree_util.tree_flatten_with_path(like)
-    return jax.tree_util.tree_unflatten(
-        treedef, [jnp.asarray(arrays[jax.tree_util.keystr(k)]) for k, _ in flat])
-
-
 def _stage_depends(args, ds) -> dict[str, dict]:
     """The options each cached stage depends on, by stage (``model`` for either seed).
 
@@ -170,18 +159,19 @@ def _stage_depends(args, ds) -> dict[str, dict]:
 
 def _train(args, ds, model, seed, cache, depends):
     """Trained Linen variables and test accuracy (cached in ``cache``)."""
+    from ..io import tree_from_arrays, tree_to_arrays
     from ..models import init_variables
     from ..training._train import train
 
     def fit():
         data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
         result = train(model, data, epochs=args.epochs, batch_size=args.batch_size, seed=seed)
-        return {**_tree_arrays(result.variables),
+        return {**tree_to_arrays(result.variables),
                 "test_accuracy": result.history[-1]["test_accuracy"]}
 
     got = _cached(cache, f"model_seed{seed}", fit, {**depends, "seed": seed})
     like = init_variables(model, jax.random.key(0))
-    return _tree_from(got, like), float(got["test_accuracy"])
+    return tree_from_arrays(got, like), float(got["test_accuracy"])
 
 
 def _cached(cache, key, compute, depends):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_labels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,17 +333,9 @@ def add_label_noise(labels, fraction: float, num_classes: int, seed: int) -> np.
 
     Same seed -> same result. Returns int32 labels (n,); the input is not modified.
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise JaxinterInputError(
-            f"labels: expected a 1-d integer array, got shape {labels.shape}, dtype {labels.dtype}"
-        )
     if num_classes < 2:
         raise JaxinterInputError(f"num_classes: need at least 2 classes, got {num_classes}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise JaxinterInputError(
-            f"labels: values must lie in 0..{num_classes - 1}, found {labels.min()}..{labels.max()}"
-        )
+    labels = check_labels(labels, num_classes=num_classes)
     if not 0.0 <= fraction <= 1.0:
         raise JaxinterInputError(f"fraction: expected a value in [0, 1], got {fraction}")
     rng = np.random.default_rng(seed)

@@ -4,9 +4,10 @@ Atomic writes of arrays and JSON, pytree files, resumable per-stage caches, self
 HTML reports with embedded figures, and progress display for long jobs.
 """
 
+from ._files import write_atomic
 from ._progress import log, progress
 from ._report import Section, Table, to_jsonable, write_report
-from ._store import StageCache, load_tree, save_json, save_tree
+from ._store import StageCache, load_tree, save_json, save_tree, tree_from_arrays, tree_to_arrays
 
 __all__ = [
     "Section",
@@ -18,5 +19,8 @@ __all__ = [
     "save_json",
     "save_tree",
     "to_jsonable",
+    "tree_from_arrays",
+    "tree_to_arrays",
+    "write_atomic",
     "write_report",
 ]

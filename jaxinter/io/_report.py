@@ -12,10 +12,11 @@ import dataclasses
 import html
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
+
+from ._files import to_jsonable, write_atomic
 
 
 @dataclasses.dataclass
@@ -82,21 +83,6 @@ pre{background:#f6f6f8;padding:.8em;overflow-x:auto}
 """
 
 
-def to_jsonable(value):
-    """Convert numpy/jax scalars and arrays (nested in dicts/lists) to JSON-ready values."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):
-        return to_jsonable(np.asarray(value).tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_report(
     out_dir: Path, title: str, sections: list[Section], summary: dict, intro: str = ""
 ) -> Path:
@@ -119,12 +105,5 @@ def write_report(
         parts.extend(_figure_html(f) for f in section.figures)
     summary_json = json.dumps(to_jsonable(summary), indent=2, allow_nan=False)
     parts.append(f"<h2>summary.json</h2><pre>{html.escape(summary_json)}</pre></body></html>")
-    _write_atomic(out_dir / "summary.json", summary_json)
-    return _write_atomic(out_dir / "report.html", "".join(parts))
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    write_atomic(out_dir / "summary.json", summary_json)
+    return write_atomic(out_dir / "report.html", "".join(parts))

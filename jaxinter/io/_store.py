@@ -9,56 +9,61 @@ half-written file behind.
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from ._report import to_jsonable
+from ._files import PARTIAL, to_jsonable, write_atomic
+
+
+def tree_to_arrays(tree) -> dict[str, np.ndarray]:
+    """A pytree as ``{key path: host array}`` (typed PRNG keys as their uint32 key data)."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {jax.tree_util.keystr(k): np.asarray(_key_data(v)) for k, v in flat}
+
+
+def tree_from_arrays(arrays, like):
+    """Inverse of :func:`tree_to_arrays`: host arrays into the structure of ``like``, where the
+    key data of a typed PRNG key in ``like`` becomes a typed key of the same implementation.
+    Raises ``KeyError`` when ``arrays`` lacks a leaf of ``like``."""
+    flat, treedef = jax.tree_util.tree_flatten_with_path(like)
+    leaves = [_restore_key(np.asarray(arrays[jax.tree_util.keystr(k)]), old) for k, old in flat]
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _is_key(x) -> bool:
+    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _key_data(x):
+    return jax.random.key_data(x) if _is_key(x) else x
+
+
+def _restore_key(new, old):
+    if not _is_key(old):
+        return new
+    return jax.random.wrap_key_data(jnp.asarray(new), impl=jax.random.key_impl(old))
 
 
 def save_tree(path: Path, tree) -> Path:
-    """Save a pytree of arrays to ``path`` (.npz); leaves keyed by their tree path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-    _save_npz(path, {jax.tree_util.keystr(k): np.asarray(v) for k, v in flat})
-    return path
-
-
-def _save_npz(path: Path, arrays: dict) -> None:
-    """Write ``arrays`` to ``path`` atomically: a flushed temporary file, then a rename.
-
-    The temporary name ends in ``.partial`` (not ``.npz``), so a run killed mid-write leaves
-    nothing that looks like a result.
-    """
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Save a pytree of arrays to ``path`` (.npz, atomically); leaves keyed by their tree path."""
+    arrays = tree_to_arrays(tree)
+    return write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def load_tree(path: Path, like):
     """Load a pytree saved by :func:`save_tree` into the structure of ``like``."""
     with np.load(Path(path)) as data:
-        flat, treedef = jax.tree_util.tree_flatten_with_path(like)
-        leaves = [data[jax.tree_util.keystr(k)] for k, _ in flat]
-    return jax.tree_util.tree_unflatten(treedef, leaves)
+        return tree_from_arrays(data, like)
 
 
 def save_json(path: Path, obj) -> Path:
-    """Write JSON atomically (numpy values converted)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=2))
-    os.replace(tmp, path)
-    return path
+    """Write JSON atomically (numpy values converted, non-finite floats as null)."""
+    return write_atomic(path, json.dumps(to_jsonable(obj), indent=2))
 
 
 class StageCache:
@@ -87,7 +92,7 @@ class StageCache:
     def __init__(self, folder: Path, config: dict | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        for f in self.folder.glob("*.partial"):
+        for f in self.folder.glob("*" + PARTIAL):
             f.unlink()
         if config is None:
             return
@@ -129,7 +134,7 @@ class StageCache:
         arrays = {k: np.asarray(v) for k, v in arrays.items()}
         if depends is not None:
             arrays[_DEPENDS] = np.asarray(json.dumps(_canonical(depends), sort_keys=True))
-        _save_npz(self._path(key), arrays)
+        write_atomic(self._path(key), lambda f: np.savez(f, **arrays))
 
 
 _DEPENDS = "__depends__"  # entry of a stage file holding its dependencies (JSON text)

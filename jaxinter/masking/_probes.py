@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_labels
+from ..models import apply_in_batches
 
 
 def pool_factor(shape: tuple[int, ...], max_dim: int) -> int:
@@ -112,13 +113,11 @@ class ProbeSet:
 def _extract(features_fn, x, names, pools, chunk_size) -> dict[str, np.ndarray]:
     """Flattened features of every layer for all of ``x``, computed in chunks, on host."""
 
-    @jax.jit
-    def run(xb):
+    def flat(xb):
         feats = features_fn(xb)
         return {k: flatten_features(feats[k], pools[k]) for k in names}
 
-    parts = [run(jnp.asarray(x[i : i + chunk_size])) for i in range(0, len(x), chunk_size)]
-    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in names}
+    return apply_in_batches(flat, x, batch_size=chunk_size)
 
 
 @jax.jit(static_argnames=("num_classes", "steps", "batch_size", "learning_rate", "weight_decay"))
@@ -194,13 +193,8 @@ def train_probes(
     Layers of equal flattened width are trained together under ``vmap``.
     """
     x_train = np.asarray(x_train)
-    y_train = np.asarray(y_train)
-    if x_train.shape[0] != y_train.shape[0] or y_train.ndim != 1:
-        raise JaxinterInputError(
-            f"y_train: expected shape ({x_train.shape[0]},), got {y_train.shape}"
-        )
-    if y_train.size and (y_train.min() < 0 or y_train.max() >= num_classes):
-        raise JaxinterInputError(f"y_train: labels must lie in 0..{num_classes - 1}")
+    y_train = check_labels(y_train, "y_train", num_samples=x_train.shape[0],
+                           num_classes=num_classes)
     shapes = jax.eval_shape(features_fn, jax.ShapeDtypeStruct((1,) + x_train.shape[1:],
                                                               jnp.float32))
     names = list(shapes) if layers is None else list(layers)

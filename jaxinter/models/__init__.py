@@ -5,6 +5,7 @@ the NNX forms (same names for submodules and sown layers, so weights transfer on
 :func:`linen_to_nnx` / :func:`nnx_to_linen`). See ``docs/models.md``.
 """
 
+from ._apply import apply_in_batches
 from ._common import ACTIVATIONS, VGG11, activation, linen_to_nnx, nnx_to_linen
 from ._linen import MLP, VGG, ResNet, ViT, init_variables
 from ._nnx import MLP as NnxMLP
@@ -22,6 +23,7 @@ __all__ = [
     "ResNet",
     "ViT",
     "activation",
+    "apply_in_batches",
     "init_variables",
     "linen_to_nnx",
     "nnx_to_linen",

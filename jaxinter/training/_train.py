@@ -45,6 +45,7 @@ from ..errors import JaxinterInputError, check_finite
 from ..io._progress import log
 from ..io._report import to_jsonable
 from ..io._store import load_tree, save_json, save_tree
+from ..models import apply_in_batches
 
 Callback = Callable[[int, Any, dict], Any]
 
@@ -81,6 +82,11 @@ class _Linen:
         if not train:
             return self.model.apply(variables, x, train=False), rest
         return self.model.apply(variables, x, train=True, mutable=list(rest))
+
+    @functools.cached_property
+    def jitted_run(self) -> Callable:
+        """``jit(run)``, compiled once per trainer and argument shapes."""
+        return jax.jit(self.run, static_argnames=("num_steps", "batch_size"))
 
     def variables(self, state: TrainState):
         return {"params": state.params, **state.model_state}
@@ -119,6 +125,11 @@ class _Nnx:
         module = nnx.merge(self.train_def if train else self.eval_def, params, rest, copy=True)
         logits = module(x)
         return logits, nnx.state(module, nnx.Not(nnx.Param))
+
+    @functools.cached_property
+    def jitted_run(self) -> Callable:
+        """``jit(run)``, compiled once per trainer and argument shapes."""
+        return jax.jit(self.run, static_argnames=("num_steps", "batch_size"))
 
     def variables(self, state: TrainState):
         """The trained model as an NNX module (in training mode, like a freshly built one)."""
@@ -211,16 +222,15 @@ class Trainer:
         logits = self.logits(state, x)
         return {"loss": cross_entropy(logits, y), "accuracy": jnp.mean(jnp.argmax(logits, -1) == y)}
 
+    @functools.cached_property
+    def jitted_run(self) -> Callable:
+        """``jit(run)``, compiled once per trainer and argument shapes."""
+        return jax.jit(self.run, static_argnames=("num_steps", "batch_size"))
+
     def variables(self, state: TrainState):
         """Linen variables dict, or the trained NNX module."""
         return self._fns.variables(state)
 
-    @functools.cached_property
-    def jitted(self) -> tuple[Callable, Callable]:
-        """``(jit(run), jit(evaluate))``, compiled once per trainer and argument shapes."""
-        return jax.jit(self.run, static_argnames=("num_steps", "batch_size")), jax.jit(
-            self.evaluate
-        )
 
 
 @functools.lru_cache(maxsize=16)
@@ -292,14 +302,11 @@ def _check_split(x, y, split: str, input_shape: tuple, num_classes: int):
     return x.astype(np.float32), y.astype(np.int32)
 
 
-def _evaluate_batched(evaluate, state, x, y, chunk: int = 2048) -> dict:
-    totals = {"loss": 0.0, "accuracy": 0.0}
-    for start in range(0, len(x), chunk):
-        m = evaluate(state, x[start : start + chunk], y[start : start + chunk])
-        w = len(x[start : start + chunk])
-        for k in totals:
-            totals[k] += float(m[k]) * w
-    return {k: v / len(x) for k, v in totals.items()}
+def _evaluate_batched(trainer: Trainer, state: TrainState, x, y, chunk: int = 2048) -> dict:
+    """Eval-mode loss and accuracy over all of (x, y), the logits computed in batches."""
+    logits = apply_in_batches(trainer.logits, x, state, batch_size=chunk)
+    return {"loss": float(cross_entropy(logits, y)),
+            "accuracy": float(np.mean(logits.argmax(-1) == np.asarray(y)))}
 
 
 def save_checkpoint(path, state: TrainState, history: list[dict], config: dict | None = None):
@@ -309,7 +316,7 @@ def save_checkpoint(path, state: TrainState, history: list[dict], config: dict |
     """
     path = Path(path)
     meta = json.dumps(to_jsonable({"history": history, "config": config or {}}))
-    save_tree(path, {"state": state.replace(key=jax.random.key_data(state.key)), "meta": meta})
+    save_tree(path, {"state": state, "meta": meta})
     save_json(path.with_suffix(".json"), json.loads(meta))
     return path
 
@@ -324,15 +331,14 @@ def load_checkpoint(path, like: TrainState, config: dict | None = None):
     path = Path(path)
     if not path.exists():
         raise JaxinterInputError(f"checkpoint: no checkpoint at {path}")
-    raw = like.replace(key=jax.random.key_data(like.key))
     try:
-        loaded = load_tree(path, {"state": raw, "meta": ""})
+        loaded = load_tree(path, {"state": like, "meta": ""})
     except (KeyError, OSError, ValueError) as err:
         raise JaxinterInputError(
             f"checkpoint: {path} was not written by save_checkpoint for this model ({err})"
         ) from err
     for (where, new), old in zip(
-        jax.tree_util.tree_flatten_with_path(loaded["state"])[0], jax.tree.leaves(raw), strict=True
+        jax.tree_util.tree_flatten_with_path(loaded["state"])[0], jax.tree.leaves(like), strict=True
     ):
         if new.shape != old.shape:
             raise JaxinterInputError(
@@ -350,11 +356,7 @@ def load_checkpoint(path, like: TrainState, config: dict | None = None):
             f"checkpoint: {path} was written with other settings (saved, now): {clash}; "
             "pass another checkpoint path to start afresh"
         )
-    state = jax.tree.map(jnp.asarray, loaded["state"])
-    state = state.replace(
-        key=jax.random.wrap_key_data(state.key, impl=jax.random.key_impl(like.key))
-    )
-    return state, meta["history"]
+    return jax.tree.map(jnp.asarray, loaded["state"]), meta["history"]
 
 
 def _progress_line(row: dict, epochs: int, total: int, elapsed: float, done: int) -> str:
@@ -429,7 +431,7 @@ def train(
     per_epoch = len(x) // batch_size
     total = epochs * per_epoch
     segment = every or per_epoch
-    run, evaluate = trainer.jitted
+    run = trainer.jitted_run
     x, y = jnp.asarray(x), jnp.asarray(y)
     start, first = time.perf_counter(), int(state.step)
     step = first
@@ -443,7 +445,7 @@ def train(
             row.update(
                 {
                     f"test_{k}": v
-                    for k, v in _evaluate_batched(evaluate, state, x_test, y_test).items()
+                    for k, v in _evaluate_batched(trainer, state, x_test, y_test).items()
                 }
             )
         history.append(row)

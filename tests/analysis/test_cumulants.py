@@ -65,8 +65,8 @@ def test_float32_without_x64():
     "x, labels, match",
     [
         (np.ones(5), np.zeros(5, int), "x: expected shape"),
-        (np.ones((5, 2)), np.zeros(4, int), "labels: expected 5"),
-        (np.ones((5, 2)), np.full(5, 3), r"labels: values must lie"),
+        (np.ones((5, 2)), np.zeros(4, int), r"labels: expected one label per sample \(5\)"),
+        (np.ones((5, 2)), np.full(5, 3), r"labels: label 3 outside 0..1"),
         (np.ones((5, 2)), np.array([0, 0, 0, 0, 1]), "at least 2"),
         (np.full((4, 2), np.nan), np.array([0, 0, 1, 1]), "NaN"),
         (np.ones((4, 2), int), np.array([0, 0, 1, 1]), "floating"),

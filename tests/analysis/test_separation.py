@@ -205,9 +205,9 @@ def test_by_layer_matches_single_calls():
     "features,labels,kwargs,match",
     [
         (np.ones((4, 3)), np.zeros(4, int), {}, "at least two classes"),
-        (np.ones((4, 3)), np.array([0, 1, 2, 5]), {"num_classes": 3}, "out of range"),
+        (np.ones((4, 3)), np.array([0, 1, 2, 5]), {"num_classes": 3}, r"label 5 outside 0..2"),
         (np.ones((4, 3)), np.array([0, 1, -1, 1]), {}, ">= 0"),
-        (np.ones((4, 3)), np.array([0, 1, 1]), {}, "3 entries but features have 4"),
+        (np.ones((4, 3)), np.array([0, 1, 1]), {}, r"per sample \(4\), got 3"),
         (np.ones(4), np.array([0, 1, 1, 0]), {}, "n_samples"),
         (np.ones((4, 3)), np.array([0.0, 1, 1, 0]), {}, "integer"),
         (np.ones((4, 3)) + 1j, np.array([0, 1, 1, 0]), {}, "real array"),

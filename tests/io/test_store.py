@@ -127,7 +127,7 @@ def test_stage_cache_resumes_and_survives_interruption(tmp_path):
 
 
 def test_stage_cache_depends_per_stage(tmp_path, monkeypatch):
-    import jaxinter.io._store as store
+    import jaxinter.io._files as files
 
     folder = tmp_path / "cache"
     folder.mkdir()
@@ -157,7 +157,7 @@ def test_stage_cache_depends_per_stage(tmp_path, monkeypatch):
     def killed(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store.os, "replace", killed)
+    monkeypatch.setattr(files.os, "replace", killed)
     with pytest.raises(KeyboardInterrupt):
         again.put("noise", {"v": np.zeros(5)}, depends=down)
     monkeypatch.undo()

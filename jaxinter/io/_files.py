@@ -1,0 +1,50 @@
+"""Files that are whole or absent: atomic writes, and values converted for JSON."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+
+def write_atomic(path: Path, data: bytes | str | Callable[[BinaryIO], None]) -> Path:
+    """Write a file so that readers see the old file or the whole new one, never a part.
+
+    ``data`` is bytes, text (UTF-8) or a function that writes into the open binary file. It
+    goes to ``<name>.partial`` (which no reader takes for a result), is flushed to disk, then
+    renamed over ``path``; parent folders are created. Returns ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + PARTIAL)
+    with open(tmp, "wb") as f:
+        if callable(data):
+            data(f)
+        else:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+PARTIAL = ".partial"  # suffix of a file being written (see :func:`write_atomic`)
+
+
+def to_jsonable(value):
+    """Convert numpy/jax scalars and arrays (nested in dicts/lists) to JSON-ready values."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return to_jsonable(np.asarray(value).tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
