@@ -181,3 +181,24 @@ def test_progress_lines():
     stream = io.StringIO()
     list(progress(iter("ab"), "gen", stream=stream))  # unknown length: no total, no eta
     assert stream.getvalue().splitlines()[-1].startswith("[gen] 2 elapsed")
+
+
+def test_labeled_arrays_round_trip_through_json():
+    from jaxinter.io import is_labeled, labeled, labeled_array, labeled_frame_rows
+
+    values = np.arange(12.0).reshape(2, 3, 2)
+    values[1, 2, 0] = np.nan
+    obj = json.loads(json.dumps(labeled(values, ("layer", "order", "type"),
+                                        {"layer": ["h1", "output"], "type": ["AND", "OR"]},
+                                        "strength")))
+    assert is_labeled(obj) and obj["description"] == "strength"
+    back, axes, coords = labeled_array(obj)
+    np.testing.assert_array_equal(back, values)  # NaN written as null, read back as NaN
+    assert axes == ["layer", "order", "type"] and coords["layer"] == ["h1", "output"]
+    rows = labeled_frame_rows(obj)
+    assert len(rows) == 12
+    assert rows[3] == {"layer": "h1", "order": 1, "type": "OR", "value": 3.0}
+    with pytest.raises(ValueError, match="labels for axis 'layer'"):
+        labeled(values, ("layer", "order", "type"), {"layer": ["h1"]})
+    with pytest.raises(ValueError, match="2 names for an array of 3"):
+        labeled(values, ("layer", "order"))

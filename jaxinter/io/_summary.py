@@ -1,0 +1,69 @@
+"""Self-describing arrays for ``summary.json``: every array names its axes and their labels.
+
+A labeled array is the JSON object ``{"axes": [...], "coords": {axis: [labels]}, "values":
+nested lists}``, with ``values`` nested in the order of ``axes`` and, for each axis named in
+``coords``, one label per position. Anyone can read it without the code that wrote it; pandas
+users get a tidy table from :func:`labeled_frame_rows`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ._files import to_jsonable
+
+
+def labeled(values, axes: Sequence[str], coords: Mapping[str, Sequence] | None = None,
+            description: str | None = None) -> dict:
+    """The labeled-array object of ``values`` (any array-like of ``len(axes)`` dimensions).
+
+    Args:
+      values: array-like whose i-th axis is ``axes[i]``.
+      axes: one name per axis, e.g. ``("layer", "type", "order")``.
+      coords: labels of some or all axes, e.g. ``{"layer": ["hidden_1", "output"]}``; an axis
+        without labels is indexed 0, 1, ...
+      description: optional one-line meaning of the values.
+
+    Returns:
+      ``{"axes", "coords", "values"}`` (plus ``"description"``), ready for JSON.
+    """
+    array = np.asarray(values)
+    axes = list(axes)
+    if array.ndim != len(axes):
+        raise ValueError(f"axes: {len(axes)} names for an array of {array.ndim} dimensions")
+    coords = {k: list(v) for k, v in (coords or {}).items()}
+    for name, labels in coords.items():
+        if name not in axes:
+            raise ValueError(f"coords: {name!r} is not one of the axes {axes}")
+        size = array.shape[axes.index(name)]
+        if len(labels) != size:
+            raise ValueError(f"coords: {len(labels)} labels for axis {name!r} of size {size}")
+    out = {"axes": axes, "coords": to_jsonable(coords), "values": to_jsonable(array)}
+    if description:
+        out["description"] = description
+    return out
+
+
+def is_labeled(obj) -> bool:
+    """Whether ``obj`` is a labeled-array object."""
+    return isinstance(obj, Mapping) and {"axes", "coords", "values"} <= set(obj)
+
+
+def labeled_array(obj: Mapping) -> tuple[np.ndarray, list[str], dict[str, list]]:
+    """Read a labeled-array object back: (float array with NaN for null, axes, coords)."""
+    values = np.array(obj["values"], dtype=object)
+    values = np.where(values == None, np.nan, values).astype(float)  # noqa: E711
+    return values.reshape(values.shape), list(obj["axes"]), dict(obj["coords"])
+
+
+def labeled_frame_rows(obj: Mapping) -> list[dict]:
+    """One dict per element of a labeled array: ``{axis: label, ..., "value": v}`` (tidy rows)."""
+    values, axes, coords = labeled_array(obj)
+    rows = []
+    for index in np.ndindex(values.shape):
+        row = {a: coords[a][i] if a in coords else i for a, i in zip(axes, index, strict=True)}
+        row["value"] = float(values[index])
+        rows.append(row)
+    return rows
