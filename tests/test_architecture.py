@@ -18,7 +18,7 @@ LAYERS = {
     "interactions": 1, "io": 1, "data": 1, "models": 1,
     "masking": 2, "training": 2,
     "analysis": 3,
-    "plots": 4,
+    "studies": 4, "plots": 4,
     "commands": 5,
     "cli": 6, "__init__": 6,
 }

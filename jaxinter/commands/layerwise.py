@@ -169,22 +169,9 @@ def _train(args, ds, model, seed, cache, depends):
         return {**tree_to_arrays(result.variables),
                 "test_accuracy": result.history[-1]["test_accuracy"]}
 
-    got = _cached(cache, f"model_seed{seed}", fit, {**depends, "seed": seed})
+    got = cache.get_or_compute(f"model_seed{seed}", fit, {**depends, "seed": seed})
     like = init_variables(model, jax.random.key(0))
     return tree_from_arrays(got, like), float(got["test_accuracy"])
-
-
-def _cached(cache, key, compute, depends):
-    """Stage ``key`` from ``cache`` if computed with the same ``depends``, else computed."""
-    from ..io._progress import log
-
-    found = cache.get(key, depends)
-    if found is None:
-        found = {k: np.asarray(v) for k, v in compute().items()}
-        cache.put(key, found, depends)
-    else:
-        log(f"[layerwise] {key}: reused from the cache")
-    return found
 
 
 def _examples(result, count, top=6):
@@ -218,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     if args.extraction == args.also_extraction:
         args.also_extraction = None
     out = args.out
-    cache = StageCache(out / "cache")
+    cache = StageCache(out / "cache", label="layerwise")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -252,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     n = players.n
 
     cap_a = cap[args.seed]
-    probes = ProbeSet.from_arrays(_cached(cache, "probes", lambda: train_probes(
+    probes = ProbeSet.from_arrays(cache.get_or_compute("probes", lambda: train_probes(
         lambda xb: cap_a(xb)[1], ds.x_train, ds.y_train, ds.num_classes,
         key=jax.random.key(args.seed), x_test=ds.x_test, y_test=ds.y_test,
         steps=args.probe_steps).to_arrays(), deps["probes"]))
@@ -267,9 +254,10 @@ def run(args: argparse.Namespace) -> int:
 
     log(f"[layerwise] masked evaluation: {len(ids)} samples x 2**{n} subsets x "
         f"{len(probes.names) + 1} layers")
-    v = _cached(cache, "scores", lambda: {"v": scores(cap_a, probes.readouts(), x, players, y)},
-                deps["scores"])["v"]
-    v_b = _cached(cache, "scores_b", lambda: {
+    v = cache.get_or_compute(
+        "scores", lambda: {"v": scores(cap_a, probes.readouts(), x, players, y)},
+        deps["scores"])["v"]
+    v_b = cache.get_or_compute("scores_b", lambda: {
         "v": scores(cap[args.seed + 1], None, x, players, y)}, deps["scores_b"])["v"]
     v_noisy = None
     if args.noise_draws:
@@ -277,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
             xs, pl, tg = lw.noisy_copies(x, players, y, jax.random.key(args.seed + 7),
                                          args.sigma, args.noise_draws)
             return {"v": scores(cap_a, probes.readouts(), xs, pl, tg)}
-        v_noisy = _cached(cache, "noise_scores", noisy, deps["noise_scores"])["v"].reshape(
+        v_noisy = cache.get_or_compute("noise_scores", noisy, deps["noise_scores"])["v"].reshape(
             (args.noise_draws,) + v.shape)
     t = lap("masked evaluation", t)
 
@@ -291,20 +279,21 @@ def run(args: argparse.Namespace) -> int:
                                **extraction)
             arrays = {"i_and": r.i_and, "i_or": r.i_or}
             return arrays if r.stability is None else {**arrays, "stability": r.stability}
-        got = _cached(cache, f"layer_{j}", one, deps["layer"])
+        got = cache.get_or_compute(f"layer_{j}", one, deps["layer"])
         parts.append(lw.LayerwiseResult(jnp.asarray(v[:, j:j + 1]), jnp.asarray(got["i_and"]),
                                         jnp.asarray(got["i_or"]),
                                         jnp.asarray(got["stability"]) if "stability" in got
                                         else None, jnp.asarray(ids), (name,), args.ratio))
     result = lw.merge_layerwise(parts, axis="layers")
-    got_b = _cached(cache, "model_b", lambda: dict(zip(("i_and", "i_or"), extract_interactions(
-        jnp.asarray(v_b), **extraction), strict=True)), deps["model_b"])
+    got_b = cache.get_or_compute("model_b", lambda: dict(zip(
+        ("i_and", "i_or"), extract_interactions(jnp.asarray(v_b), **extraction), strict=True)),
+        deps["model_b"])
     result_b = lw.LayerwiseResult(jnp.asarray(v_b), jnp.asarray(got_b["i_and"]),
                                   jnp.asarray(got_b["i_or"]), None, jnp.asarray(ids),
                                   ("output",), args.ratio)
     also = None
     if args.also_extraction:
-        got = _cached(cache, f"also_{args.also_extraction}", lambda: dict(zip(
+        got = cache.get_or_compute(f"also_{args.also_extraction}", lambda: dict(zip(
             ("i_and", "i_or"), extract_interactions(jnp.asarray(v), method=args.also_extraction),
             strict=True)), deps["also"])
         also = result.replace(i_and=jnp.asarray(got["i_and"]), i_or=jnp.asarray(got["i_or"]),

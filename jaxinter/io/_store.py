@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._files import PARTIAL, to_jsonable, write_atomic
+from ._progress import log
 
 
 def tree_to_arrays(tree) -> dict[str, np.ndarray]:
@@ -89,8 +91,9 @@ class StageCache:
     by a crash of the machine) counts as missing, so it is recomputed.
     """
 
-    def __init__(self, folder: Path, config: dict | None = None):
+    def __init__(self, folder: Path, config: dict | None = None, label: str = ""):
         self.folder = Path(folder)
+        self.label = label or self.folder.name
         self.folder.mkdir(parents=True, exist_ok=True)
         for f in self.folder.glob("*" + PARTIAL):
             f.unlink()
@@ -126,6 +129,22 @@ class StageCache:
         except (OSError, ValueError, EOFError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # unreadable: recompute this stage
             return None
+
+    def get_or_compute(self, key: str, compute: Callable[[], dict],
+                       depends: dict | None = None) -> dict:
+        """Stage ``key`` as saved with the same ``depends``, else ``compute()`` saved and returned.
+
+        ``compute`` returns a dict of arrays; a reused stage is reported on stderr as
+        ``[label] key: reused from the cache`` (``label`` given to the constructor, by default
+        the folder's name).
+        """
+        found = self.get(key, depends)
+        if found is None:
+            found = {k: np.asarray(v) for k, v in compute().items()}
+            self.put(key, found, depends)
+        else:
+            log(f"[{self.label}] {key}: reused from the cache")
+        return found
 
     def put(self, key: str, arrays: dict, depends: dict | None = None) -> None:
         """Save stage ``key`` atomically, with its ``depends`` dict (JSON) when given."""
