@@ -360,6 +360,16 @@ def layerwise_from_scores(
     return result
 
 
+def _chosen_readouts(readouts: Mapping[str, Callable], layers: Sequence[str] | None) -> dict:
+    if layers is None:
+        return dict(readouts)
+    unknown = [k for k in layers if k not in readouts]
+    if unknown:
+        raise JaxinterInputError(
+            f"layers: expected names among {list(readouts)}, got {unknown} (no readout)")
+    return {k: readouts[k] for k in layers}
+
+
 def analyse_layers(
     captured_fn: Callable,
     readouts: Mapping[str, Callable],
@@ -401,15 +411,11 @@ def analyse_layers(
     Returns:
       A :class:`LayerwiseResult` over the chosen layers and the output.
     """
-    if layers is not None:
-        unknown = [k for k in layers if k not in readouts]
-        if unknown:
-            raise JaxinterInputError(f"layers: {unknown} have no readout; have {list(readouts)}")
-        readouts = {k: readouts[k] for k in layers}
+    readouts = _chosen_readouts(readouts, layers)
     if noise_draws == 1 or noise_draws < 0:
         raise JaxinterInputError(f"noise_draws: expected 0 or at least 2, got {noise_draws}")
     if noise_draws and key is None:
-        raise JaxinterInputError("key: a jax.random key is required when noise_draws > 0")
+        raise JaxinterInputError("key: expected a jax.random key when noise_draws > 0, got None")
     timings = {} if timings is None else timings
     names = score_layer_names(captured_fn, readouts, players.input_shape)
 
