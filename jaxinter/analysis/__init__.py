@@ -14,6 +14,7 @@ It builds on :mod:`jaxinter.interactions` and :mod:`jaxinter.masking` and on the
 """
 
 from ._compare import (
+    CHANGE_PARTS,
     STABILITY_CAP,
     KnowledgeChange,
     interaction_stability,
@@ -101,6 +102,7 @@ from ._layerwise import (
     TYPES as LAYERWISE_TYPES,
 )
 from ._layerwise import (
+    LayerwiseAggregate,
     LayerwiseResult,
     analyse_layers,
     correctly_classified,
@@ -113,12 +115,16 @@ from ._layerwise import (
 )
 from ._metrics import (
     OrderSummary,
-    nanmean0,
+    StrongestInteractions,
+    SupportedMean,
+    order_means,
     order_summary,
     order_sums,
     safe_ratio,
     salient_mask,
     sparsity_curve,
+    strongest_interactions,
+    supported_mean,
 )
 from ._separation import (
     LayerSeparation,
@@ -136,6 +142,7 @@ from ._separation import (
 )
 
 __all__ = [
+    "CHANGE_PARTS",
     "CLOSED_FORM",
     "CORRELATION_ACTIVATIONS",
     "COV_PARTS",
@@ -149,6 +156,7 @@ __all__ = [
     "KnowledgeChange",
     "LAYERWISE_TYPES",
     "LayerSeparation",
+    "LayerwiseAggregate",
     "LayerwiseResult",
     "MEAN_PARTS",
     "MeasuredMoments",
@@ -161,6 +169,8 @@ __all__ = [
     "SeparationLaw",
     "SeparationTracker",
     "SeparationTrajectory",
+    "StrongestInteractions",
+    "SupportedMean",
     "Trajectories",
     "Turn",
     "activation_fn",
@@ -202,10 +212,10 @@ __all__ = [
     "measures_by_order",
     "merge_layerwise",
     "mixture_cumulants",
-    "nanmean0",
     "noise_variance_by_order",
     "noisy_copies",
     "normalized_spectrum",
+    "order_means",
     "order_summary",
     "order_sums",
     "perturbation_sensitivity",
@@ -230,6 +240,8 @@ __all__ = [
     "smooth_curve",
     "sparsity_curve",
     "stack_features",
+    "strongest_interactions",
+    "supported_mean",
     "surrogate_accuracy",
     "top_k_mask",
     "train_population",

@@ -1,13 +1,14 @@
-"""Comparing the interactions of two layers or two models (Cheng et al. 2024; DESIGN.md 3.5).
+"""Comparing the interactions of two layers or two models (Cheng et al., ICML 2024).
 
 Every function takes interaction arrays of shape ``(..., 2**n)`` (subset axis last, bit i =
 player i) and boolean salient masks of the same shape, and returns per-order arrays of shape
 ``(..., n + 1)`` indexed by the order ``m = |S|``. Leading axes (samples, layers, types) are
 kept, so one call handles every layer and both interaction types at once.
 
-:func:`jaxinter.metrics.order_sums` does the per-order sums and :func:`safe_ratio` the ratios.
-Undefined ratios (0/0: no salient interaction of that order on either side) are NaN; aggregate
-them with ``nanmean``.
+:func:`jaxinter.analysis.order_sums` does the per-order sums and
+:func:`jaxinter.analysis.safe_ratio` the ratios. Undefined ratios (0/0: no salient interaction
+of that order on either side) are NaN; average them over samples with
+:func:`jaxinter.analysis.supported_mean`.
 """
 
 from __future__ import annotations
@@ -20,22 +21,35 @@ from ..errors import JaxinterInputError, check_bool_mask, check_floating, n_play
 from ._metrics import order_sums, safe_ratio
 
 STABILITY_CAP = 1e6  # stability of an interaction whose noisy draws never change
+CHANGE_PARTS = ("overlap", "forget", "new")  # how a layer's strength relates to the reference
 
 
 def shared_effect(i_l: jax.Array, i_ref: jax.Array) -> jax.Array:
-    """``sign(I_l) min(|I_l|, |I_ref|)`` where the signs agree (both nonzero), else 0."""
+    """The effect two interactions share: ``sign(I_l) min(|I_l|, |I_ref|)`` where the signs
+    agree (both nonzero), else 0.
+
+    Args:
+      i_l, i_ref: interactions that broadcast together, e.g. (..., 2**n).
+
+    Returns:
+      The shared effect, of the broadcast shape.
+    """
     agree = jnp.sign(i_l) * jnp.sign(i_ref) > 0
     return jnp.where(agree, jnp.sign(i_l) * jnp.minimum(jnp.abs(i_l), jnp.abs(i_ref)), 0)
 
 
 @flax.struct.dataclass
 class KnowledgeChange:
-    """Per-order strengths (sums of |I| over the subsets of each order), each ``(..., n + 1)``.
+    """Per-order strengths (sums of |I| over the subsets of each order) of two layers.
 
-    ``all_l``: the salient interactions of layer l; ``all_ref``: those of the reference (the
-    final layer L); ``overlap``: their shared effect; ``forget``: what layer l encodes and L does
-    not; ``new``: what L encodes and l does not. ``all_l == overlap + forget`` and
-    ``all_ref == overlap + new`` hold to rounding.
+    ``all_l == overlap + forget`` and ``all_ref == overlap + new`` hold to rounding.
+
+    Attributes:
+      all_l: (..., n + 1) strength of the salient interactions of layer l.
+      all_ref: (..., n + 1) that of the reference (the final layer L).
+      overlap: (..., n + 1) their shared effect (:func:`shared_effect`).
+      forget: (..., n + 1) what layer l encodes and L does not.
+      new: (..., n + 1) what L encodes and l does not.
     """
 
     all_l: jax.Array
@@ -48,11 +62,13 @@ class KnowledgeChange:
         return x if axis is None else jnp.sum(x, axis=axis)
 
     def completeness(self, axis=None) -> jax.Array:
-        """overlap / all_ref after summing over ``axis`` (e.g. samples); NaN where 0/0."""
+        """``overlap / all_ref`` after summing both over ``axis`` (e.g. samples); NaN where 0/0:
+        how much of the reference's knowledge layer l already has."""
         return safe_ratio(self._sum(self.overlap, axis), self._sum(self.all_ref, axis))
 
     def redundancy(self, axis=None) -> jax.Array:
-        """forget / all_l after summing over ``axis``; NaN where 0/0."""
+        """``forget / all_l`` after summing both over ``axis``; NaN where 0/0: how much of
+        what layer l encodes the reference no longer uses."""
         return safe_ratio(self._sum(self.forget, axis), self._sum(self.all_l, axis))
 
 
@@ -70,10 +86,18 @@ def _check_pair(a, b, name_a: str, name_b: str):
 def knowledge_change(i_l, i_ref, salient_l, salient_ref) -> KnowledgeChange:
     """Emerged, forgotten and shared interactions of layer l against a reference layer.
 
-    i_l, i_ref: (..., 2**n) interactions of one type (AND or OR), normalized per layer;
-    salient_l, salient_ref: boolean masks. All four broadcast to one shape (e.g. i_l
-    (samples, layers, 2**n) against i_ref (samples, 1, 2**n)); every field keeps it.
-    Coefficients outside each salient set are zeroed first, which makes the identities exact.
+    Coefficients outside each salient set are zeroed first, which makes the identities
+    ``all_l = overlap + forget`` and ``all_ref = overlap + new`` exact.
+
+    Args:
+      i_l: (..., 2**n) interactions of layer l, of one type (AND or OR), normalized per layer.
+      i_ref: (..., 2**n) those of the reference, e.g. (samples, 1, 2**n) against i_l
+        (samples, layers, 2**n); the four arguments broadcast to one shape.
+      salient_l, salient_ref: boolean salient masks of i_l and i_ref.
+
+    Returns:
+      A :class:`KnowledgeChange` whose fields have the broadcast shape with the subset axis
+      replaced by the order axis (n + 1).
     """
     i_l, i_ref = _check_pair(i_l, i_ref, "i_l", "i_ref")
     salient_l = check_bool_mask(salient_l, "salient_l", like_shape=i_l.shape)
@@ -97,10 +121,16 @@ def _knowledge_change(i_l, i_ref, salient_l, salient_ref) -> KnowledgeChange:
 
 
 def salient_iou(mask_a, mask_b) -> jax.Array:
-    """Per-order IoU of two salient sets: ``(..., 2**n) bool -> (..., n + 1)``.
+    """Per-order IoU of two salient sets, ``|A_m & B_m| / |A_m | B_m|`` over the subsets of
+    order m.
 
-    ``|A_m & B_m| / |A_m | B_m|`` over the subsets of order m; NaN where both are empty
-    (always at order 0, the empty set is never salient). Average over samples with nanmean.
+    Args:
+      mask_a, mask_b: (..., 2**n) boolean salient sets of two models (or layers) on the same
+        games; they broadcast together.
+
+    Returns:
+      (..., n + 1) IoU by order; NaN where both sets are empty (always at order 0, the empty set
+      is never salient). Average over samples with :func:`jaxinter.analysis.supported_mean`.
     """
     mask_a, mask_b = check_bool_mask(mask_a, "mask_a"), check_bool_mask(mask_b, "mask_b")
     n_players_from_size(mask_a.shape[-1], "mask_a")
@@ -121,11 +151,18 @@ def _salient_iou(mask_a, mask_b):
 def interaction_stability(draws, salient, axis: int = 0) -> jax.Array:
     """Per-order stability of interactions under input noise.
 
-    draws: (..., 2**n) with K noisy re-extractions along ``axis``; salient: boolean mask of the
-    noise-free salient set, shape of ``draws`` without ``axis``. Stability of S is
-    ``|mean_k I_k(S)| / std_k I_k(S)`` (std with ddof = 1, floored at ``1e-6 |mean|``: an S
-    whose draws never change gets the cap ``1e6``); it is averaged over the salient S of each
-    order -> ``(..., n + 1)``, NaN where there is no salient S of that order.
+    The stability of S is ``|mean_k I_k(S)| / std_k I_k(S)`` over the K draws (std with
+    ddof = 1, floored at ``|mean| / STABILITY_CAP``: an S whose draws never change gets the cap
+    ``1e6``), averaged over the salient S of each order.
+
+    Args:
+      draws: (..., 2**n) interactions of K >= 2 noisy copies of the inputs along ``axis``.
+      salient: boolean noise-free salient set, shape of ``draws`` without ``axis``.
+      axis: the draw axis (a batch axis).
+
+    Returns:
+      (..., n + 1) mean stability by order (``draws``' batch axes without ``axis``), NaN where
+      no S of that order is salient.
     """
     draws = check_floating(draws, "draws")
     n_players_from_size(draws.shape[-1], "draws")

@@ -1,4 +1,4 @@
-"""The layerwise change of knowledge (Cheng et al., ICML 2024; DESIGN.md 3.5).
+"""The layerwise change of knowledge (Cheng et al., ICML 2024).
 
 One call from a captured model to the AND-OR interactions every layer encodes:
 
@@ -6,18 +6,19 @@ One call from a captured model to the AND-OR interactions every layer encodes:
    input is masked, goes through the network up to layer l and through that layer's linear
    probe (log-odds of the target class); the last "layer" is the network output
    (:func:`jaxinter.masking.masked_layer_scores`, one pass for all layers).
-2. AND-OR interactions of each game (:func:`jaxinter.andor.and_or`, vmapped over samples and
-   layers), kept unnormalized; :meth:`LayerwiseResult.normalized` divides layer l by
-   ``E_x |v_l(N) - v_l(empty)|`` over the samples in the result.
+2. AND-OR interactions of each game (:func:`jaxinter.interactions.extract_interactions`,
+   vmapped over samples and layers), kept unnormalized; :meth:`LayerwiseResult.normalized`
+   divides layer l by ``E_x |v_l(N) - v_l(empty)|`` over the samples in the result.
 3. Optionally the same for ``K`` noisy copies of each input (Gaussian, ``sigma`` in input
    units), giving the per-order stability of the salient interactions.
 
 A :class:`LayerwiseResult` holds arrays ``(samples, layers, ...)``; the comparisons (emerged,
 forgotten and shared interactions, completeness, redundancy, salient counts, sparsity curves)
-are computed from it on demand. Results of different sample or layer subsets merge with
-:func:`merge_layerwise`; :func:`save_layerwise` / :func:`load_layerwise` write ``<name>.npz``
-plus a ``<name>.json`` summary.
-Interaction types are stacked on an axis of length 2 ordered as :data:`TYPES` (AND, OR).
+are computed from it on demand, and :meth:`LayerwiseResult.aggregate` gathers them over the
+samples in a :class:`LayerwiseAggregate`. Results of different sample or layer subsets merge
+with :func:`merge_layerwise`; :func:`save_layerwise` / :func:`load_layerwise` write
+``<name>.npz`` plus a ``<name>.json`` summary. Interaction types are stacked on an axis of
+length 2 ordered as :data:`TYPES` (AND, OR).
 """
 
 from __future__ import annotations
@@ -33,28 +34,138 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import JaxinterInputError, check_floating, n_players_from_size
-from ..interactions._andor import extract_interactions
-from ..io._store import save_json
-from ..masking._evaluate import masked_layer_scores, score_layer_names
-from ..masking._players import Players
+from ..interactions import extract_interactions
+from ..io import labeled, save_json, write_atomic
+from ..masking import Players, masked_layer_scores, score_layer_names
 from ..models import apply_in_batches
-from . import _compare as compare
+from ._compare import (
+    CHANGE_PARTS,
+    KnowledgeChange,
+    interaction_stability,
+    knowledge_change,
+    salient_iou,
+)
 from ._generalization import gaussian_perturbations
-from ._metrics import nanmean0, order_sums, salient_mask, sparsity_curve
+from ._metrics import (
+    order_means,
+    order_sums,
+    safe_ratio,
+    salient_mask,
+    sparsity_curve,
+    supported_mean,
+)
 
-TYPES = ("and", "or")
+TYPES = ("AND", "OR")
+
+
+@flax.struct.dataclass
+class LayerwiseAggregate:
+    """What a :class:`LayerwiseResult` says over its samples, per layer, type and order.
+
+    L layers (the output last), types ordered as :data:`TYPES`, orders 0..n; interactions are
+    normalized per layer, salient sets per sample unless said otherwise.
+
+    Attributes:
+      scale: (L,) ``E_x |v_l(N) - v_l(empty)|``, the normalization of each layer.
+      salient_per_sample: (L, 2) mean number of salient interactions per sample.
+      salient_per_sample_layer_threshold: (L, 2) the same with the threshold taken from the
+        largest interaction over all samples of the layer.
+      salient_by_order: (L, 2, n + 1) mean number of salient interactions of order m.
+      strength_by_order: (L, 2, n + 1) mean over samples of the sum of |I(S)| over the salient
+        S of order m.
+      strength_per_subset_by_order: (L, 2, n + 1) mean over samples and over all S of order m
+        of |I(S)| (salient or not).
+      change_by_order: (L, 2, 3, n + 1) overlap, forget and new (:data:`CHANGE_PARTS`) of each
+        layer against the output, summed over samples.
+      completeness_by_order, redundancy_by_order: (L, 2, n + 1) overlap / output strength and
+        forget / layer strength, ratios of sums over samples; NaN where 0/0.
+      completeness, redundancy: (L, 2) the same over all orders.
+      stability_by_order: (L, 2, n + 1) mean stability of the salient S of order m over the
+        samples where it is defined, or None without noise draws.
+      stability_support_by_order: (L, 2, n + 1) number of those samples, or None.
+      layer_names: the L layer names.
+      ratio: the salient threshold as a fraction of the largest |I|.
+      num_samples: number of samples aggregated.
+    """
+
+    scale: jax.Array
+    salient_per_sample: jax.Array
+    salient_per_sample_layer_threshold: jax.Array
+    salient_by_order: jax.Array
+    strength_by_order: jax.Array
+    strength_per_subset_by_order: jax.Array
+    change_by_order: jax.Array
+    completeness_by_order: jax.Array
+    redundancy_by_order: jax.Array
+    completeness: jax.Array
+    redundancy: jax.Array
+    stability_by_order: jax.Array | None
+    stability_support_by_order: jax.Array | None
+    layer_names: tuple[str, ...] = flax.struct.field(pytree_node=False)
+    ratio: float = flax.struct.field(pytree_node=False)
+    num_samples: int = flax.struct.field(pytree_node=False)
+
+    @property
+    def n(self) -> int:
+        return self.salient_by_order.shape[-1] - 1
+
+    def summary(self) -> dict:
+        """The aggregate as JSON-ready labeled arrays (:func:`jaxinter.io.labeled`).
+
+        Returns:
+          ``{"layers", "n", "samples", "ratio", "salient_total_per_sample"}`` (plain values:
+          the total is the output's mean salient count, AND + OR) and one labeled array per
+          attribute above (axes from ``layer``, ``type``, ``part``, ``order``), None omitted.
+        """
+        coords = {"layer": list(self.layer_names), "type": list(TYPES),
+                  "part": list(CHANGE_PARTS), "order": list(range(self.n + 1))}
+        out = {"layers": list(self.layer_names), "n": self.n, "samples": self.num_samples,
+               "ratio": self.ratio,
+               "salient_total_per_sample": float(self.salient_per_sample[-1].sum())}
+        for name, (axes, description) in _AGGREGATE_AXES.items():
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = labeled(value, axes, {a: coords[a] for a in axes}, description)
+        return out
+
+
+_AGGREGATE_AXES = {
+    "scale": (("layer",), "E_x |v_l(N) - v_l(empty)|, the normalization of each layer"),
+    "salient_per_sample": (("layer", "type"), "mean salient interactions per sample"),
+    "salient_per_sample_layer_threshold": (
+        ("layer", "type"), "mean salient interactions per sample, threshold over all samples"),
+    "salient_by_order": (("layer", "type", "order"), "mean salient interactions per sample"),
+    "strength_by_order": (
+        ("layer", "type", "order"), "sum of normalized |I(S)| over salient S, mean over samples"),
+    "strength_per_subset_by_order": (
+        ("layer", "type", "order"), "mean normalized |I(S)| over all S of the order and samples"),
+    "change_by_order": (
+        ("layer", "type", "part", "order"),
+        "strength of each layer against the output, summed over samples"),
+    "completeness_by_order": (("layer", "type", "order"), "overlap / strength of the output"),
+    "redundancy_by_order": (("layer", "type", "order"), "forget / strength of the layer"),
+    "completeness": (("layer", "type"), "overlap / strength of the output, all orders"),
+    "redundancy": (("layer", "type"), "forget / strength of the layer, all orders"),
+    "stability_by_order": (
+        ("layer", "type", "order"), "|mean I| / std I under input noise, mean over salient S"),
+    "stability_support_by_order": (
+        ("layer", "type", "order"), "samples with a salient S of the order (stability)"),
+}
 
 
 @flax.struct.dataclass
 class LayerwiseResult:
     """Per-layer interactions of a set of samples.
 
-    v: (S, L, 2**n) scores of every layer on every masked input; i_and, i_or: (S, L, 2**n)
-    AND/OR interactions of v (singleton OR folded into AND, v(empty) in i_and[..., 0]);
-    stability: (S, L, 2, n + 1) per-sample stability by type and order (NaN where undefined)
-    or None when no noise draws were made; sample_ids: (S,) ids of the samples (e.g. their
-    index in the test set). layer_names: the L layer names, the network output last; ratio:
-    the salient threshold (tau = ratio * max |I| per sample and layer, both types).
+    Attributes:
+      v: (S, L, 2**n) scores of every layer on every masked input.
+      i_and, i_or: (S, L, 2**n) AND/OR interactions of v (singleton OR folded into AND,
+        v(empty) in ``i_and[..., 0]``).
+      stability: (S, L, 2, n + 1) per-sample stability by type and order (NaN where
+        undefined), or None when no noise draws were made.
+      sample_ids: (S,) ids of the samples (e.g. their index in the test set).
+      layer_names: the L layer names, the network output last.
+      ratio: the salient threshold (``tau = ratio * max |I|`` per sample and layer, both types).
     """
 
     v: jax.Array
@@ -74,7 +185,7 @@ class LayerwiseResult:
         return self.v.shape[0]
 
     def scale(self) -> jax.Array:
-        """(L,) E_x |v_l(N) - v_l(empty)| over the samples of this result."""
+        """(L,) ``E_x |v_l(N) - v_l(empty)|`` over the samples of this result."""
         return jnp.mean(jnp.abs(self.v[..., -1] - self.v[..., 0]), axis=0)
 
     def interactions(self) -> jax.Array:
@@ -92,10 +203,10 @@ class LayerwiseResult:
         m_and, m_or = salient_mask(self.i_and, self.i_or, ratio=self.ratio)
         return jnp.stack([m_and, m_or], axis=-2)
 
-    def change(self, reference: int = -1) -> compare.KnowledgeChange:
+    def change(self, reference: int = -1) -> KnowledgeChange:
         """Each layer against layer ``reference`` (the output): fields (S, L, 2, n + 1)."""
         i, sal = self.normalized(), self.salient()
-        return compare.knowledge_change(i, i[:, [reference]], sal, sal[:, [reference]])
+        return knowledge_change(i, i[:, [reference]], sal, sal[:, [reference]])
 
     def salient_counts(self) -> jax.Array:
         """(S, L, 2, n + 1) number of salient interactions by type and order."""
@@ -104,6 +215,10 @@ class LayerwiseResult:
     def strength(self) -> jax.Array:
         """(S, L, 2, n + 1) sum of normalized |I(S)| over the salient S of each order."""
         return order_sums(jnp.where(self.salient(), jnp.abs(self.normalized()), 0))
+
+    def strength_per_subset(self) -> jax.Array:
+        """(S, L, 2, n + 1) mean normalized |I(S)| over all S of each order."""
+        return order_means(jnp.abs(self.normalized()))
 
     def sparsity_curves(self) -> jax.Array:
         """(L, 2 (2**n - 1)) |I| / max |I| (both types, S nonempty) sorted descending, mean over
@@ -120,42 +235,37 @@ class LayerwiseResult:
                             stability=pick(self.stability), sample_ids=self.sample_ids[si],
                             layer_names=tuple(self.layer_names[i] for i in li))
 
-    def summary(self) -> dict:
-        """Headline numbers (JSON-ready lists), aggregated over samples.
+    def aggregate(self) -> LayerwiseAggregate:
+        """The comparisons with the output and the counts, aggregated over the samples."""
+        return _aggregate(self)
 
-        Per layer and type: mean salient count (threshold per sample, and per layer: from the
-        max over all samples of the layer), per-order mean salient count and strength,
-        overlap/forget/new per order summed over samples (``change_by_order`` (L, 2, 3,
-        n + 1)), completeness and redundancy per order (ratios of sums over samples) and in
-        total, mean stability per order (nanmean over samples).
-        """
-        ch = self.change()
-        counts = self.salient_counts()
-        out = {
-            "layers": list(self.layer_names),
-            "n": self.n,
-            "samples": self.num_samples,
-            "ratio": self.ratio,
-            "scale": np.asarray(self.scale()),
-            "salient_per_sample": np.asarray(counts.sum(-1).mean(0)),  # (L, 2)
-            "salient_total_per_sample": float(counts[:, -1].sum((-1, -2)).mean()),
-            "salient_per_sample_layer_threshold": np.asarray(
-                jnp.stack(salient_mask(self.i_and, self.i_or, self.ratio, axis=0), -2)
-                .sum(-1).mean(0)),  # (L, 2), tau from the max over all samples of the layer
-            "salient_by_order": np.asarray(counts.mean(0)),  # (L, 2, n+1)
-            "strength_by_order": np.asarray(self.strength().mean(0)),
-            "change_by_order": np.stack([np.asarray(f.sum(0)) for f in
-                                         (ch.overlap, ch.forget, ch.new)], axis=-2),
-            "completeness_by_order": np.asarray(ch.completeness(axis=0)),
-            "redundancy_by_order": np.asarray(ch.redundancy(axis=0)),
-            "completeness": np.asarray(compare.safe_ratio(ch.overlap.sum((0, -1)),
-                                                          ch.all_ref.sum((0, -1)))),
-            "redundancy": np.asarray(compare.safe_ratio(ch.forget.sum((0, -1)),
-                                                        ch.all_l.sum((0, -1)))),
-        }
-        if self.stability is not None:
-            out["stability_by_order"] = np.asarray(nanmean0(self.stability))
-        return out
+    def summary(self) -> dict:
+        """JSON-ready labeled summary over the samples: ``self.aggregate().summary()``."""
+        return self.aggregate().summary()
+
+
+@jax.jit
+def _aggregate(result: LayerwiseResult) -> LayerwiseAggregate:
+    change = result.change()
+    counts = result.salient_counts()
+    layer_masks = jnp.stack(salient_mask(result.i_and, result.i_or, result.ratio, axis=0), -2)
+    parts = [getattr(change, part).sum(0) for part in CHANGE_PARTS]
+    stability = None if result.stability is None else supported_mean(result.stability)
+    return LayerwiseAggregate(
+        scale=result.scale(),
+        salient_per_sample=counts.sum(-1).mean(0),
+        salient_per_sample_layer_threshold=layer_masks.sum(-1).mean(0),
+        salient_by_order=counts.mean(0),
+        strength_by_order=result.strength().mean(0),
+        strength_per_subset_by_order=result.strength_per_subset().mean(0),
+        change_by_order=jnp.stack(parts, axis=-2),
+        completeness_by_order=change.completeness(axis=0),
+        redundancy_by_order=change.redundancy(axis=0),
+        completeness=safe_ratio(change.overlap.sum((0, -1)), change.all_ref.sum((0, -1))),
+        redundancy=safe_ratio(change.forget.sum((0, -1)), change.all_l.sum((0, -1))),
+        stability_by_order=None if stability is None else stability.mean,
+        stability_support_by_order=None if stability is None else stability.support,
+        layer_names=result.layer_names, ratio=result.ratio, num_samples=result.num_samples)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,7 +275,14 @@ class LayerwiseResult:
 def correctly_classified(apply_fn: Callable, x, y, batch: int = 512) -> np.ndarray:
     """Indices of the samples whose argmax prediction equals the label (analyses use these).
 
-    apply_fn: (batch, *input_shape) -> logits, or -> (logits, features) for a captured model.
+    Args:
+      apply_fn: (batch, *input_shape) -> logits, or -> (logits, features) for a captured model.
+      x: (samples, *input_shape) inputs.
+      y: (samples,) integer labels.
+      batch: samples per forward pass.
+
+    Returns:
+      (k,) sorted int indices into ``x``.
     """
     def predict(xb):
         out = apply_fn(xb)
@@ -175,8 +292,20 @@ def correctly_classified(apply_fn: Callable, x, y, batch: int = 512) -> np.ndarr
 
 
 def noisy_copies(x, players: Players, target, key: jax.Array, sigma: float, draws: int):
-    """K noisy copies of every sample: x (S, ...) -> (K * S, ...) draw-major, with players and
-    target repeated to match (``x + sigma * N(0, 1)``; the baseline is not perturbed)."""
+    """K noisy copies of every sample, ``x + sigma * N(0, 1)`` (the baseline is not perturbed).
+
+    Args:
+      x: (S, *input_shape) inputs.
+      players: the players of the samples (per-sample players are repeated).
+      target: (S,) target classes.
+      key: a ``jax.random`` key.
+      sigma: noise standard deviation, in input units.
+      draws: K, the number of copies.
+
+    Returns:
+      ``(x_noisy, players, target)``: (K * S, *input_shape) draw-major, with players and
+      target repeated to match.
+    """
     noisy = gaussian_perturbations(key, x, sigma, draws)
     if players.per_sample:
         players = players.replace(assignment=jnp.tile(players.assignment, (draws, 1)))
@@ -194,8 +323,17 @@ def layerwise_from_scores(
 ) -> LayerwiseResult:
     """Extract interactions (and stability) from precomputed layer scores.
 
-    v: (S, L, 2**n) scores; v_noisy: (K, S, L, 2**n) scores of K noisy copies, or None;
-    extraction: keyword arguments of :func:`jaxinter.andor.and_or` (``method``, ``c_q``...).
+    Args:
+      v: (S, L, 2**n) scores of every layer on every masked input.
+      layer_names: the L layer names, the output last.
+      v_noisy: (K, S, L, 2**n) scores of K >= 2 noisy copies of the inputs, or None.
+      sample_ids: (S,) ids of the samples (default 0..S-1).
+      ratio: the salient threshold as a fraction of the largest |I|.
+      **extraction: keyword arguments of
+        :func:`jaxinter.interactions.extract_interactions` (``method``, ``c_q``...).
+
+    Returns:
+      A :class:`LayerwiseResult`, with stability when ``v_noisy`` is given.
     """
     v = check_floating(v, "v")
     if v.ndim != 3 or v.shape[1] != len(layer_names):
@@ -217,9 +355,19 @@ def layerwise_from_scores(
                              tuple(layer_names), ratio)
     if v_noisy is not None:
         draws = jnp.stack([i_and[1:], i_or[1:]], axis=-2)  # (K, S, L, 2, 2**n)
-        stability = compare.interaction_stability(draws, result.salient(), axis=0)
+        stability = interaction_stability(draws, result.salient(), axis=0)
         result = result.replace(stability=stability)
     return result
+
+
+def _chosen_readouts(readouts: Mapping[str, Callable], layers: Sequence[str] | None) -> dict:
+    if layers is None:
+        return dict(readouts)
+    unknown = [k for k in layers if k not in readouts]
+    if unknown:
+        raise JaxinterInputError(
+            f"layers: expected names among {list(readouts)}, got {unknown} (no readout)")
+    return {k: readouts[k] for k in layers}
 
 
 def analyse_layers(
@@ -242,43 +390,52 @@ def analyse_layers(
 ) -> LayerwiseResult:
     """Model -> per-layer interactions of every sample in ``x``.
 
-    captured_fn: x (batch, *input_shape) -> (logits, {layer: features}); readouts: layer name ->
-    features -> logits (e.g. ``ProbeSet.readouts()``); x: (S, *input_shape); target: (S,)
-    labels (use correctly classified samples); players, baseline: as in
-    :func:`jaxinter.masking.masked_layer_scores`. ``layers`` restricts the analysis to some of
-    the readouts' layers (the output is always last). ``noise_draws`` K > 1 adds stability
-    (needs ``key``). ``timings``, if given, receives seconds per stage ("masked evaluation",
-    "extraction") -- each stage is blocked on before it is timed.
+    Args:
+      captured_fn: x (batch, *input_shape) -> (logits, {layer: features}).
+      readouts: layer name -> features -> logits (e.g. ``ProbeSet.readouts()``).
+      x: (S, *input_shape) inputs (use correctly classified samples).
+      target: (S,) labels.
+      players, baseline: as in :func:`jaxinter.masking.masked_layer_scores`.
+      layers: restricts the analysis to some of the readouts' layers (the output is always
+        last).
+      sample_ids: (S,) ids of the samples.
+      noise_draws: K = 0, or K >= 2 noisy copies per sample for the stability (needs ``key``).
+      sigma: the noise standard deviation, in input units.
+      key: a ``jax.random`` key for the noise.
+      ratio: the salient threshold as a fraction of the largest |I|.
+      chunk_size: masked inputs per model call.
+      timings: if given, receives seconds per stage ("masked evaluation", "extraction"), each
+        stage blocked on before it is timed.
+      **extraction: keyword arguments of :func:`jaxinter.interactions.extract_interactions`.
+
+    Returns:
+      A :class:`LayerwiseResult` over the chosen layers and the output.
     """
-    if layers is not None:
-        unknown = [k for k in layers if k not in readouts]
-        if unknown:
-            raise JaxinterInputError(f"layers: {unknown} have no readout; have {list(readouts)}")
-        readouts = {k: readouts[k] for k in layers}
+    readouts = _chosen_readouts(readouts, layers)
     if noise_draws == 1 or noise_draws < 0:
         raise JaxinterInputError(f"noise_draws: expected 0 or at least 2, got {noise_draws}")
     if noise_draws and key is None:
-        raise JaxinterInputError("key: a jax.random key is required when noise_draws > 0")
+        raise JaxinterInputError("key: expected a jax.random key when noise_draws > 0, got None")
     timings = {} if timings is None else timings
     names = score_layer_names(captured_fn, readouts, players.input_shape)
 
-    def scores(x, players, target):
+    def scores(x, players, target, baseline):
         return masked_layer_scores(captured_fn, readouts, x, players, baseline, target,
                                    chunk_size=chunk_size)
 
     start = time.perf_counter()
-    v = jax.block_until_ready(scores(x, players, target))
+    v = jax.block_until_ready(scores(x, players, target, baseline))
     v_noisy = None
     if noise_draws:
-        baseline_shape = jnp.shape(baseline)
-        if len(baseline_shape) == len(players.input_shape) + 1:  # per-sample baseline
+        if jnp.ndim(baseline) == len(players.input_shape) + 1:  # per-sample baseline
             baseline = jnp.tile(baseline, (noise_draws,) + (1,) * len(players.input_shape))
         noisy = noisy_copies(x, players, target, key, sigma, noise_draws)
-        v_noisy = jax.block_until_ready(scores(*noisy)).reshape((noise_draws,) + v.shape)
+        v_noisy = jax.block_until_ready(scores(*noisy, baseline))
+        v_noisy = v_noisy.reshape((noise_draws,) + v.shape)
     timings["masked evaluation"] = time.perf_counter() - start
     start = time.perf_counter()
     result = layerwise_from_scores(v, names, v_noisy=v_noisy, sample_ids=sample_ids, ratio=ratio,
-                         **extraction)
+                                   **extraction)
     jax.block_until_ready(result)
     timings["extraction"] = time.perf_counter() - start
     return result
@@ -289,42 +446,60 @@ def analyse_layers(
 
 
 def layerwise_iou(a: LayerwiseResult, b: LayerwiseResult, layer: str | None = None) -> jax.Array:
-    """(S, 2, n + 1) IoU of the salient sets of two models on the same samples and players,
-    for one layer present in both (default: the output, the last layer)."""
+    """Per-order IoU of the salient sets of two models on the same samples and players.
+
+    Args:
+      a, b: results of the two models on the same samples (same n).
+      layer: a layer present in both; default the output (the last layer).
+
+    Returns:
+      (S, 2, n + 1) IoU per sample, type and order; NaN where neither model has a salient S of
+      that order (average with :func:`jaxinter.analysis.supported_mean`).
+    """
     if a.v.shape[0] != b.v.shape[0] or a.n != b.n:
         raise JaxinterInputError(
             f"b: expected {a.num_samples} samples with n = {a.n}, got {b.num_samples}, n = {b.n}"
         )
     ka = -1 if layer is None else a.layer_names.index(layer)
     kb = -1 if layer is None else b.layer_names.index(layer)
-    return compare.salient_iou(a.salient()[:, ka], b.salient()[:, kb])
+    return salient_iou(a.salient()[:, ka], b.salient()[:, kb])
+
+
+def _concatenate(results: Sequence[LayerwiseResult], axis: int, **changes) -> LayerwiseResult:
+    cat = lambda k: jnp.concatenate([getattr(r, k) for r in results], axis=axis)  # noqa: E731
+    stability = cat("stability") if results[0].stability is not None else None
+    return results[0].replace(v=cat("v"), i_and=cat("i_and"), i_or=cat("i_or"),
+                              stability=stability, **changes)
 
 
 def merge_layerwise(results: Sequence[LayerwiseResult], axis: str = "samples") -> LayerwiseResult:
-    """Concatenate results over samples (same layers) or over layers (same samples)."""
+    """Concatenate results over samples (same layers) or over layers (same samples).
+
+    Args:
+      results: the results to merge, all with stability or all without.
+      axis: "samples" or "layers".
+
+    Returns:
+      One :class:`LayerwiseResult`; normalization and salient sets are recomputed from it.
+    """
     if not results:
         raise JaxinterInputError("results: expected at least one LayerwiseResult")
     first = results[0]
-    has_stab = [r.stability is not None for r in results]
-    if any(has_stab) and not all(has_stab):
+    has_stability = {r.stability is not None for r in results}
+    if len(has_stability) > 1:
         raise JaxinterInputError("results: either all or none must carry stability")
     if axis == "samples":
         if any(r.layer_names != first.layer_names for r in results):
             raise JaxinterInputError("results: merging samples needs the same layers in each")
-        cat = lambda k: jnp.concatenate([getattr(r, k) for r in results], axis=0)  # noqa: E731
-        return first.replace(v=cat("v"), i_and=cat("i_and"), i_or=cat("i_or"),
-                             stability=cat("stability") if all(has_stab) else None,
-                             sample_ids=cat("sample_ids"))
+        ids = jnp.concatenate([r.sample_ids for r in results])
+        return _concatenate(results, 0, sample_ids=ids)
     if axis == "layers":
         if any(not np.array_equal(r.sample_ids, first.sample_ids) for r in results):
             raise JaxinterInputError("results: merging layers needs the same samples in each")
-        cat = lambda k: jnp.concatenate([getattr(r, k) for r in results], axis=1)  # noqa: E731
         names = sum((r.layer_names for r in results), ())
         if len(set(names)) != len(names):
             raise JaxinterInputError(f"results: duplicate layer names {names}")
-        return first.replace(v=cat("v"), i_and=cat("i_and"), i_or=cat("i_or"),
-                             stability=cat("stability") if all(has_stab) else None,
-                             layer_names=names)
+        return _concatenate(results, 1, layer_names=names)
     raise JaxinterInputError(f"axis: expected 'samples' or 'layers', got {axis!r}")
 
 
@@ -332,21 +507,26 @@ _ARRAYS = ("v", "i_and", "i_or", "stability", "sample_ids")
 
 
 def save_layerwise(result: LayerwiseResult, path) -> Path:
-    """Write ``path.npz`` (arrays) and ``path.json`` (metadata + :meth:`summary`)."""
+    """Write ``path.npz`` (arrays) and ``path.json`` (metadata and :meth:`summary`).
+
+    Args:
+      result: the result to save.
+      path: the file path without (or with) suffix.
+
+    Returns:
+      The path of the .npz file.
+    """
     path = Path(path).with_suffix("")
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.asarray(getattr(result, k)) for k in _ARRAYS
               if getattr(result, k) is not None}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path.with_suffix(".npz"))
+    npz = write_atomic(path.with_suffix(".npz"), lambda f: np.savez(f, **arrays))
     meta = {"layer_names": list(result.layer_names), "ratio": result.ratio}
     save_json(path.with_suffix(".json"), {**meta, "summary": result.summary()})
-    return path.with_suffix(".npz")
+    return npz
 
 
 def load_layerwise(path) -> LayerwiseResult:
-    """Read a result written by :func:`save_layerwise`."""
+    """Read a result written by :func:`save_layerwise` (``path`` with or without suffix)."""
     path = Path(path).with_suffix("")
     meta = json.loads(path.with_suffix(".json").read_text())
     with np.load(path.with_suffix(".npz")) as data:

@@ -1,4 +1,4 @@
-"""Salient interactions, per-order summaries and sparsity curves (DESIGN.md 3.4).
+"""Salient interactions, per-order summaries, sparsity curves and means over samples.
 
 Inputs are AND and OR interactions of shape (..., 2**n) (subset axis last, bit i = player i).
 The empty set is never salient and never enters a threshold. Everything is pure jnp, batched
@@ -7,13 +7,15 @@ over leading axes and jit-able.
 
 from __future__ import annotations
 
+from math import comb
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ..errors import JaxinterInputError, check_game
-from ..interactions._subsets import orders_np
+from ..errors import JaxinterInputError, check_bool_mask, check_floating, check_game
+from ..interactions import orders_np
 
 
 def _pair(i_and, i_or):
@@ -37,17 +39,31 @@ def _threshold(strength, ratio, axis):
     return tau
 
 
-def salient_mask(i_and, i_or, ratio: float = 0.05, axis: int | None = None):
-    """Salient sets: |I(S)| > ratio * max_S max(|I_and(S)|, |I_or(S)|), S nonempty.
+def _batch_axis(axis: int | None, ndim: int) -> int | None:
+    """``axis`` as a non-negative batch axis of an array of ``ndim`` dimensions (subset last)."""
+    if axis is None:
+        return None
+    if axis % ndim == ndim - 1:
+        raise JaxinterInputError("axis: must be a batch axis, not the subset (last) axis")
+    return axis % ndim
 
-    i_and, i_or: (..., 2**n) -> (mask_and, mask_or), bool, same shape. The maximum is taken
-    per game (per sample) by default; ``axis`` (e.g. the sample axis, not the subset axis) also
-    takes it over that axis: the per-layer variant.
+
+def salient_mask(i_and, i_or, ratio: float = 0.05, axis: int | None = None):
+    """Salient sets: ``|I(S)| > tau``, ``tau = ratio * max_S max(|I_and(S)|, |I_or(S)|)``.
+
+    The empty set is never salient and does not enter the maximum.
+
+    Args:
+      i_and, i_or: (..., 2**n) AND and OR interactions of the same games.
+      ratio: the threshold as a fraction of the largest interaction.
+      axis: None for the maximum per game (per sample); a batch axis (e.g. the sample axis)
+        to take it over that axis too (the per-layer variant).
+
+    Returns:
+      (mask_and, mask_or), booleans of shape (..., 2**n).
     """
     i_and, i_or, _ = _pair(i_and, i_or)
-    if axis is not None and axis % i_and.ndim == i_and.ndim - 1:
-        raise JaxinterInputError("axis: must be a batch axis, not the subset (last) axis")
-    axis = None if axis is None else axis % i_and.ndim
+    axis = _batch_axis(axis, i_and.ndim)
     s = _strengths(i_and, i_or)
     mask = s > _threshold(s, ratio, axis)
     return mask[..., 0, :], mask[..., 1, :]
@@ -57,10 +73,14 @@ def salient_mask(i_and, i_or, ratio: float = 0.05, axis: int | None = None):
 class OrderSummary:
     """Per-order summary of salient interactions; index -2 is the type (0 = AND, 1 = OR).
 
-    count, strength, positive, negative: (..., 2, n + 1) number of salient S of order m,
-    sum of |I(S)| over them, and the sums of their positive parts and of their negative parts
-    (as magnitudes). mean_order: (..., 2) mean order of the salient S (NaN if none).
-    high_order_share: (..., 2) share of the salient strength at orders m > n / 2 (NaN if none).
+    Attributes:
+      count: (..., 2, n + 1) number of salient S of order m.
+      strength: (..., 2, n + 1) sum of |I(S)| over them.
+      positive, negative: (..., 2, n + 1) sums of their positive parts and of their negative
+        parts (as magnitudes).
+      mean_order: (..., 2) mean order of the salient S (NaN if none).
+      high_order_share: (..., 2) share of the salient strength at orders m > n / 2 (NaN if
+        none).
     """
 
     count: jax.Array
@@ -72,31 +92,55 @@ class OrderSummary:
 
 
 def safe_ratio(num: jax.Array, den: jax.Array) -> jax.Array:
-    """``num / den`` where ``den > 0``, NaN where the ratio is undefined (``den == 0``)."""
+    """``num / den`` where ``den > 0``, NaN where the ratio is undefined (``den == 0``).
+
+    Args:
+      num, den: arrays that broadcast together.
+
+    Returns:
+      The floating ratio, of the broadcast shape.
+    """
     ok = den > 0
     return jnp.where(ok, num / jnp.where(ok, den, 1), jnp.nan)
 
 
-def nanmean0(x) -> np.ndarray:
-    """Mean over axis 0 ignoring NaN (NaN where all are NaN), without warnings."""
-    x = np.asarray(x, np.float64)
-    ok = np.isfinite(x)
-    count = ok.sum(0)
-    total = np.where(ok, x, 0).sum(0)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
 def order_sums(x) -> jax.Array:
-    """Sum of x (..., 2**n) over the subsets of each order -> (..., n + 1)."""
+    """Sum of ``x`` over the subsets of each order.
+
+    Args:
+      x: (..., 2**n) values indexed by subset.
+
+    Returns:
+      (..., n + 1) where entry m sums ``x[..., S]`` over the S with ``|S| = m``.
+    """
     n = x.shape[-1].bit_length() - 1
     onehot = jnp.asarray(orders_np(n)[:, None] == np.arange(n + 1), x.dtype)
     return jnp.einsum("...s,sm->...m", x, onehot, precision="highest")
 
 
+def order_means(x) -> jax.Array:
+    """Mean of ``x`` over the subsets of each order (e.g. the mean strength per subset).
+
+    Args:
+      x: (..., 2**n) values indexed by subset.
+
+    Returns:
+      (..., n + 1) where entry m is :func:`order_sums` divided by the ``C(n, m)`` subsets.
+    """
+    x = check_floating(x, "x")
+    n = x.shape[-1].bit_length() - 1
+    return order_sums(x) / jnp.asarray([comb(n, m) for m in range(n + 1)], x.dtype)
+
+
 def order_summary(i_and, i_or, ratio: float = 0.05, axis: int | None = None) -> OrderSummary:
     """Per-order counts, strength, signed parts, mean order and high-order share.
 
-    i_and, i_or: (..., 2**n); salient sets as in :func:`salient_mask` (``ratio``, ``axis``).
+    Args:
+      i_and, i_or: (..., 2**n) AND and OR interactions of the same games.
+      ratio, axis: the salient threshold, as in :func:`salient_mask`.
+
+    Returns:
+      An :class:`OrderSummary` with leading axes ``...``.
     """
     i_and, i_or, n = _pair(i_and, i_or)
     m_and, m_or = salient_mask(i_and, i_or, ratio, axis)
@@ -117,8 +161,12 @@ def order_summary(i_and, i_or, ratio: float = 0.05, axis: int | None = None) -> 
 def sparsity_curve(i_and, i_or, axis: int | None = 0) -> jax.Array:
     """Normalized sparsity curve: |I(S)| / max |I| sorted descending, averaged over ``axis``.
 
-    AND and OR interactions of nonempty S are pooled: (..., 2**n) -> (..., 2 (2**n - 1)) with
-    ``axis`` (the sample axis, 0 by default; None for no averaging) removed.
+    Args:
+      i_and, i_or: (..., 2**n) AND and OR interactions; those of nonempty S are pooled.
+      axis: the batch axis to average over (the sample axis, 0 by default), or None.
+
+    Returns:
+      (..., 2 (2**n - 1)) with ``axis`` removed.
     """
     i_and, i_or, _ = _pair(i_and, i_or)
     s = _strengths(i_and, i_or)[..., 1:]
@@ -127,7 +175,96 @@ def sparsity_curve(i_and, i_or, axis: int | None = 0) -> jax.Array:
     curve = -jnp.sort(-s / jnp.where(top > 0, top, 1), axis=-1)
     if axis is None or curve.ndim == 1:
         return curve
-    axis = axis % i_and.ndim
-    if axis == i_and.ndim - 1:
-        raise JaxinterInputError("axis: must be a batch axis, not the subset (last) axis")
-    return jnp.mean(curve, axis=axis)
+    return jnp.mean(curve, axis=_batch_axis(axis, i_and.ndim))
+
+
+@struct.dataclass
+class SupportedMean:
+    """Mean over samples of a quantity that is undefined (NaN) for some samples.
+
+    Attributes:
+      mean: (...) mean over the samples where the value is defined; NaN where none is.
+      support: (...) number of samples where it is defined.
+      num_samples: number of samples in all.
+    """
+
+    mean: jax.Array
+    support: jax.Array
+    num_samples: int = struct.field(pytree_node=False)
+
+    def where_supported(self, min_fraction: float = 0.1, min_count: int = 3) -> jax.Array:
+        """``mean`` where at least ``max(min_count, min_fraction * num_samples)`` samples
+        define it, NaN elsewhere (a mean of a handful of samples is noise)."""
+        enough = self.support >= max(min_count, min_fraction * self.num_samples)
+        return jnp.where(enough, self.mean, jnp.nan)
+
+
+def supported_mean(values, axis: int = 0) -> SupportedMean:
+    """Mean over the samples where a per-sample value is defined, with its support.
+
+    Per-sample ratios such as the IoU of salient sets or the stability of an order are NaN
+    where there is nothing to measure (no salient interaction of that order); this averages
+    the others and counts them.
+
+    Args:
+      values: (..., samples, ...) floats, NaN (or infinite) where undefined.
+      axis: the sample axis.
+
+    Returns:
+      A :class:`SupportedMean` whose arrays have the shape of ``values`` without ``axis``.
+    """
+    values = check_floating(values, "values")
+    if not -values.ndim <= axis < values.ndim:
+        raise JaxinterInputError(f"axis: expected an axis of a {values.ndim}-d array, got {axis}")
+    defined = jnp.isfinite(values)
+    support = defined.sum(axis)
+    mean = safe_ratio(jnp.where(defined, values, 0).sum(axis), support)
+    return SupportedMean(mean, support, values.shape[axis])
+
+
+@struct.dataclass
+class StrongestInteractions:
+    """The strongest salient interactions of each game, strongest first.
+
+    Attributes:
+      kind: (..., k) int, the type of each: 0 = AND, 1 = OR.
+      subset: (..., k) int, its subset S as a bitmask.
+      value: (..., k) its interaction I(S) (0 in empty slots).
+      valid: (..., k) bool, False in the slots past the game's number of salient interactions.
+    """
+
+    kind: jax.Array
+    subset: jax.Array
+    value: jax.Array
+    valid: jax.Array
+
+
+def strongest_interactions(interactions, salient, top: int) -> StrongestInteractions:
+    """The ``top`` salient interactions of largest magnitude, AND and OR together.
+
+    Ties keep the order AND before OR, then increasing subset index.
+
+    Args:
+      interactions: (..., 2, 2**n) AND (index 0) and OR (index 1) interactions.
+      salient: (..., 2, 2**n) bool salient sets (e.g. from :func:`salient_mask`).
+      top: number of interactions to keep per game, k = min(top, 2 * 2**n).
+
+    Returns:
+      A :class:`StrongestInteractions` with arrays (..., k).
+    """
+    interactions, _ = check_game(interactions, "interactions", check_values=False)
+    if interactions.ndim < 2 or interactions.shape[-2] != 2:
+        raise JaxinterInputError(
+            f"interactions: expected shape (..., 2, 2**n), got {interactions.shape}")
+    salient = check_bool_mask(salient, "salient", like_shape=interactions.shape,
+                              same_shape=True)
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
+        raise JaxinterInputError(f"top: expected an integer >= 1, got {top!r}")
+    flat = interactions.reshape(interactions.shape[:-2] + (-1,))
+    flat_salient = salient.reshape(flat.shape)
+    k = min(int(top), flat.shape[-1])
+    _, index = jax.lax.top_k(jnp.where(flat_salient, jnp.abs(flat), -1), k)
+    valid = jnp.take_along_axis(flat_salient, index, axis=-1)
+    value = jnp.where(valid, jnp.take_along_axis(flat, index, axis=-1), 0)
+    size = interactions.shape[-1]
+    return StrongestInteractions(index // size, index % size, value, valid)

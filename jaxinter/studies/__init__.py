@@ -7,4 +7,10 @@ and renders its result; sweeps run many studies. Studies build on every lower la
 masking, interactions, training, io, data, models) and never on plots or commands.
 """
 
-__all__: list[str] = []
+from ._layerwise import LayerwiseConfig, LayerwiseStudy, run_layerwise
+
+__all__: list[str] = [
+    "LayerwiseConfig",
+    "LayerwiseStudy",
+    "run_layerwise",
+]

@@ -1,3 +1,6 @@
+import json
+from math import comb
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -7,6 +10,7 @@ import pytest
 from jaxinter import analysis as lw
 from jaxinter.errors import JaxinterInputError
 from jaxinter.interactions import subset_index
+from jaxinter.io import is_labeled, labeled_array
 from jaxinter.masking import Players
 
 
@@ -62,10 +66,10 @@ def test_boolean_rule_network_emerged_and_forgotten_exact():
     np.testing.assert_allclose(and_h1("forget"), [0, 1 / 3, 0, 0, 0], atol=1e-5)  # {2}
     np.testing.assert_allclose(and_h1("new"), [0, 0, 1 / 3, 0, 0], atol=1e-5)  # {2,3}
     np.testing.assert_allclose(and_h1("overlap"), [0, 0, 2 / 3, 0, 0], atol=1e-5)  # {0,1}
-    s = res.summary()
-    np.testing.assert_allclose(s["completeness"][:, 0], [2 / 3, 1, 1], atol=1e-5)
-    np.testing.assert_allclose(s["redundancy"][:, 0], [1 / 3, 0, 0], atol=1e-5)
-    np.testing.assert_allclose(s["salient_per_sample"][:, 0], [2, 2, 2])
+    s = res.aggregate()
+    np.testing.assert_allclose(s.completeness[:, 0], [2 / 3, 1, 1], atol=1e-5)
+    np.testing.assert_allclose(s.redundancy[:, 0], [1 / 3, 0, 0], atol=1e-5)
+    np.testing.assert_allclose(s.salient_per_sample[:, 0], [2, 2, 2])
 
 
 def test_boolean_rule_network_default_extraction_keeps_the_sets():
@@ -96,7 +100,7 @@ def test_identities_hold_on_a_random_network():
     np.testing.assert_allclose(ch.all_ref, ch.overlap + ch.new, rtol=1e-5, atol=1e-6)
     # h2 with the output's own readout equals the output layer
     np.testing.assert_allclose(res.v[:, 1], res.v[:, 2], rtol=1e-5, atol=1e-5)
-    comp = res.summary()["completeness"][1:]  # identical games: complete where defined
+    comp = np.asarray(res.aggregate().completeness)[1:]  # identical games: complete if defined
     assert np.isfinite(comp[:, 0]).all()
     np.testing.assert_allclose(comp[np.isfinite(comp)], 1.0, atol=1e-4)
     # reconstruction: AND and OR interactions explain v up to the bounded error q
@@ -110,7 +114,7 @@ def test_stability_noise_draws_and_merge_save_load(tmp_path):
     x = 0.5 + 0.5 * jax.random.uniform(jax.random.key(2), (3, 4))
     res = _analyse(x, noise_draws=2, sigma=0.02, key=jax.random.key(3))
     chex.assert_shape(res.stability, (3, 3, 2, 5))
-    stab = np.asarray(res.summary()["stability_by_order"])
+    stab = np.asarray(res.aggregate().stability_by_order)
     # AND: h1 has salient orders 1 and 2, h2 and the output order 2 only
     assert np.isfinite(stab[0, 0, 1:3]).all() and (stab[0, 0, 1:3] > 0).all()
     assert np.isfinite(stab[1:, 0, 2]).all() and np.isnan(stab[1:, 0, 1]).all()
@@ -129,9 +133,11 @@ def test_stability_noise_draws_and_merge_save_load(tmp_path):
     assert back.layer_names == res.layer_names and back.ratio == res.ratio
     for k in ("v", "i_and", "i_or", "stability", "sample_ids"):
         np.testing.assert_array_equal(getattr(back, k), getattr(res, k))
-    import json
     summary = json.loads((tmp_path / "run.json").read_text())["summary"]
     assert summary["layers"] == ["h1", "h2", "output"]
+    values, axes, coords = labeled_array(summary["stability_by_order"])
+    assert axes == ["layer", "type", "order"] and coords["layer"] == ["h1", "h2", "output"]
+    np.testing.assert_allclose(values, stab, rtol=1e-6)
 
 
 def test_correctly_classified():
@@ -172,45 +178,106 @@ def test_bad_input_raises(call):
         call(res)
 
 
-FIGURES = ("sparsity", "change_and", "change_or", "completeness", "iou_by_order", "strength",
-           "stability_by_order", "examples")
+def _random_result(samples=5, layers=3, n=4, seed=0):
+    """A LayerwiseResult of random sparse interactions and stabilities (NaN here and there)."""
+    rng = np.random.default_rng(seed)
+    shape = (samples, layers, 2**n)
+    sparse = lambda: rng.laplace(size=shape) * (rng.random(shape) < 0.6)  # noqa: E731
+    stability = rng.random((samples, layers, 2, n + 1)) * 10
+    stability[rng.random(stability.shape) < 0.3] = np.nan
+    arrays = [rng.normal(size=shape), sparse(), sparse(), stability]
+    return lw.LayerwiseResult(*(jnp.asarray(a, jnp.float32) for a in arrays),
+                              jnp.arange(samples), ("a", "b", "output"), 0.1)
 
 
-def test_cli_default_job_reduced_writes_every_figure_and_resumes(tmp_path, capsys):
-    import json
+def _brute_aggregate(res):
+    """The aggregate from the definitions, with loops over samples, layers, types and subsets."""
+    v = np.asarray(res.v, np.float64)
+    i = np.stack([np.asarray(res.i_and, np.float64), np.asarray(res.i_or, np.float64)], -2)
+    samples, layers, _, size = i.shape
+    n = size.bit_length() - 1
+    scale = np.abs(v[..., -1] - v[..., 0]).mean(0)
+    i = i / scale[:, None, None]
+    top = np.abs(i[..., 1:]).max(axis=(-2, -1))  # (samples, layers): the max of each game
+    out = {k: np.zeros((layers, 2, n + 1)) for k in ("count", "count_layer", "strength",
+                                                      "per_subset", "overlap", "forget", "new")}
+    for s, l, k, S in np.ndindex(samples, layers, 2, size):
+        m = bin(S).count("1")
+        a = i[s, l, k, S] if S and abs(i[s, l, k, S]) > res.ratio * top[s, l] else 0.0
+        r = i[s, -1, k, S] if S and abs(i[s, -1, k, S]) > res.ratio * top[s, -1] else 0.0
+        shared = min(abs(a), abs(r)) if a * r > 0 else 0.0
+        out["count"][l, k, m] += (a != 0) / samples
+        layer_salient = S and abs(i[s, l, k, S]) > res.ratio * top[:, l].max()
+        out["count_layer"][l, k, m] += layer_salient / samples
+        out["strength"][l, k, m] += abs(a) / samples
+        out["per_subset"][l, k, m] += abs(i[s, l, k, S]) / comb(n, m) / samples
+        out["overlap"][l, k, m] += shared
+        out["forget"][l, k, m] += abs(a) - shared
+        out["new"][l, k, m] += abs(r) - shared
+    return scale, out
 
-    from jaxinter.cli import main
 
-    out = tmp_path / "run"
-    argv = ["layerwise", "--out", str(out), "--n", "3", "--samples", "3", "--epochs", "1",
-            "--probe-steps", "20", "--noise-draws", "2", "--depth", "3", "--width", "16",
-            "--examples", "2"]
-    assert main(argv) == 0
-    for name in FIGURES:
-        assert (out / f"{name}.png").stat().st_size > 0, name
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["n"] == 3 and summary["samples"] == 3
-    assert summary["layerwise"]["layers"] == ["hidden_1", "hidden_2", "output"]
-    assert (out / "report.html").read_text().count("data:image/png;base64") == len(FIGURES)
-    # an interrupted run: one finished layer is lost; the rerun recomputes only that layer
-    cache = out / "cache"
-    (cache / "layer_1.npz").unlink()
-    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
-    assert main(argv) == 0
-    after = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
-    assert "layer_1.npz" in after
-    assert all(after[k] == t for k, t in before.items())
-    assert json.loads((out / "summary.json").read_text())["layerwise"] == summary["layerwise"]
-    # another number of noise draws: models, probes and clean scores are reused; the noisy
-    # scores and the layers (which hold the stability) are recomputed, as a fresh run would
-    capsys.readouterr()
-    i = argv.index("--noise-draws")
-    argv3 = [*argv[:i + 1], "3", *argv[i + 2:]]
-    assert main(argv3) == 0
-    changed = {p.name for p in cache.glob("*.npz") if p.stat().st_mtime_ns != after[p.name]}
-    assert changed == {"noise_scores.npz", "layer_0.npz", "layer_1.npz", "layer_2.npz"}
-    assert "model_seed0: reused" in capsys.readouterr().err
-    assert main([*argv3[:2], str(tmp_path / "fresh"), *argv3[3:]]) == 0
-    resumed = json.loads((out / "summary.json").read_text())["layerwise"]
-    assert resumed != summary["layerwise"]
-    assert resumed == json.loads((tmp_path / "fresh" / "summary.json").read_text())["layerwise"]
+def test_aggregate_matches_the_definitions():
+    res = _random_result()
+    agg = res.aggregate()
+    scale, want = _brute_aggregate(res)
+    close = lambda got, ref: np.testing.assert_allclose(  # noqa: E731
+        np.asarray(got, np.float64), ref, rtol=2e-5, atol=1e-6)
+    close(agg.scale, scale)
+    close(agg.salient_by_order, want["count"])
+    close(agg.salient_per_sample, want["count"].sum(-1))
+    close(agg.salient_per_sample_layer_threshold, want["count_layer"].sum(-1))
+    close(agg.strength_by_order, want["strength"])
+    close(agg.strength_per_subset_by_order, want["per_subset"])
+    close(agg.change_by_order, np.stack([want["overlap"], want["forget"], want["new"]], -2))
+    all_ref = want["overlap"] + want["new"]
+    all_l = want["overlap"] + want["forget"]
+    with np.errstate(invalid="ignore"):
+        close(agg.completeness, want["overlap"].sum(-1) / all_ref.sum(-1))
+        close(agg.redundancy, want["forget"].sum(-1) / all_l.sum(-1))
+        close(agg.completeness_by_order, np.where(all_ref > 0, want["overlap"] / all_ref, np.nan))
+    stability = np.asarray(res.stability, np.float64)
+    support = np.isfinite(stability).sum(0)
+    np.testing.assert_array_equal(agg.stability_support_by_order, support)
+    with np.errstate(invalid="ignore"):
+        close(agg.stability_by_order, np.nansum(stability, 0) / support)
+    assert agg.n == 4 and agg.num_samples == 5 and agg.layer_names == res.layer_names
+
+
+def test_summary_is_labeled_and_round_trips():
+    res = _random_result()
+    agg = res.aggregate()
+    summary = json.loads(json.dumps(res.summary()))  # JSON-ready
+    assert summary["layers"] == ["a", "b", "output"] and summary["n"] == 4
+    assert summary["samples"] == 5 and summary["ratio"] == 0.1
+    np.testing.assert_allclose(summary["salient_total_per_sample"],
+                               float(agg.salient_per_sample[-1].sum()), rtol=1e-6)
+    want_axes = {"scale": ["layer"], "salient_per_sample": ["layer", "type"],
+                 "change_by_order": ["layer", "type", "part", "order"],
+                 "completeness_by_order": ["layer", "type", "order"]}
+    labeled_keys = [k for k, v in summary.items() if is_labeled(v)]
+    assert len(labeled_keys) == 13
+    for key in labeled_keys:
+        values, axes, coords = labeled_array(summary[key])
+        assert axes == want_axes.get(key, axes) and set(coords) == set(axes)
+        assert coords["layer"] == ["a", "b", "output"]
+        if "type" in coords:
+            assert coords["type"] == ["AND", "OR"]
+        if "order" in coords:
+            assert coords["order"] == [0, 1, 2, 3, 4]
+        np.testing.assert_allclose(values, np.asarray(getattr(agg, key)), rtol=1e-6)
+    assert labeled_array(summary["change_by_order"])[2]["part"] == ["overlap", "forget", "new"]
+    no_noise = res.replace(stability=None).summary()
+    assert "stability_by_order" not in no_noise and "stability_support_by_order" not in no_noise
+
+
+def test_layerwise_iou_matches_python_sets():
+    a, b = _random_result(seed=1), _random_result(seed=2)
+    iou = np.asarray(lw.layerwise_iou(a, b, layer="b"))
+    sal_a, sal_b = np.asarray(a.salient())[:, 1], np.asarray(b.salient())[:, 1]
+    for s, k, m in np.ndindex(5, 2, 5):
+        sets = [{S for S in range(16) if sal[s, k, S] and bin(S).count("1") == m}
+                for sal in (sal_a, sal_b)]
+        union = sets[0] | sets[1]
+        want = len(sets[0] & sets[1]) / len(union) if union else np.nan
+        np.testing.assert_allclose(iou[s, k, m], want, rtol=1e-6)

@@ -1,0 +1,585 @@
+"""The layerwise change of knowledge (Cheng et al., ICML 2024) as one call: config -> study.
+
+:func:`run_layerwise` trains a model (and a second one with the next seed, for the cross-model
+IoU), trains a linear probe on every captured layer, picks n players per sample (the most
+salient image patches, or the largest features of a tabular sample), and for the first test
+samples that both models classify correctly extracts the AND-OR interactions every layer
+encodes, with their stability under input noise. The :class:`LayerwiseStudy` it returns holds
+every number the ``jaxinter layerwise`` report shows; its :meth:`LayerwiseStudy.summary` is
+that command's ``summary.json``.
+
+Given a folder, every stage is cached under ``folder/cache`` with the options it depends on
+(:func:`stage_depends`): an interrupted run resumes without recomputing finished stages, and a
+changed option recomputes only the stages that depend on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..analysis import (
+    LAYERWISE_TYPES,
+    LayerwiseAggregate,
+    LayerwiseResult,
+    StrongestInteractions,
+    SupportedMean,
+    correctly_classified,
+    layerwise_from_scores,
+    layerwise_iou,
+    merge_layerwise,
+    noisy_copies,
+    strongest_interactions,
+    supported_mean,
+)
+from ..data import Dataset, load_dataset
+from ..errors import JaxinterInputError
+from ..interactions import extract_interactions, players_of
+from ..io import StageCache, labeled, log, progress, tree_from_arrays, tree_to_arrays
+from ..masking import (
+    CapturedFn,
+    Players,
+    ProbeSet,
+    capture,
+    masked_layer_scores,
+    salient_patch_ids,
+    train_probes,
+)
+from ..models import MLP, VGG, ResNet, ViT, init_variables
+from ..training import train
+
+DATASETS = ("digits", "wine", "breast_cancer", "iris", "mnist")
+IMAGE_DATASETS = ("digits", "mnist")
+LAYER_PATTERNS = {  # the captured layers of each model, as a regular expression
+    "mlp": r"hidden_\d+",
+    "cnn": r"conv_\d+|fc_\d+",
+    "resnet": r"stem|block_\d+|pool",
+    "vit": r"embed|block_\d+|pool",
+}
+EXTRACTIONS = ("default", "published", "lp")
+EXAMPLE_INTERACTIONS = 6  # strongest interactions shown per example sample
+
+
+# ---------------------------------------------------------------------------------------------
+# the config
+
+
+def _check_int(name: str, value, low: int | None = None, high: int | None = None,
+               optional: bool = False):
+    if value is None and optional:
+        return
+    integer = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if (not integer or (low is not None and value < low)
+            or (high is not None and value > high)):
+        bound = (f" between {low} and {high}" if high is not None
+                 else f" >= {low}" if low is not None else "")
+        none = " or None" if optional else ""
+        raise JaxinterInputError(f"{name}: expected an integer{bound}{none}, got {value!r}")
+
+
+def _check_open_interval(name: str, value, low: float, high: float):
+    if (isinstance(value, bool) or not isinstance(value, int | float | np.number)
+            or not low < value < high):
+        raise JaxinterInputError(f"{name}: expected a number in ({low}, {high}), got {value!r}")
+
+
+def _check_choice(name: str, value, choices):
+    if value not in choices:
+        raise JaxinterInputError(f"{name}: expected one of {list(choices)}, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerwiseConfig:
+    """Options of a layerwise study; the defaults are those of ``jaxinter layerwise``.
+
+    Attributes:
+      dataset: one of :data:`DATASETS` (digits, shipped with scikit-learn, by default).
+      data_path: folder (IDX files) or .npz file of MNIST; only for ``dataset="mnist"``.
+      train_size: use only the first N training samples (None: all).
+      model: one of :data:`LAYER_PATTERNS`: mlp, cnn (VGG-style), resnet (batch norm), vit;
+        all but mlp need images.
+      depth: MLP: number of linear layers (7 = MLP-7); ResNet: blocks per stage (depth // 2).
+      width: MLP width (1024 for MLP-7).
+      epochs, batch_size: training of each model.
+      probe_steps: AdamW steps of each linear probe.
+      n: players per sample (1..20; at most the number of features of a tabular dataset).
+      patch_size: image patch side (None: 2 for 8x8 images, 3 otherwise).
+      samples: correctly classified test samples to analyse.
+      extraction: AND-OR extraction, one of :data:`EXTRACTIONS`: default (ours), published (the
+        paper's SGD recipe) or lp (exact linear program, slow).
+      also_extraction: a second extraction whose salient counts are reported for comparison,
+        or None (also None when it equals ``extraction``).
+      ratio: salient threshold as a fraction of the largest |I|, in (0, 1).
+      noise_draws: noisy copies per sample for the stability (0 = none, else at least 2).
+      sigma: input noise standard deviation, in input units (> 0).
+      examples: samples whose strongest interactions the report shows.
+      chunk_size: masked inputs per model call (changes no result).
+      seed: seed of the first model and its probes; the second model uses ``seed + 1``.
+    """
+
+    dataset: str = "digits"
+    data_path: str | None = None
+    train_size: int | None = None
+    model: str = "mlp"
+    depth: int = 5
+    width: int = 128
+    epochs: int = 30
+    batch_size: int = 64
+    probe_steps: int = 1000
+    n: int = 8
+    patch_size: int | None = None
+    samples: int = 40
+    extraction: str = "default"
+    also_extraction: str | None = None
+    ratio: float = 0.05
+    noise_draws: int = 5
+    sigma: float = 0.02
+    examples: int = 3
+    chunk_size: int = 1024
+    seed: int = 0
+
+    def __post_init__(self):
+        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choice("model", self.model, tuple(LAYER_PATTERNS))
+        _check_choice("extraction", self.extraction, EXTRACTIONS)
+        _check_choice("also_extraction", self.also_extraction, (None, *EXTRACTIONS))
+        self._check_data_path()
+        if self.model != "mlp" and self.dataset not in IMAGE_DATASETS:
+            raise JaxinterInputError(
+                f"model: expected 'mlp' for the tabular dataset {self.dataset!r} (the other "
+                f"models need images), got {self.model!r}")
+        for name in ("depth", "width", "epochs", "batch_size", "probe_steps", "samples",
+                     "chunk_size"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("train_size", self.train_size, 1, optional=True)
+        _check_int("patch_size", self.patch_size, 1, optional=True)
+        _check_int("n", self.n, 1, 20)
+        _check_int("examples", self.examples, 0)
+        _check_int("seed", self.seed)
+        _check_int("noise_draws", self.noise_draws, 0)
+        if self.noise_draws == 1:
+            raise JaxinterInputError("noise_draws: expected 0 or at least 2, got 1")
+        _check_open_interval("ratio", self.ratio, 0.0, 1.0)
+        _check_open_interval("sigma", self.sigma, 0.0, float("inf"))
+        if self.also_extraction == self.extraction:
+            object.__setattr__(self, "also_extraction", None)
+
+    def _check_data_path(self):
+        if isinstance(self.data_path, os.PathLike):
+            object.__setattr__(self, "data_path", os.fspath(self.data_path))
+        if self.data_path is not None and not isinstance(self.data_path, str):
+            raise JaxinterInputError(f"data_path: expected a path or None, got {self.data_path!r}")
+        if self.dataset == "mnist" and self.data_path is None:
+            raise JaxinterInputError(
+                "data_path: expected a folder of IDX files or an .npz file for 'mnist', got None")
+        if self.dataset != "mnist" and self.data_path is not None:
+            raise JaxinterInputError(
+                f"data_path: expected None for the built-in dataset {self.dataset!r}, "
+                f"got {self.data_path!r}")
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-ready dict; ``LayerwiseConfig(**d)`` is the inverse."""
+        return dataclasses.asdict(self)
+
+
+def _patch_size(config: LayerwiseConfig, ds: Dataset) -> int:
+    if config.patch_size is not None:
+        return config.patch_size
+    return 2 if ds.input_shape[0] <= 8 else 3
+
+
+def stage_depends(config: LayerwiseConfig, ds: Dataset) -> dict[str, dict]:
+    """The options each cached stage depends on, by stage (``model`` for either seed).
+
+    A stage is reused only when these match; options that change no result (``chunk_size``,
+    ``examples``) appear in none.
+
+    Args:
+      config: the study's options.
+      ds: the dataset (whether it holds images decides whether ``patch_size`` matters).
+
+    Returns:
+      ``{stage: {option: value}}`` for the stages model, probes, scores, scores_b,
+      noise_scores, layer (each layer's extraction), model_b and also.
+    """
+    model = {k: getattr(config, k) for k in ("dataset", "data_path", "train_size", "model",
+                                             "depth", "width", "epochs", "batch_size")}
+    image = {"patch_size": _patch_size(config, ds)} if len(ds.input_shape) == 3 else {}
+    if config.model == "vit":
+        model.update(image)
+    # the samples are those both models (seeds s and s + 1) classify correctly
+    players = {**model, "seed": config.seed, "n": config.n, "samples": config.samples, **image}
+    scores = {**players, "probe_steps": config.probe_steps}
+    noise = {**scores, "sigma": config.sigma, "noise_draws": config.noise_draws}
+    # a layer's stage holds its stability when there are noise draws, which uses the threshold
+    layer = {**noise, "ratio": config.ratio} if config.noise_draws else scores
+    return {
+        "model": model,
+        "probes": {**model, "seed": config.seed, "probe_steps": config.probe_steps},
+        "scores": scores,
+        "scores_b": players,
+        "noise_scores": noise,
+        "layer": {**layer, "extraction": config.extraction},
+        "model_b": {**players, "extraction": config.extraction},
+        "also": {**scores, "extraction": config.also_extraction},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the study
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerwiseStudy:
+    """Everything a layerwise study measured; S samples, L layers (the output last), n players.
+
+    Attributes:
+      config: the options of the run.
+      dataset: name of the dataset as loaded.
+      test_accuracy: (2,) test accuracy of the two models (seeds ``seed``, ``seed + 1``).
+      probe_test_accuracy: (L - 1,) test accuracy of the probe of each layer before the output.
+      inputs: (S, *input_shape) the analysed test samples (the first both models classify
+        correctly).
+      labels: (S,) their labels (the target class of every score).
+      player_boxes: (S, n, 4) image players as rectangles (row, col, height, width), or None
+        for tabular data.
+      player_names: per sample the n feature names of its players (tabular data), or None.
+      result: interactions of every layer of the first model on the samples.
+      aggregate: ``result.aggregate()``: counts, strength, change against the output,
+        completeness, redundancy and stability, per layer, type and order.
+      output_b: interactions of the second model's output on the same samples and players.
+      iou: IoU of the output's salient sets of the two models, mean over the samples where it
+        is defined, (2, n + 1) by type and order, with its support.
+      examples: the strongest salient interactions of the output (normalized) of the first
+        ``config.examples`` samples, arrays (E, k).
+      also: the interactions with ``config.also_extraction``, or None.
+      also_aggregate: ``also.aggregate()``, or None.
+      timings: seconds per stage (cached stages take almost none) and in total.
+    """
+
+    config: LayerwiseConfig
+    dataset: str
+    test_accuracy: np.ndarray
+    probe_test_accuracy: np.ndarray
+    inputs: np.ndarray
+    labels: np.ndarray
+    player_boxes: np.ndarray | None
+    player_names: tuple[tuple[str, ...], ...] | None
+    result: LayerwiseResult
+    aggregate: LayerwiseAggregate
+    output_b: LayerwiseResult
+    iou: SupportedMean
+    examples: StrongestInteractions
+    also: LayerwiseResult | None
+    also_aggregate: LayerwiseAggregate | None
+    timings: dict[str, float]
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return self.result.layer_names
+
+    @property
+    def n(self) -> int:
+        return self.result.n
+
+    @property
+    def num_samples(self) -> int:
+        return self.result.num_samples
+
+    @property
+    def layer_test_accuracy(self) -> np.ndarray:
+        """(L,) test accuracy of each layer's readout: the probes', then the first model's."""
+        return np.append(self.probe_test_accuracy, self.test_accuracy[0])
+
+    @property
+    def salient_per_image_output(self) -> float:
+        """Mean number of salient interactions (AND + OR) of the output per sample."""
+        return float(self.aggregate.salient_per_sample[-1].sum())
+
+    def example_rows(self) -> list[dict]:
+        """The :attr:`examples` as rows: sample (test-set index), type, players (ids, and
+        their names for tabular data), order, value; strongest first per sample."""
+        rows = []
+        for e, s in np.argwhere(np.asarray(self.examples.valid)):
+            players = players_of(int(self.examples.subset[e, s]))
+            row = {"sample": int(self.result.sample_ids[e]),
+                   "type": LAYERWISE_TYPES[int(self.examples.kind[e, s])],
+                   "players": list(players), "order": len(players),
+                   "value": float(self.examples.value[e, s])}
+            if self.player_names is not None:
+                row["player_names"] = [self.player_names[e][p] for p in players]
+            rows.append(row)
+        return rows
+
+    def summary(self) -> dict:
+        """The content of ``summary.json``: plain scalars, the config, and labeled arrays
+        (:func:`jaxinter.io.labeled`, axes among sample, seed, layer, type, part, order)."""
+        agg, types = self.aggregate, {"type": list(LAYERWISE_TYPES)}
+        by_order = {**types, "order": list(range(self.n + 1))}
+        out = {
+            "dataset": self.dataset, "model": self.config.model, "n": self.n,
+            "samples": self.num_samples, "extraction": self.config.extraction,
+            "config": self.config.to_dict(),
+            "sample_ids": labeled(self.result.sample_ids, ("sample",),
+                                  description="index of each analysed sample in the test set"),
+            "test_accuracy": labeled(self.test_accuracy, ("seed",), {
+                "seed": [self.config.seed, self.config.seed + 1]}, "test accuracy of each model"),
+            "probe_test_accuracy": labeled(self.probe_test_accuracy, ("layer",), {
+                "layer": list(self.layer_names[:-1])}, "test accuracy of each layer's probe"),
+            "salient_per_image_output": self.salient_per_image_output,
+            "salient_per_image_output_and_or": labeled(agg.salient_per_sample[-1], ("type",),
+                                                       types),
+            "salient_per_image_output_layer_threshold": labeled(
+                agg.salient_per_sample_layer_threshold[-1], ("type",), types),
+            "iou_by_order_output": labeled(
+                self.iou.mean, ("type", "order"), by_order,
+                "IoU of the two models' salient sets, mean over the samples where defined"),
+            "iou_support_by_order_output": labeled(
+                self.iou.support, ("type", "order"), by_order,
+                "samples where either model has a salient interaction of the order"),
+            "mean_abs_interaction_per_subset_by_order_output": labeled(
+                agg.strength_per_subset_by_order[-1], ("type", "order"), by_order,
+                "mean normalized |I(S)| over all S of the order, mean over samples"),
+            "layerwise": agg.summary(),
+            "examples": self.example_rows(),
+            "timings": dict(self.timings),
+        }
+        if self.also_aggregate is not None:
+            out[f"salient_per_sample_{self.config.also_extraction}"] = labeled(
+                self.also_aggregate.salient_per_sample, ("layer", "type"),
+                {"layer": list(self.layer_names), **types})
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# stages
+
+Stage = Callable[[str, Callable[[], dict], dict], dict]  # StageCache.get_or_compute or no cache
+
+
+def _stage_function(folder) -> Stage:
+    if folder is not None:
+        return StageCache(Path(folder) / "cache", label="layerwise").get_or_compute
+    return lambda key, compute, depends: {k: np.asarray(v) for k, v in compute().items()}
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], stage: str):
+    start = time.perf_counter()
+    yield
+    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _load(config: LayerwiseConfig) -> Dataset:
+    ds = load_dataset(config.dataset, config.data_path)
+    if config.train_size:
+        keep = slice(0, config.train_size)
+        ds = ds.replace(x_train=ds.x_train[keep], y_train=ds.y_train[keep])
+    log(f"[layerwise] {ds.name}: {len(ds.x_train)} train / {len(ds.x_test)} test, "
+        f"input {ds.input_shape}, {ds.num_classes} classes; model {config.model}")
+    return ds
+
+
+def _build_model(config: LayerwiseConfig, ds: Dataset):
+    shape, classes = ds.input_shape, ds.num_classes
+    if config.model == "mlp":
+        return MLP(shape, classes, depth=config.depth, width=config.width)
+    small = shape[0] < 16
+    if config.model == "cnn":
+        return VGG(shape, classes, features=(32, "M", 64, "M") if small else
+                   (32, "M", 64, "M", 128, "M"), dense=(128,))
+    if config.model == "resnet":
+        return ResNet(shape, classes, stage_sizes=(max(config.depth // 2, 1),) * 3)
+    return ViT(shape, classes, patch_size=_patch_size(config, ds), dim=64, depth=2)
+
+
+def _train_models(config, ds, model, stage: Stage, depends) -> tuple[list, np.ndarray]:
+    """Variables and test accuracy of the two models (seeds ``seed`` and ``seed + 1``)."""
+    like = init_variables(model, jax.random.key(0))
+    variables, accuracy = [], []
+    for seed in (config.seed, config.seed + 1):
+        def fit(seed=seed):
+            data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+            result = train(model, data, epochs=config.epochs, batch_size=config.batch_size,
+                           seed=seed)
+            return {**tree_to_arrays(result.variables),
+                    "test_accuracy": result.history[-1]["test_accuracy"]}
+
+        got = stage(f"model_seed{seed}", fit, {**depends, "seed": seed})
+        variables.append(tree_from_arrays(got, like))
+        accuracy.append(float(got["test_accuracy"]))
+    return variables, np.asarray(accuracy)
+
+
+def _analysed_samples(config, ds, captured: list[CapturedFn]) -> np.ndarray:
+    """Indices of the first ``config.samples`` test samples both models classify correctly."""
+    correct = [correctly_classified(c, ds.x_test, ds.y_test) for c in captured]
+    ids = np.intersect1d(*correct)[: config.samples]
+    if len(ids) == 0:
+        raise JaxinterInputError("samples: no test sample is classified correctly by both "
+                                 "models; train longer (epochs)")
+    if len(ids) < config.samples:
+        log(f"[layerwise] only {len(ids)} test samples are classified correctly by both models")
+    return ids
+
+
+def _players(config, ds, x):
+    """Per-sample players, with rectangles (images) or feature names (tabular data)."""
+    if len(ds.input_shape) == 3:
+        p = _patch_size(config, ds)
+        ids = salient_patch_ids(x, p, config.n)
+        cols = ds.input_shape[1] // p
+        boxes = np.stack([ids // cols * p, ids % cols * p, np.full_like(ids, p),
+                          np.full_like(ids, p)], axis=-1)
+        return Players.patches(ds.input_shape, p, ids), boxes, None
+    d = int(np.prod(ds.input_shape))
+    top = np.sort(np.argsort(-np.abs(x.reshape(len(x), -1)), axis=1)[:, :min(config.n, d)],
+                  axis=1)
+    players = Players.stack([Players.features(ds.input_shape, row.tolist()) for row in top])
+    names = ds.info.get("feature_names") or [f"x{i}" for i in range(d)]
+    return players, None, tuple(tuple(names[i] for i in row) for row in top)
+
+
+def _train_probes(config, ds, captured: CapturedFn, stage: Stage, depends) -> ProbeSet:
+    probes = ProbeSet.from_arrays(stage("probes", lambda: train_probes(
+        lambda xb: captured(xb)[1], ds.x_train, ds.y_train, ds.num_classes,
+        key=jax.random.key(config.seed), x_test=ds.x_test, y_test=ds.y_test,
+        steps=config.probe_steps).to_arrays(), depends))
+    for k in probes.names:
+        log(f"[layerwise] probe {k}: train {float(probes.train_accuracy[k]):.3f} "
+            f"test {float(probes.test_accuracy[k]):.3f}")
+    return probes
+
+
+def _masked_scores(config, captured, probes: ProbeSet, x, y, players: Players, stage: Stage,
+                   depends):
+    """Scores of the first model's layers (S, L, 2**n), of the second model's output
+    (S, 1, 2**n) and, with noise draws, of the first model on noisy copies (K, S, L, 2**n)."""
+    baseline = jnp.zeros(players.input_shape, jnp.float32)
+
+    def scores(captured_fn, readouts, xs, pl, target):
+        return {"v": masked_layer_scores(captured_fn, readouts, jnp.asarray(xs), pl, baseline,
+                                         jnp.asarray(target), chunk_size=config.chunk_size)}
+
+    log(f"[layerwise] masked evaluation: {len(x)} samples x 2**{players.n} subsets x "
+        f"{len(probes.names) + 1} layers")
+    v = stage("scores", lambda: scores(captured[0], probes.readouts(), x, players, y),
+              depends["scores"])["v"]
+    v_b = stage("scores_b", lambda: scores(captured[1], None, x, players, y),
+                depends["scores_b"])["v"]
+    if not config.noise_draws:
+        return v, v_b, None
+
+    def noisy():
+        copies = noisy_copies(x, players, y, jax.random.key(config.seed + 7), config.sigma,
+                              config.noise_draws)
+        return scores(captured[0], probes.readouts(), *copies)
+
+    v_noisy = stage("noise_scores", noisy, depends["noise_scores"])["v"]
+    return v, v_b, v_noisy.reshape((config.noise_draws,) + v.shape)
+
+
+def _interactions(v, method: str) -> dict:
+    i_and, i_or = extract_interactions(jnp.asarray(v), method=method)
+    return {"i_and": i_and, "i_or": i_or}
+
+
+def _layer(config, v, v_noisy, j: int, name: str, ids) -> dict:
+    """Interactions (and stability) of layer ``j`` alone: one cached stage."""
+    noisy = None if v_noisy is None else v_noisy[:, :, j:j + 1]
+    r = layerwise_from_scores(v[:, j:j + 1], [name], v_noisy=noisy, sample_ids=ids,
+                              ratio=config.ratio, method=config.extraction)
+    arrays = {"i_and": r.i_and, "i_or": r.i_or}
+    return arrays if r.stability is None else {**arrays, "stability": r.stability}
+
+
+def _result(v, arrays: dict, ids, names, ratio: float) -> LayerwiseResult:
+    stability = arrays.get("stability")
+    return LayerwiseResult(jnp.asarray(v), jnp.asarray(arrays["i_and"]),
+                           jnp.asarray(arrays["i_or"]),
+                           None if stability is None else jnp.asarray(stability),
+                           jnp.asarray(ids), tuple(names), ratio)
+
+
+def _extract(config, v, v_b, v_noisy, names, ids, stage: Stage, depends):
+    """The first model's layers, the second model's output and the comparison extraction."""
+    parts = []
+    for j, name in progress(list(enumerate(names)), "extract layers"):
+        got = stage(f"layer_{j}", lambda j=j, name=name: _layer(config, v, v_noisy, j, name, ids),
+                    depends["layer"])
+        parts.append(_result(v[:, j:j + 1], got, ids, [name], config.ratio))
+    result = merge_layerwise(parts, axis="layers")
+    got = stage("model_b", lambda: _interactions(v_b, config.extraction), depends["model_b"])
+    output_b = _result(v_b, got, ids, ["output"], config.ratio)
+    if config.also_extraction is None:
+        return result, output_b, None
+    got = stage(f"also_{config.also_extraction}",
+                lambda: _interactions(v, config.also_extraction), depends["also"])
+    return result, output_b, _result(v, got, ids, names, config.ratio)
+
+
+def run_layerwise(config: LayerwiseConfig, folder=None) -> LayerwiseStudy:
+    """Run a layerwise study: train, probe, evaluate masked inputs, extract, compare.
+
+    Args:
+      config: the options (a :class:`LayerwiseConfig`, validated when it was made).
+      folder: with a folder, every stage is cached under ``folder/cache`` and reused by a later
+        run with the options it depends on (:func:`stage_depends`); None caches nothing.
+
+    Returns:
+      A :class:`LayerwiseStudy`.
+    """
+    if not isinstance(config, LayerwiseConfig):
+        raise JaxinterInputError(f"config: expected a LayerwiseConfig, got {type(config)}")
+    start, timings = time.perf_counter(), {}
+    stage = _stage_function(folder)
+    ds = _load(config)
+    depends = stage_depends(config, ds)
+    model = _build_model(config, ds)
+    with _timed(timings, "training"):
+        variables, test_accuracy = _train_models(config, ds, model, stage, depends["model"])
+    captured = [capture(model, v, LAYER_PATTERNS[config.model]) for v in variables]
+    ids = _analysed_samples(config, ds, captured)
+    x, y = ds.x_test[ids], ds.y_test[ids]
+    players, boxes, names = _players(config, ds, x)
+    with _timed(timings, "probes"):
+        probes = _train_probes(config, ds, captured[0], stage, depends["probes"])
+    with _timed(timings, "masked evaluation"):
+        v, v_b, v_noisy = _masked_scores(config, captured, probes, x, y, players, stage,
+                                         depends)
+    with _timed(timings, "extraction"):
+        result, output_b, also = _extract(config, v, v_b, v_noisy, [*probes.names, "output"],
+                                          ids, stage, depends)
+    with _timed(timings, "metrics"):
+        measured = _measure(config, result, output_b, also)
+    timings["total"] = time.perf_counter() - start
+    study = LayerwiseStudy(
+        config=config, dataset=ds.name, test_accuracy=test_accuracy,
+        probe_test_accuracy=np.asarray([probes.test_accuracy[k] for k in probes.names]),
+        inputs=x, labels=y, player_boxes=boxes, player_names=names, result=result,
+        output_b=output_b, also=also, timings=timings, **measured)
+    log(f"[layerwise] salient interactions per image (output, AND+OR): "
+        f"{study.salient_per_image_output:.1f} ({timings['total']:.1f}s)")
+    return study
+
+
+def _measure(config, result: LayerwiseResult, output_b: LayerwiseResult,
+             also: LayerwiseResult | None) -> dict:
+    """The aggregates, the IoU of the two models and the examples (study fields)."""
+    shown = min(config.examples, result.num_samples)
+    normalized, salient = result.normalized()[:shown, -1], result.salient()[:shown, -1]
+    measured = {
+        "aggregate": result.aggregate(),
+        "iou": supported_mean(layerwise_iou(result, output_b)),
+        "examples": strongest_interactions(normalized, salient, EXAMPLE_INTERACTIONS),
+        "also_aggregate": None if also is None else also.aggregate(),
+    }
+    return jax.block_until_ready(measured)
