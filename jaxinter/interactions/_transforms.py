@@ -87,7 +87,7 @@ def or_kernel(w, n):
 
 
 def or_interactions(w, *, check_values: bool = True) -> jax.Array:
-    """OR interactions of DESIGN.md 3.2. (..., 2**n) -> (..., 2**n).
+    """OR interactions (docs/math/interactions.md#or-interactions). (..., 2**n) -> (..., 2**n).
 
     I_or(S) = -sum_{T subset S} (-1)^{|S|-|T|} w(N \\ T) for nonempty S, I_or(empty) = w(empty),
     so that w(T) = I_or(empty) + sum over nonempty S meeting T of I_or(S).

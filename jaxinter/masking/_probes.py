@@ -1,4 +1,6 @@
-"""Per-layer linear probes trained with optax on frozen features (Cheng et al. 2024, DESIGN 3.5).
+"""Per-layer linear probes trained with optax on frozen features (Cheng et al. 2024).
+
+The definitions are in docs/math/layerwise.md#probe-scores-of-a-layer.
 
 A probe reads the features of one layer, ``(batch, ...)``, and returns class logits
 ``(batch, classes)``: ``logits = ((pool(f) - mean) / scale) @ w + b``. Features are flattened;
