@@ -5,7 +5,7 @@ file points to developer notes outside the repository.
   ``#anchor`` (if any) a heading of the target page.
 - Every heading gets the same anchor on GitHub and in MkDocs, and no page repeats one, so
   ``docs/page.md#anchor`` pointers from code and other pages keep working in both; inline
-  formulas stay on one line.
+  formulas are delimited so that both render them.
 - Every ``docs/....md#anchor`` pointer written in code, tests, benchmarks or notebooks resolves.
 - The python examples of the conventions and mathematics pages run top to bottom (each page in
   one namespace; their asserts check the numbers they show).
@@ -173,11 +173,18 @@ def broken_pointers(path: Path) -> list[str]:
     return problems
 
 
-def split_formulas(path: Path) -> list[str]:
-    """Lines with an odd number of ``$`` outside display blocks: an inline formula split over two
-    lines, which GitHub and some MkDocs setups do not render."""
-    return [f"{_rel(path)}:{n}: {line}" for n, line in prose_lines(path.read_text())
-            if not line.lstrip().startswith("$$") and line.count("$") % 2]
+def broken_formulas(path: Path) -> list[str]:
+    """Inline formulas that GitHub and MkDocs (arithmatex) do not both render: split over two
+    lines (an odd number of ``$`` on a line outside display blocks), or starting or ending with
+    a space (then ``$`` is not taken as a delimiter)."""
+    problems = []
+    for number, line in prose_lines(path.read_text()):
+        if line.lstrip().startswith("$$"):
+            continue
+        spaced = [m for m in re.findall(r"\$([^$]+)\$", line) if m != m.strip()]
+        if line.count("$") % 2 or spaced:
+            problems.append(f"{_rel(path)}:{number}: {line}")
+    return problems
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
@@ -209,8 +216,8 @@ def test_headings_have_stable_anchors(page):
 
 
 @pytest.mark.parametrize("page", _params(PAGES))
-def test_inline_math_stays_on_one_line(page):
-    assert not split_formulas(page), "\n".join(split_formulas(page))
+def test_inline_math_renders(page):
+    assert not broken_formulas(page), "\n".join(broken_formulas(page))
 
 
 @pytest.mark.parametrize("source", _params(
@@ -247,7 +254,8 @@ def test_the_checks_catch_planted_faults(tmp_path, monkeypatch):
         "# Page\n\n## Page\n\n## a - b\n\n"
         "[ok](target.md#a-section-with-punctuation) [bad anchor](target.md#missing)\n"
         "![missing](img.png) [web](https://example.org/x.md) [self](#page)\n"
-        "`[in code](nowhere.md)` $x$ and $y +\nz$\n\n```python\n[in a block](nowhere.md)\n```\n"
+        "`[in code](nowhere.md)` $x$ and $y +\nz$\n$a = $ b\n\n"
+        "```python\n[in a block](nowhere.md)\n```\n"
     )
     assert broken_links(page) == [
         "docs/page.md:7: target.md#missing (no heading with anchor #missing)",
@@ -255,7 +263,7 @@ def test_the_checks_catch_planted_faults(tmp_path, monkeypatch):
     ]
     assert len(unstable_headings(page)) == 2  # repeated "page", "a - b" differs by renderer
     assert not unstable_headings(target)
-    assert [line.split(":")[1] for line in split_formulas(page)] == ["9", "10"]
+    assert [line.split(":")[1] for line in broken_formulas(page)] == ["9", "10", "11"]
     source = tmp_path / "module.py"
     source.write_text('"""See docs/target.md#target-page and docs/target.md#gone, docs/no.md."""')
     assert broken_pointers(source) == ["module.py: docs/target.md#gone", "module.py: docs/no.md"]
