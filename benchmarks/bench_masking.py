@@ -5,7 +5,7 @@ baseline) go through the model; every captured hidden layer is reduced to the lo
 target class by its own linear readout (a probe), and the network output is scored too.
 Result: (samples, layers + 1, 2**n) log-odds.
 
-- jaxinter: ``masked_layer_scores`` on a ``jaxinter.capture`` of a Flax Linen model; masks
+- jaxinter: ``masked_layer_scores`` on a ``jaxinter.masking.capture`` of a Flax Linen model; masks
   built on device, 2**n axis streamed in chunks under jit.
 - PyTorch: the equivalent batched implementation of research code: the same weights in
   ``torch.nn`` modules, layers captured with forward hooks, masks built in torch for each chunk of

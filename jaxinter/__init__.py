@@ -1,16 +1,21 @@
 """jaxinter: what a neural network knows, layer by layer, in JAX.
 
-The package is layered; lower layers never import higher ones:
+The package is layered; lower layers never import higher ones (docs/architecture.md):
 
-- :mod:`jaxinter.interactions`: subset math on (..., 2**n) arrays (transforms, AND-OR extraction);
-- :mod:`jaxinter.masking`: from a model to games (players, baselines, scores, capture, probes);
-- :mod:`jaxinter.analysis`: layerwise change of knowledge, generalization and dynamics of
-  interactions, separation, cumulants and correlation maps;
-- leaves used by all: :mod:`jaxinter.training`, :mod:`jaxinter.io`, :mod:`jaxinter.data`,
-  :mod:`jaxinter.models`, :mod:`jaxinter.errors`;
-- on top: :mod:`jaxinter.plots`, :mod:`jaxinter.commands` and the ``jaxinter`` command line.
+- ``jaxinter.errors`` (layer 0): ``JaxinterInputError`` and the shared validators;
+- ``jaxinter.interactions``, ``jaxinter.io``, ``jaxinter.data``, ``jaxinter.models``
+  (layer 1): subset math on ``(..., 2**n)`` arrays (transforms, AND-OR extraction), storage and
+  reports, datasets, reference models;
+- ``jaxinter.masking``, ``jaxinter.training`` (layer 2): from a model to games (players,
+  baselines, scores, capture, probes); the training loop;
+- ``jaxinter.analysis`` (layer 3): layerwise change of knowledge, generalization and dynamics
+  of interactions, separation, cumulants and correlation maps;
+- ``jaxinter.studies``, ``jaxinter.plots`` (layer 4), ``jaxinter.commands`` (layer 5) and the
+  ``jaxinter`` command line on top.
 
-The names below are the everyday API; each subpackage lists its full API in ``__all__``.
+The names imported here are the everyday API (``ji.moebius``, ``ji.and_or``,
+``ji.masked_scores``, ...); each subpackage lists its full API in ``__all__``. The mathematics
+is in docs/math/, the conventions in docs/conventions.md.
 """
 
 from . import analysis, data, interactions, io, masking, models, training

@@ -1,7 +1,17 @@
-"""Input validation shared by every module: clear exceptions raised before tracing.
+"""Input validation shared by every module: the lowest layer of jaxinter (rank 0).
 
-Every check names the argument and what was expected. Value checks (NaN/inf) run only on
-concrete arrays; under ``jit`` the caller's wrapper has already run them outside the trace.
+Bad input raises ``JaxinterInputError`` (a ``ValueError``) before anything is traced, with a
+message of the form "argument: expected X, got Y". The validators below are the one place each
+kind of argument is checked:
+
+- ``check_game``: game values or interactions of shape ``(..., 2**n)``;
+- ``check_floating``, ``check_finite``: real floating dtype, no NaN or infinite values;
+- ``check_labels``: integer class labels;
+- ``check_bool_mask``: boolean masks such as salient sets;
+- ``n_players_from_size``: n from the length ``2**n`` of a subset axis.
+
+Value checks (NaN/inf) run only on concrete arrays; under an outer ``jit`` the caller's
+wrapper has already run them outside the trace. See docs/conventions.md#errors.
 """
 
 from __future__ import annotations
@@ -14,7 +24,11 @@ MAX_PLAYERS = 30  # 2**30 float32 values are 4 GiB per game: the largest n we ac
 
 
 class JaxinterInputError(ValueError):
-    """Bad input to a jaxinter function; the message names the argument."""
+    """Bad input to a jaxinter function.
+
+    The message starts with the argument's name, then says what was expected and what was
+    received: ``"u: the last (subset) axis must have length 2**n, got 6"``.
+    """
 
 
 def _is_concrete(x) -> bool:
@@ -22,7 +36,19 @@ def _is_concrete(x) -> bool:
 
 
 def n_players_from_size(size: int, name: str, max_players: int = MAX_PLAYERS) -> int:
-    """n such that ``size == 2**n``; raises if size is not a power of two or n is out of range."""
+    """The number of players n of a subset axis of length ``2**n``.
+
+    Args:
+      size: length of the subset axis.
+      name: argument name for the error message.
+      max_players: largest accepted n (30 by default).
+
+    Returns:
+      n, with ``size == 2**n`` and ``1 <= n <= max_players``.
+
+    Raises:
+      JaxinterInputError: if ``size`` is not a power of two or n is out of range.
+    """
     if size < 1 or size & (size - 1):
         raise JaxinterInputError(
             f"{name}: the last (subset) axis must have length 2**n, got {size}"
@@ -36,7 +62,19 @@ def n_players_from_size(size: int, name: str, max_players: int = MAX_PLAYERS) ->
 
 
 def check_floating(x, name: str):
-    """Return ``x`` as a jax array; raise unless it has a real floating dtype."""
+    """``x`` as a jax array with a real floating dtype.
+
+    Args:
+      x: array-like.
+      name: argument name for the error message.
+
+    Returns:
+      ``jnp.asarray(x)``, unchanged.
+
+    Raises:
+      JaxinterInputError: if the dtype is not a real floating type (integers, booleans and
+        complex numbers are refused).
+    """
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise JaxinterInputError(
@@ -46,9 +84,16 @@ def check_floating(x, name: str):
 
 
 def check_finite(x, name: str) -> None:
-    """Raise if a concrete array holds NaN or infinite values (no-op on tracers).
+    """Check that a concrete array holds no NaN or infinite values (no-op on tracers).
 
-    The scan runs in numpy so it also works while an outer ``jit`` is tracing.
+    The scan runs in numpy, so it also works while an outer ``jit`` is tracing.
+
+    Args:
+      x: array, or a tracer (then nothing is checked).
+      name: argument name for the error message.
+
+    Raises:
+      JaxinterInputError: naming the number of bad values.
     """
     if not _is_concrete(x):
         return
@@ -59,7 +104,21 @@ def check_finite(x, name: str) -> None:
 
 
 def check_game(values, name: str = "values", *, check_values: bool = True):
-    """Validate an array of game values of shape (..., 2**n); return (array, n)."""
+    """Validate game values (or interactions) of shape ``(..., 2**n)``.
+
+    Args:
+      values: real floating array, subset axis last.
+      name: argument name for the error message.
+      check_values: also scan for NaN and infinite values (skip it for huge arrays known to
+        be finite).
+
+    Returns:
+      ``(values as a jax array, n)``.
+
+    Raises:
+      JaxinterInputError: on a scalar, a last axis that is not ``2**n`` with ``1 <= n <= 30``,
+        a non-floating dtype, or (with ``check_values``) non-finite values.
+    """
     values = check_floating(values, name)
     if values.ndim < 1:
         raise JaxinterInputError(f"{name}: expected shape (..., 2**n), got a scalar")
@@ -71,8 +130,20 @@ def check_game(values, name: str = "values", *, check_values: bool = True):
 
 def check_labels(labels, name: str = "labels", *, num_samples: int | None = None,
                  num_classes: int | None = None) -> np.ndarray:
-    """Class labels as a host int32 array (n,); raises unless they are 1-d integers (booleans
-    count as 0/1), ``num_samples`` long and in ``0..num_classes - 1`` when those are given."""
+    """Class labels as a host int32 array.
+
+    Args:
+      labels: ``(n,)`` integer labels (booleans count as 0 and 1).
+      name: argument name for the error message.
+      num_samples: required length, if given.
+      num_classes: labels must lie in ``0..num_classes - 1``, if given.
+
+    Returns:
+      ``(n,)`` int32 numpy array.
+
+    Raises:
+      JaxinterInputError: on another shape or dtype, a wrong length, or a label out of range.
+    """
     y = np.asarray(labels)
     if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
         raise JaxinterInputError(
@@ -94,8 +165,20 @@ def check_labels(labels, name: str = "labels", *, num_samples: int | None = None
 
 def check_bool_mask(mask, name: str, *, like_shape: tuple[int, ...] | None = None,
                     same_shape: bool = False):
-    """A boolean mask as a jax array; raises on another dtype, and unless its shape broadcasts
-    with (or, with ``same_shape``, equals) ``like_shape`` when that is given."""
+    """A boolean mask (a salient set, a selection) as a jax array.
+
+    Args:
+      mask: boolean array.
+      name: argument name for the error message.
+      like_shape: shape the mask must broadcast with, if given.
+      same_shape: require the mask's shape to equal ``like_shape`` exactly.
+
+    Returns:
+      ``jnp.asarray(mask)``.
+
+    Raises:
+      JaxinterInputError: on a non-boolean dtype or an incompatible shape.
+    """
     mask = jnp.asarray(mask)
     if mask.dtype != jnp.bool_:
         raise JaxinterInputError(f"{name}: expected a boolean mask, got dtype {mask.dtype}")

@@ -1,7 +1,8 @@
-"""Brute-force O(3**n) definitions in numpy, written directly from DESIGN.md 3.2 (tests only).
+"""Brute-force O(3**n) definitions in numpy (tests only).
 
-Every function takes a game ``u`` of shape (..., 2**n) (bit i of an index = player i) and sums
-over subsets explicitly, so it shares no code with the fast butterflies it checks.
+Written directly from the formulas of docs/math/interactions.md. Every function takes a game
+``u`` of shape (..., 2**n) (bit i of an index = player i) and sums over subsets explicitly, so it
+shares no code with the fast butterflies it checks.
 """
 
 from __future__ import annotations

@@ -1,16 +1,27 @@
-"""Analyses of games and features: the third layer of jaxinter.
+"""Analyses of games and features: layer 3 of jaxinter.
 
-- per-order metrics of interactions: salient sets, order summaries, sparsity curves;
-- the layerwise change of knowledge: interactions of every layer compared with the output
-  (overlap, forgotten, new; completeness, redundancy), IoU across models, stability under noise;
-- generalization power of interactions by order, and their dynamics during training
-  (order spectra, the two-phase turn, trajectories and detours, tracking in training loops);
-- separation fuzziness and the law of data separation through the layers;
-- class-conditional cumulants and how layers map them (exact and Gaussian-closure moments,
-  Gaussian surrogates, the XOR task).
+- Per-order metrics of interactions: ``salient_mask``, ``order_summary`` (``OrderSummary``),
+  ``sparsity_curve``, ``order_sums``.
+- The layerwise change of knowledge: ``analyse_layers`` (``LayerwiseResult``),
+  ``knowledge_change`` (``KnowledgeChange``: overlap, forget, new, completeness, redundancy),
+  ``salient_iou``, ``interaction_stability``.
+- Generalization power of interactions by order: ``similarity_by_order``, ``shared_ratio``,
+  ``shared_ratio_top_k``, ``perturbation_sensitivity`` (``Sensitivity``).
+- Dynamics over training: ``normalized_spectrum``, ``mean_order``, ``detect_turn``,
+  ``gap_onset``, ``trajectory_measures``, ``measures_by_order``, the ``InteractionTracker`` for
+  training loops, and populations of models (``init_population``, ``train_population``).
+- Separation fuzziness and the law of data separation: ``separation_fuzziness``,
+  ``separation_statistics``, ``separation_by_layer``, ``fit_law``, ``layer_separation``,
+  ``SeparationTracker``.
+- Class-conditional cumulants and how layers map them: ``class_cumulants``,
+  ``linear_moments``, ``quadratic_moments``, ``gaussian_closure_moments``,
+  ``propagate_moments``, ``cumulant_breakdown``, ``surrogate_accuracy``,
+  ``analyse_correlations``, and the XOR task.
 
-It builds on :mod:`jaxinter.interactions` and :mod:`jaxinter.masking` and on the leaves
-(training, io, data, models), never on plots or commands.
+``__all__`` lists every public name. It builds on ``jaxinter.interactions`` and
+``jaxinter.masking`` and on the leaves (training, io, data, models), never on studies, plots or
+commands. The mathematics is in docs/math/layerwise.md, docs/math/generalization.md,
+docs/math/separation.md and docs/math/correlations.md.
 """
 
 from ._compare import (

@@ -1,10 +1,16 @@
-"""Datasets behind one loader: ``load_dataset(name, path=None, **options) -> Dataset``.
+"""Datasets behind one loader: layer 1 of jaxinter, a leaf every higher layer may use.
 
-Shipped with scikit-learn (no download): ``digits`` (8x8 images in [0, 1]), ``wine``,
-``breast_cancer``, ``iris`` (standardized with training statistics). From a user path:
-``mnist`` (IDX, gzipped or raw, or .npz). Generated: ``xor`` (four Gaussian blobs) and
-``boolean`` (binary inputs, label from a known OR-of-ANDs rule). Splits are fixed (stratified
-with a fixed seed, or fixed index ranges for MNIST), so every run sees the same data.
+``load_dataset(name, path=None, **options) -> Dataset`` (names in ``DATASETS``):
+
+- shipped with scikit-learn (no download): ``digits`` (8x8 images in [0, 1]), ``wine``,
+  ``breast_cancer``, ``iris`` (standardized with training statistics);
+- from a user path: ``mnist`` (IDX, gzipped or raw, or .npz);
+- generated: ``xor`` (four Gaussian blobs) and ``boolean`` (binary inputs, label from a known
+  OR-of-ANDs rule, ``boolean_rule``).
+
+Splits are fixed (stratified with a fixed seed, or fixed index ranges for MNIST), so every run
+sees the same data. ``add_label_noise`` replaces a fraction of the labels reproducibly. See
+docs/models.md#data-jaxinterdata.
 """
 
 from ._datasets import DATASETS, Dataset, add_label_noise, boolean_rule, load_dataset

@@ -1,4 +1,4 @@
-"""Dataset container, loaders and label noise (see :mod:`jaxinter.data`)."""
+"""Dataset container, loaders and label noise (see ``jaxinter.data``)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ from ..errors import JaxinterInputError, check_labels
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """Train/test split as numpy arrays: x float32 (n, *input_shape), y int32 (n,).
+    """A train/test split as numpy arrays.
 
-    ``info`` holds loader-specific facts (the split used, the rule of a Boolean dataset...).
+    Attributes:
+      x_train: ``(n_train, *input_shape)`` float32 inputs.
+      y_train: ``(n_train,)`` int32 labels.
+      x_test: ``(n_test, *input_shape)`` float32 inputs.
+      y_test: ``(n_test,)`` int32 labels.
+      input_shape: shape of one sample.
+      num_classes: number of classes.
+      name: the loader's name.
+      info: loader-specific facts (the split used, the rule of a Boolean dataset, ...).
     """
 
     x_train: np.ndarray
@@ -29,6 +37,7 @@ class Dataset:
     info: dict = dataclasses.field(default_factory=dict)
 
     def replace(self, **changes) -> Dataset:
+        """A copy with some fields replaced (e.g. noisy labels)."""
         return dataclasses.replace(self, **changes)
 
 
@@ -89,7 +98,17 @@ def _tabular(name: str):
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (gzipped or raw) into a numpy array."""
+    """Read an IDX file of unsigned bytes (gzipped or raw).
+
+    Args:
+      path: the file (``.gz`` is decompressed).
+
+    Returns:
+      uint8 numpy array of the shape in the file's header.
+
+    Raises:
+      JaxinterInputError: naming ``path`` when the file is unreadable or not such an IDX file.
+    """
     opener = gzip.open if Path(path).suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
@@ -263,7 +282,16 @@ def _xor(*, n_train: int = 800, n_test: int = 400, std: float = 0.3, seed: int =
 
 
 def boolean_rule(x: np.ndarray, terms: Sequence[Sequence[int]]) -> np.ndarray:
-    """OR over ``terms`` of the AND of the listed binary features: (n, d) -> (n,) int32."""
+    """The label of a Boolean rule: OR over ``terms`` of the AND of the listed features.
+
+    Args:
+      x: ``(n, d)`` binary features (values above 0.5 count as 1).
+      terms: feature index tuples, e.g. ``((0, 1), (2, 3, 4))`` for (x0 AND x1) OR (x2 AND x3
+        AND x4).
+
+    Returns:
+      ``(n,)`` int32 labels.
+    """
     x = np.asarray(x) > 0.5
     return np.any([np.all(x[:, list(t)], axis=1) for t in terms], axis=0).astype(np.int32)
 
@@ -308,10 +336,22 @@ DATASETS = {
 
 
 def load_dataset(name: str, path=None, **options) -> Dataset:
-    """Load dataset ``name`` (one of :data:`DATASETS`); ``path`` is needed only for MNIST.
+    """Load a dataset by name.
 
-    Options are the loader's keyword arguments, e.g. ``flat=True`` (digits, mnist),
-    ``size=(10, 10)``, ``per_class=100`` (mnist), ``terms=((0, 1), (2, 3))`` (boolean).
+    Args:
+      name: one of ``DATASETS``: "digits", "wine", "breast_cancer", "iris", "mnist", "xor",
+        "boolean".
+      path: folder of MNIST IDX files or an .npz file (MNIST only).
+      **options: the loader's keyword arguments, e.g. ``flat=True`` (digits, mnist),
+        ``size=(10, 10)``, ``per_class=100``, ``n_train``, ``n_test`` (mnist), ``std``
+        (xor), ``terms=((0, 1), (2, 3))`` (boolean), ``seed``, ``test_fraction``.
+
+    Returns:
+      A ``Dataset``: float32 inputs, int32 labels, a fixed split.
+
+    Raises:
+      JaxinterInputError: on an unknown name or option, a path for a built-in dataset, or
+        unreadable MNIST files.
     """
     if name not in DATASETS:
         raise JaxinterInputError(
@@ -331,7 +371,14 @@ def load_dataset(name: str, path=None, **options) -> Dataset:
 def add_label_noise(labels, fraction: float, num_classes: int, seed: int) -> np.ndarray:
     """Replace exactly ``round(fraction * n)`` labels, chosen at random, by a different class.
 
-    Same seed -> same result. Returns int32 labels (n,); the input is not modified.
+    Args:
+      labels: ``(n,)`` integer labels in ``0..num_classes - 1`` (not modified).
+      fraction: share of labels to replace, in [0, 1].
+      num_classes: number of classes (at least 2).
+      seed: integer seed; the same seed gives the same result.
+
+    Returns:
+      ``(n,)`` int32 noisy labels.
     """
     if num_classes < 2:
         raise JaxinterInputError(f"num_classes: need at least 2 classes, got {num_classes}")

@@ -1,11 +1,22 @@
-"""Subset math on arrays of shape (..., 2**n): the lowest layer of jaxinter.
+"""Subset math on arrays of shape ``(..., 2**n)``: layer 1 of jaxinter.
 
-Everything here is pure JAX on game values, interactions and parameters indexed by subset
-bitmasks (bit i of an index means player i is present, index 0 is the empty set, the subset
-axis is last). It holds the subset conventions, the exact O(n 2**n) transforms (Moebius, zeta,
-OR interactions, Shapley-type values and indices), conversions to other libraries' orderings,
-and the AND-OR extraction with its three solvers (certified ADMM, exact LP, published recipe).
-It imports nothing from the other layers.
+Pure JAX on game values, interactions and parameters indexed by subset bitmasks (bit i of an
+index means player i is present, index 0 is the empty set, the subset axis is last, leading
+axes are batch axes). It imports nothing but ``jaxinter.errors``.
+
+- Subsets: ``subset_index``, ``players_of``, ``subset_indices``, ``subset_masks``, ``masks_of``,
+  ``subset_orders``, ``orders_np``, ``complement``, ``complement_values``.
+- Exact transforms in O(n 2**n): ``moebius``, ``zeta``, ``or_interactions``, ``or_inverse``,
+  ``shapley_values``, ``banzhaf_values``, ``interaction_index`` (``INDICES``), and
+  ``transform_diagnostics`` for float32 precision.
+- Other libraries' orderings: ``to_shapiq``, ``from_shapiq``, ``from_shapiq_values``,
+  ``shapiq_order``, ``to_msb``, ``from_msb``, ``msb_permutation``.
+- AND-OR extraction: ``and_or`` (``METHODS``: certified ADMM, exact LP, published recipe) and
+  its ``AndOrResult``, ``extract_interactions`` (``KINDS``), ``and_or_joint`` and
+  ``JointResult`` for several models, and the pieces ``solve_lp``, ``fold``, ``l1_objective``,
+  ``joint_objective``, ``error_bound``.
+
+The mathematics is in docs/math/interactions.md and docs/math/andor.md.
 """
 
 from ._andor import KINDS, METHODS, and_or, extract_interactions

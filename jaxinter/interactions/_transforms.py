@@ -1,13 +1,15 @@
 """Exact subset transforms in O(n 2**n): Moebius/zeta, OR interactions, Shapley-type indices.
 
-All functions take arrays of shape (..., 2**n) with the subset axis last (bit i = player i),
-keep the input dtype, work on any number of leading batch axes, and are jitted. Each transform
-is a butterfly: for each player i, every subset S containing i is updated from S without i.
-Nothing here builds a dense 2**n x 2**n matrix or loops over 3**n pairs.
+All functions take arrays of shape ``(..., 2**n)`` with the subset axis last (bit i = player
+i), keep the input dtype, work on any number of leading batch axes, and are jitted. Each
+transform is a butterfly: for each player i, every subset S containing i is updated from S
+without i. Nothing here builds a dense ``2**n x 2**n`` matrix or loops over ``3**n`` pairs.
+The definitions are in docs/math/interactions.md.
 
 Inputs are validated before tracing (power-of-two axis, supported n, floating dtype, finite
 values). Pass ``check_values=False`` to skip the NaN/inf scan when calling on huge arrays whose
-values are known to be finite; shape and dtype checks always run.
+values are known to be finite; shape and dtype checks always run. The ``*_kernel`` functions
+are the unchecked jitted butterflies, for callers that have validated their input.
 """
 
 from __future__ import annotations
@@ -54,43 +56,75 @@ def _butterfly(f: jax.Array, n: int, update) -> jax.Array:
 
 @partial(jax.jit, static_argnums=1)
 def moebius_kernel(u, n):
+    """Unchecked ``moebius`` of ``u`` ``(..., 2**n)``: f(S) -= f(S without i) along every bit."""
     return _butterfly(u, n, lambda lo, hi: (lo, hi - lo))
 
 
 @partial(jax.jit, static_argnums=1)
 def zeta_kernel(m, n):
+    """Unchecked ``zeta`` of ``m`` ``(..., 2**n)``: f(S) += f(S without i) along every bit."""
     return _butterfly(m, n, lambda lo, hi: (lo, hi + lo))
 
 
 @partial(jax.jit, static_argnums=1)
 def superset_sum_kernel(f, n):
-    """F(T) = sum over S containing T of f(S)."""
+    """Unchecked superset sums F(T) = sum over S containing T of f(S), ``(..., 2**n)``."""
     return _butterfly(f, n, lambda lo, hi: (lo + hi, hi))
 
 
 def moebius(u, *, check_values: bool = True) -> jax.Array:
-    """AND (Harsanyi) interactions: I(S) = sum_{T subset S} (-1)^{|S|-|T|} u(T). (..., 2**n)."""
+    """AND (Harsanyi) interactions of a game: its Moebius transform.
+
+    I(S) = sum over T subset of S of (-1)^(|S| - |T|) u(T), for every S at once, in
+    O(n 2**n). See docs/math/interactions.md#and-interactions.
+
+    Args:
+      u: ``(..., 2**n)`` game values, subset axis last.
+      check_values: scan ``u`` for NaN and infinite values first.
+
+    Returns:
+      ``(..., 2**n)`` AND interactions, dtype of ``u``.
+    """
     u, n = check_game(u, "u", check_values=check_values)
     return moebius_kernel(u, n)
 
 
 def zeta(i_and, *, check_values: bool = True) -> jax.Array:
-    """Inverse of :func:`moebius`: u(T) = sum_{S subset T} I(S). (..., 2**n)."""
+    """The game rebuilt from its AND interactions: the inverse of ``moebius``.
+
+    u(T) = sum over S subset of T of I(S).
+
+    Args:
+      i_and: ``(..., 2**n)`` AND interactions.
+      check_values: scan ``i_and`` for NaN and infinite values first.
+
+    Returns:
+      ``(..., 2**n)`` game values, dtype of ``i_and``.
+    """
     i_and, n = check_game(i_and, "i_and", check_values=check_values)
     return zeta_kernel(i_and, n)
 
 
 @partial(jax.jit, static_argnums=1)
 def or_kernel(w, n):
+    """Unchecked ``or_interactions`` of ``w`` ``(..., 2**n)``."""
     m = -moebius_kernel(complement_values(w), n)
     return m.at[..., 0].set(w[..., 0])
 
 
 def or_interactions(w, *, check_values: bool = True) -> jax.Array:
-    """OR interactions of DESIGN.md 3.2. (..., 2**n) -> (..., 2**n).
+    """OR interactions of a game.
 
-    I_or(S) = -sum_{T subset S} (-1)^{|S|-|T|} w(N \\ T) for nonempty S, I_or(empty) = w(empty),
-    so that w(T) = I_or(empty) + sum over nonempty S meeting T of I_or(S).
+    I_or(S) = -sum over T subset of S of (-1)^(|S| - |T|) w(N \\ T) for nonempty S, and
+    I_or(empty) = w(empty), so that w(T) = I_or(empty) + the sum of I_or(S) over the nonempty
+    S that meet T. See docs/math/interactions.md#or-interactions.
+
+    Args:
+      w: ``(..., 2**n)`` game values.
+      check_values: scan ``w`` for NaN and infinite values first.
+
+    Returns:
+      ``(..., 2**n)`` OR interactions, dtype of ``w``.
     """
     w, n = check_game(w, "w", check_values=check_values)
     return or_kernel(w, n)
@@ -98,13 +132,22 @@ def or_interactions(w, *, check_values: bool = True) -> jax.Array:
 
 @partial(jax.jit, static_argnums=1)
 def or_inverse_kernel(i_or, n):
+    """Unchecked ``or_inverse`` of ``i_or`` ``(..., 2**n)``."""
     # m'(S) = moebius of w(N \ .) : -I_or(S) for S nonempty, w(N) = sum of all I_or at S = empty.
     m = (-i_or).at[..., 0].set(jnp.sum(i_or, axis=-1))
     return complement_values(zeta_kernel(m, n))
 
 
 def or_inverse(i_or, *, check_values: bool = True) -> jax.Array:
-    """Inverse of :func:`or_interactions`: the game w(T) from its OR interactions. (..., 2**n)."""
+    """The game rebuilt from its OR interactions: the inverse of ``or_interactions``.
+
+    Args:
+      i_or: ``(..., 2**n)`` OR interactions.
+      check_values: scan ``i_or`` for NaN and infinite values first.
+
+    Returns:
+      ``(..., 2**n)`` game values w(T), dtype of ``i_or``.
+    """
     i_or, n = check_game(i_or, "i_or", check_values=check_values)
     return or_inverse_kernel(i_or, n)
 
@@ -130,13 +173,34 @@ def _player_sums(m, n, kind):
 
 
 def shapley_values(u, *, check_values: bool = True) -> jax.Array:
-    """Shapley values phi_i = sum_{S containing i} I(S) / |S|. (..., 2**n) -> (..., n)."""
+    """Shapley values of every player.
+
+    phi_i = sum over S containing i of I(S) / |S|, with I the AND interactions of u; they sum
+    to u(N) - u(empty). See docs/math/interactions.md#shapley-and-banzhaf-values.
+
+    Args:
+      u: ``(..., 2**n)`` game values.
+      check_values: scan ``u`` for NaN and infinite values first.
+
+    Returns:
+      ``(..., n)`` values, dtype of ``u``.
+    """
     u, n = check_game(u, "u", check_values=check_values)
     return _player_sums(moebius_kernel(u, n), n, "shapley")
 
 
 def banzhaf_values(u, *, check_values: bool = True) -> jax.Array:
-    """Banzhaf values phi_i = sum_{S containing i} I(S) / 2^{|S|-1}. (..., 2**n) -> (..., n)."""
+    """Banzhaf values of every player.
+
+    beta_i = sum over S containing i of I(S) / 2^(|S| - 1), with I the AND interactions of u.
+
+    Args:
+      u: ``(..., 2**n)`` game values.
+      check_values: scan ``u`` for NaN and infinite values first.
+
+    Returns:
+      ``(..., n)`` values, dtype of ``u``.
+    """
     u, n = check_game(u, "u", check_values=check_values)
     return _player_sums(moebius_kernel(u, n), n, "banzhaf")
 
@@ -177,13 +241,23 @@ def _index_from_moebius(m, n, index, order):
 
 
 def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bool = True):
-    """Shapley-type interaction index of every subset of size <= ``order``. (..., 2**n).
+    """A Shapley-type interaction index of every subset of size at most ``order``.
 
-    ``index`` is one of "SII" (Shapley interaction index), "k-SII" (Bernoulli-aggregated SII,
-    efficient up to order k), "BII" (Banzhaf interaction), "STII" (Shapley-Taylor; below the
-    top order it equals the Moebius coefficient) or "Moebius". Entries of subsets larger than
-    ``order`` are 0. Each is a weighted superset sum of the Moebius coefficients m:
-    I(T) = sum_{S containing T} w(|S|, |T|) m(S).
+    Each index is a weighted superset sum of the Moebius coefficients m,
+    I(T) = sum over S containing T of w(|S|, |T|) m(S), computed with one butterfly per target
+    order. See docs/math/interactions.md#interaction-indices for the weights.
+
+    Args:
+      u: ``(..., 2**n)`` game values.
+      index: one of ``INDICES``: "SII" (Shapley interaction index), "k-SII"
+        (Bernoulli-aggregated SII, efficient up to order k), "BII" (Banzhaf interaction),
+        "STII" (Shapley-Taylor; below the top order it equals the Moebius coefficient) or
+        "Moebius".
+      order: largest subset size k, in ``1..n``.
+      check_values: scan ``u`` for NaN and infinite values first.
+
+    Returns:
+      ``(..., 2**n)`` index values; entries of subsets larger than ``order`` are 0.
     """
     u, n = check_game(u, "u", check_values=check_values)
     _index_weight(index, 0)  # validates the name
@@ -197,10 +271,17 @@ def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bo
 
 
 def transform_diagnostics(u, i_and=None) -> dict:
-    """Float-precision diagnostics of an AND decomposition of u.
+    """How far float rounding has taken the AND interactions of ``u``, without float64.
 
-    Returns the maximum reconstruction residual max_T |zeta(I)(T) - u(T)|, the efficiency gap
-    sum_S I(S) - u(N), and both relative to max |u|, as Python floats (max over batch axes).
+    Args:
+      u: ``(..., 2**n)`` game values.
+      i_and: ``(..., 2**n)`` AND interactions to check (default: ``moebius(u)``).
+
+    Returns:
+      Dict of Python floats, maxima over the batch axes: ``reconstruction_residual``
+      max |zeta(I)(T) - u(T)|, ``efficiency_gap`` |sum_S I(S) - u(N)|, and
+      ``relative_residual``, ``relative_efficiency_gap``, the same divided by max |u|.
+      See docs/precision.md.
     """
     u, n = check_game(u, "u")
     i_and = moebius_kernel(u, n) if i_and is None else check_game(i_and, "i_and")[0]

@@ -1,7 +1,18 @@
-"""Storage, reports and progress: leaves that every other layer may use.
+"""Storage, reports and progress: layer 1 of jaxinter, a leaf every higher layer may use.
 
-Atomic writes of arrays and JSON, pytree files, resumable per-stage caches, self-contained
-HTML reports with embedded figures, and progress display for long jobs.
+- Files that are whole or absent: ``write_atomic``, ``save_json``, ``to_jsonable``.
+- Pytrees of arrays on disk (typed PRNG keys included): ``save_tree``, ``load_tree``,
+  ``tree_to_arrays``, ``tree_from_arrays``.
+- Resumable jobs: ``StageCache``, one atomic file per stage, kept apart by the options each
+  stage ``depends`` on (``get_or_compute``).
+- Self-describing ``summary.json`` content: ``labeled`` arrays (``{"axes", "coords",
+  "values"}``), read back with ``labeled_array`` or as tidy rows with ``labeled_frame_rows``;
+  ``is_labeled``.
+- Reports: ``write_report`` writes a self-contained ``report.html`` (``Section``, ``Table``,
+  embedded PNG figures) and ``summary.json``.
+- Progress of long jobs on stderr: ``progress``, ``log``.
+
+It imports nothing from the other layers.
 """
 
 from ._files import write_atomic

@@ -14,9 +14,16 @@ import numpy as np
 def write_atomic(path: Path, data: bytes | str | Callable[[BinaryIO], None]) -> Path:
     """Write a file so that readers see the old file or the whole new one, never a part.
 
-    ``data`` is bytes, text (UTF-8) or a function that writes into the open binary file. It
-    goes to ``<name>.partial`` (which no reader takes for a result), is flushed to disk, then
-    renamed over ``path``; parent folders are created. Returns ``path``.
+    The data goes to ``<name>.partial`` (which no reader takes for a result), is flushed to
+    disk, then renamed over ``path``; parent folders are created.
+
+    Args:
+      path: destination.
+      data: bytes, text (written as UTF-8), or a function that writes into the open binary
+        file.
+
+    Returns:
+      ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,11 +39,19 @@ def write_atomic(path: Path, data: bytes | str | Callable[[BinaryIO], None]) -> 
     return path
 
 
-PARTIAL = ".partial"  # suffix of a file being written (see :func:`write_atomic`)
+PARTIAL = ".partial"  # suffix of a file being written (see ``write_atomic``)
 
 
 def to_jsonable(value):
-    """Convert numpy/jax scalars and arrays (nested in dicts/lists) to JSON-ready values."""
+    """Convert numpy/jax scalars and arrays, nested in dicts and lists, to JSON-ready values.
+
+    Args:
+      value: any nesting of dicts, lists, tuples, paths, arrays and scalars.
+
+    Returns:
+      The same nesting with lists, Python numbers and strings; dict keys become strings and
+      non-finite floats become None (JSON null).
+    """
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -8,7 +8,17 @@ from collections.abc import Iterable, Iterator
 
 
 def progress(items: Iterable, desc: str, total: int | None = None, stream=None) -> Iterator:
-    """Yield from ``items``, printing ``[desc] i/total elapsed eta`` after each item."""
+    """Iterate over ``items``, printing ``[desc] i/total elapsed ... eta ...`` after each one.
+
+    Args:
+      items: any iterable.
+      desc: label of the progress lines.
+      total: number of items (default ``len(items)`` when it has one).
+      stream: where to print (default stderr).
+
+    Yields:
+      The items of ``items``.
+    """
     stream = sys.stderr if stream is None else stream
     total = len(items) if total is None and hasattr(items, "__len__") else total
     start = time.perf_counter()
@@ -21,5 +31,10 @@ def progress(items: Iterable, desc: str, total: int | None = None, stream=None) 
 
 
 def log(message: str, stream=None) -> None:
-    """Print a progress message to stderr (flushed)."""
+    """Print a progress message (flushed).
+
+    Args:
+      message: the text.
+      stream: where to print (default stderr).
+    """
     print(message, file=sys.stderr if stream is None else stream, flush=True)

@@ -21,7 +21,13 @@ from ._files import to_jsonable, write_atomic
 
 @dataclasses.dataclass
 class Table:
-    """A table: ``rows`` are lists of cells (floats shown with 4 significant digits)."""
+    """A table of a report.
+
+    Attributes:
+      caption: title shown above the table.
+      header: column names.
+      rows: lists of cells, one per row (floats shown with 4 significant digits).
+    """
 
     caption: str
     header: list[str]
@@ -30,7 +36,14 @@ class Table:
 
 @dataclasses.dataclass
 class Section:
-    """A heading, plain-text paragraphs, then tables, then figures (PNG files)."""
+    """A section of a report: a heading, plain-text paragraphs, then tables, then figures.
+
+    Attributes:
+      heading: section title.
+      text: plain text; blank lines separate paragraphs.
+      figures: paths of PNG files, embedded in the page.
+      tables: ``Table`` objects.
+    """
 
     heading: str
     text: str = ""
@@ -88,8 +101,18 @@ def write_report(
 ) -> Path:
     """Write ``out_dir/report.html`` (self-contained) and ``out_dir/summary.json``.
 
-    ``summary`` is converted with :func:`to_jsonable` (non-finite floats become null); both
-    files are written to a temporary name and renamed, so a killed run leaves no partial file.
+    Both files are written atomically, so a killed run leaves no partial file.
+
+    Args:
+      out_dir: output folder (created if needed).
+      title: page title.
+      sections: ``Section`` objects, in order.
+      summary: headline numbers, converted with ``to_jsonable`` (non-finite floats become
+        null); also shown at the end of the page.
+      intro: plain text shown under the title.
+
+    Returns:
+      Path of ``report.html``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

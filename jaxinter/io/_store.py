@@ -23,15 +23,32 @@ from ._progress import log
 
 
 def tree_to_arrays(tree) -> dict[str, np.ndarray]:
-    """A pytree as ``{key path: host array}`` (typed PRNG keys as their uint32 key data)."""
+    """A pytree as a flat dict of host arrays.
+
+    Args:
+      tree: pytree of arrays; typed PRNG keys are stored as their uint32 key data.
+
+    Returns:
+      ``{key path string: numpy array}``, e.g. ``{"['params']['w']": ...}``.
+    """
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
     return {jax.tree_util.keystr(k): np.asarray(_key_data(v)) for k, v in flat}
 
 
 def tree_from_arrays(arrays, like):
-    """Inverse of :func:`tree_to_arrays`: host arrays into the structure of ``like``, where the
-    key data of a typed PRNG key in ``like`` becomes a typed key of the same implementation.
-    Raises ``KeyError`` when ``arrays`` lacks a leaf of ``like``."""
+    """The inverse of ``tree_to_arrays``: host arrays put back into a pytree structure.
+
+    Args:
+      arrays: ``{key path string: array}`` as written by ``tree_to_arrays``.
+      like: pytree with the target structure; where it holds a typed PRNG key, the stored key
+        data becomes a typed key of the same implementation.
+
+    Returns:
+      Pytree of the structure of ``like``.
+
+    Raises:
+      KeyError: when ``arrays`` lacks a leaf of ``like``.
+    """
     flat, treedef = jax.tree_util.tree_flatten_with_path(like)
     leaves = [_restore_key(np.asarray(arrays[jax.tree_util.keystr(k)]), old) for k, old in flat]
     return jax.tree_util.tree_unflatten(treedef, leaves)
@@ -52,19 +69,43 @@ def _restore_key(new, old):
 
 
 def save_tree(path: Path, tree) -> Path:
-    """Save a pytree of arrays to ``path`` (.npz, atomically); leaves keyed by their tree path."""
+    """Save a pytree of arrays as one .npz file, atomically.
+
+    Args:
+      path: destination (.npz).
+      tree: pytree of arrays (typed PRNG keys included).
+
+    Returns:
+      ``path``.
+    """
     arrays = tree_to_arrays(tree)
     return write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def load_tree(path: Path, like):
-    """Load a pytree saved by :func:`save_tree` into the structure of ``like``."""
+    """Load a pytree saved by ``save_tree``.
+
+    Args:
+      path: the .npz file.
+      like: pytree with the target structure (e.g. freshly initialized variables).
+
+    Returns:
+      Pytree of the structure of ``like``.
+    """
     with np.load(Path(path)) as data:
         return tree_from_arrays(data, like)
 
 
 def save_json(path: Path, obj) -> Path:
-    """Write JSON atomically (numpy values converted, non-finite floats as null)."""
+    """Write JSON atomically.
+
+    Args:
+      path: destination.
+      obj: content, converted with ``to_jsonable`` (numpy values, non-finite floats as null).
+
+    Returns:
+      ``path``.
+    """
     return write_atomic(path, json.dumps(to_jsonable(obj), indent=2))
 
 
@@ -72,7 +113,8 @@ class StageCache:
     """Per-stage array storage under a folder, for resumable jobs.
 
     ``cache.get(key)`` returns the saved dict of arrays or None; ``cache.put(key, arrays)``
-    saves it as ``folder/<key>.npz`` (keys: letters, digits, ``_ - .``).
+    saves it as ``folder/<key>.npz`` (keys: letters, digits, ``_ - .``);
+    ``cache.get_or_compute(key, compute, depends)`` does both.
 
     Two ways to keep results of different settings apart:
 
@@ -89,6 +131,11 @@ class StageCache:
     (one file), the config stamp is written only after stale stages are gone, leftover
     temporary files are removed on open, and a stage file that cannot be read (e.g. truncated
     by a crash of the machine) counts as missing, so it is recomputed.
+
+    Args:
+      folder: where the stage files live (created if needed).
+      config: options of the whole run; stages of another configuration are deleted.
+      label: name shown in progress messages (default: the folder's name).
     """
 
     def __init__(self, folder: Path, config: dict | None = None, label: str = ""):
@@ -113,8 +160,17 @@ class StageCache:
         return self.folder / f"{key}.npz"
 
     def get(self, key: str, depends: dict | None = None) -> dict | None:
-        """The arrays of stage ``key``, or None when missing, unreadable or (with ``depends``)
-        computed with other dependencies."""
+        """The arrays of a stage, or None.
+
+        Args:
+          key: stage name.
+          depends: the options the stage depends on; a stage saved with others counts as
+            missing.
+
+        Returns:
+          ``{name: array}``, or None when the stage is missing, unreadable or (with
+          ``depends``) computed with other dependencies.
+        """
         path = self._path(key)
         try:
             with np.load(path) as data:
@@ -132,11 +188,17 @@ class StageCache:
 
     def get_or_compute(self, key: str, compute: Callable[[], dict],
                        depends: dict | None = None) -> dict:
-        """Stage ``key`` as saved with the same ``depends``, else ``compute()`` saved and returned.
+        """A stage from the cache if it was saved with the same ``depends``, else computed.
 
-        ``compute`` returns a dict of arrays; a reused stage is reported on stderr as
-        ``[label] key: reused from the cache`` (``label`` given to the constructor, by default
-        the folder's name).
+        A reused stage is reported on stderr as ``[label] key: reused from the cache``.
+
+        Args:
+          key: stage name.
+          compute: ``() -> {name: array}``, called only when the stage is missing.
+          depends: the options the stage depends on (JSON-able dict).
+
+        Returns:
+          ``{name: numpy array}``, reused or freshly computed and saved.
         """
         found = self.get(key, depends)
         if found is None:
@@ -147,7 +209,13 @@ class StageCache:
         return found
 
     def put(self, key: str, arrays: dict, depends: dict | None = None) -> None:
-        """Save stage ``key`` atomically, with its ``depends`` dict (JSON) when given."""
+        """Save a stage atomically.
+
+        Args:
+          key: stage name (letters, digits, ``_ - .``).
+          arrays: ``{name: array}``.
+          depends: the options the stage depends on, stored in the same file.
+        """
         if _DEPENDS in arrays:
             raise ValueError(f"arrays: the name {_DEPENDS!r} is reserved")
         arrays = {k: np.asarray(v) for k, v in arrays.items()}

@@ -3,7 +3,7 @@
 A labeled array is the JSON object ``{"axes": [...], "coords": {axis: [labels]}, "values":
 nested lists}``, with ``values`` nested in the order of ``axes`` and, for each axis named in
 ``coords``, one label per position. Anyone can read it without the code that wrote it; pandas
-users get a tidy table from :func:`labeled_frame_rows`.
+users get a tidy table from ``labeled_frame_rows``.
 """
 
 from __future__ import annotations
@@ -47,19 +47,41 @@ def labeled(values, axes: Sequence[str], coords: Mapping[str, Sequence] | None =
 
 
 def is_labeled(obj) -> bool:
-    """Whether ``obj`` is a labeled-array object."""
+    """Whether an object read from ``summary.json`` is a labeled array.
+
+    Args:
+      obj: any JSON value.
+
+    Returns:
+      True for a mapping with ``axes``, ``coords`` and ``values``.
+    """
     return isinstance(obj, Mapping) and {"axes", "coords", "values"} <= set(obj)
 
 
 def labeled_array(obj: Mapping) -> tuple[np.ndarray, list[str], dict[str, list]]:
-    """Read a labeled-array object back: (float array with NaN for null, axes, coords)."""
+    """Read a labeled-array object back.
+
+    Args:
+      obj: ``{"axes", "coords", "values"}`` as written by ``labeled``.
+
+    Returns:
+      ``(values, axes, coords)``: a float numpy array with NaN for null, the axis names, and
+      the labels of the labeled axes.
+    """
     values = np.array(obj["values"], dtype=object)
     values = np.where(values == None, np.nan, values).astype(float)  # noqa: E711
     return values.reshape(values.shape), list(obj["axes"]), dict(obj["coords"])
 
 
 def labeled_frame_rows(obj: Mapping) -> list[dict]:
-    """One dict per element of a labeled array: ``{axis: label, ..., "value": v}`` (tidy rows)."""
+    """A labeled array as tidy rows, e.g. for ``pandas.DataFrame(rows)``.
+
+    Args:
+      obj: ``{"axes", "coords", "values"}`` as written by ``labeled``.
+
+    Returns:
+      One dict per element, ``{axis: label (or index), ..., "value": v}``.
+    """
     values, axes, coords = labeled_array(obj)
     rows = []
     for index in np.ndindex(values.shape):

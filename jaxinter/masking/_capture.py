@@ -1,6 +1,6 @@
 """One capture API over Flax Linen and Flax NNX: logits plus named intermediate layers.
 
-``capture(model, variables, layers)`` returns a :class:`CapturedFn`, a pytree (its leaves are the
+``capture(model, variables, layers)`` returns a ``CapturedFn``, a pytree (its leaves are the
 model's variables) whose call ``f(x) -> (logits, features)`` is a pure function of ``x``: it can be
 jitted, vmapped, and passed through ``jit`` as an argument. ``features`` is an ordered dict
 ``{layer name: (batch, ...)}`` in network order (the position in the traced program of the
@@ -69,7 +69,7 @@ def _cached(make):
 
     Each factory returns ``(forward, jitted forward)``, so every capture of one model
     configuration (other ``layers``, ``layer_names``, a second ``capture`` call) shares one
-    compiled program; the plain ``forward`` is what :func:`_execution_order` traces.
+    compiled program; the plain ``forward`` is what ``_execution_order`` traces.
     Unhashable configurations (a Linen module with a list attribute) just skip the cache.
     """
     cached = lru_cache(maxsize=32)(make)
@@ -164,8 +164,15 @@ class CapturedFn:
     """Pure callable ``x (batch, *input_shape) -> (logits (batch, classes), features)``.
 
     ``variables`` (Linen variables or NNX state) is the only pytree leaf set, so the object can
-    be passed through ``jit``/``vmap``; :meth:`apply` takes the variables explicitly (e.g. to
-    vmap over a population of models with stacked variables).
+    be passed through ``jit``/``vmap``; ``apply`` takes the variables explicitly (e.g. to
+    vmap over a population of models with stacked variables). Build it with ``capture``.
+
+    Attributes:
+      variables: Linen variables or NNX state (the pytree leaves).
+      forward: jitted ``(variables, x) -> (logits, {name: features})`` (static).
+      names: the captured layers, in network order (static).
+      all_names: every sown layer of the model, in network order (static).
+      input_shape: shape of one sample (static).
     """
 
     variables: Any
@@ -175,7 +182,15 @@ class CapturedFn:
     input_shape: tuple[int, ...] = struct.field(pytree_node=False)
 
     def apply(self, variables, x) -> tuple[jax.Array, OrderedDict]:
-        """Like ``self(x)`` with explicit ``variables`` (same structure as ``self.variables``)."""
+        """Logits and captured features with explicit variables, e.g. under ``vmap``.
+
+        Args:
+          variables: same structure as ``self.variables`` (e.g. one member of a population).
+          x: ``(batch, *input_shape)`` inputs.
+
+        Returns:
+          ``(logits (batch, classes), OrderedDict[name, (batch, ...)])``.
+        """
         if not hasattr(x, "shape") or tuple(x.shape[1:]) != self.input_shape or x.ndim < 1:
             shape = getattr(x, "shape", type(x).__name__)
             raise JaxinterInputError(f"x: expected shape (batch, *{self.input_shape}), got {shape}")
@@ -183,6 +198,7 @@ class CapturedFn:
         return logits, OrderedDict((n, sown[n]) for n in self.names)
 
     def __call__(self, x) -> tuple[jax.Array, OrderedDict]:
+        """``apply(self.variables, x)``."""
         return self.apply(self.variables, x)
 
 
@@ -242,12 +258,13 @@ def capture(
       layers: list of layer names, a regex (full match), or None for every sown layer.
       input_shape: input shape without the batch axis; default ``model.input_shape``.
       method: name of the model method to run instead of ``__call__`` (e.g.
-        ``"from_embeddings"`` of :class:`jaxinter.models.ViT`, with its ``token_shape``).
+        ``"from_embeddings"`` of ``jaxinter.models.ViT``, with its ``token_shape``).
       all_modules: also capture every submodule's output (Linen ``capture_intermediates``,
         NNX ``method_outputs``).
 
     Returns:
-      :class:`CapturedFn` ``f`` with ``f(x) -> (logits, OrderedDict[name, (batch, ...)])``.
+      ``CapturedFn`` f with ``f(x) -> (logits, OrderedDict[name, (batch, ...)])``, layers in
+      network order.
     """
     shape = _input_shape(model, input_shape, method)
     (forward, jitted), variables = _prepare(model, variables, method, all_modules)
@@ -262,12 +279,28 @@ def capture(
 
 
 def layer_names(model, variables=None, **kwargs) -> list[str]:
-    """Names of every sown layer of ``model``, in network order (see :func:`capture`)."""
+    """Names of every sown layer of a model, in network order.
+
+    Args:
+      model: Linen or NNX model, as in ``capture``.
+      variables: Linen variables (may be abstract, from ``jax.eval_shape``), None for NNX.
+      **kwargs: ``input_shape``, ``method``, ``all_modules`` as in ``capture``.
+
+    Returns:
+      List of layer names.
+    """
     return list(capture(model, variables, None, **kwargs).all_names)
 
 
 def feature_sizes(captured: CapturedFn) -> dict[str, int]:
-    """Number of features per sample of each captured layer (product of its non-batch axes)."""
+    """Number of features per sample of each captured layer.
+
+    Args:
+      captured: a ``CapturedFn``.
+
+    Returns:
+      ``{layer name: product of its non-batch axes}``.
+    """
     spec = jax.ShapeDtypeStruct((1, *captured.input_shape), jnp.float32)
     _, feats = jax.eval_shape(captured, spec)
     return {n: int(np.prod(f.shape[1:])) for n, f in feats.items()}

@@ -3,14 +3,15 @@
 The work is the flat list of ``samples * 2**n`` rows ``r``, row r being subset ``r & (2**n - 1)``
 of sample ``r >> n``. It is streamed under ``jit`` in fixed chunks of ``chunk_size`` rows
 (``lax.map`` over chunk starts; the last chunk is padded and the padding dropped). Each chunk
-builds its masks on device from the subset indices (:meth:`Players.keep_mask`), runs the model
+builds its masks on device from the subset indices (``Players.keep_mask``), runs the model
 once on the ``(chunk_size, *input_shape)`` batch, and reduces every captured layer to a score
 through its readout before the next chunk starts. Peak memory is therefore one chunk of inputs
 and features plus the ``(samples, layers, 2**n)`` result, independent of ``2**n x features``, and
 each row's result does not depend on ``chunk_size``.
 
-Scores follow the subset convention of :mod:`jaxinter.subsets`: entry S of the last axis is the
-score of the input that keeps exactly the players in S (bit i = player i).
+Scores follow the subset convention of ``jaxinter.interactions``: entry S of the last axis is
+the score of the input that keeps exactly the players in S (bit i = player i). See
+docs/conventions.md#memory-planning-and-chunking.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class _Static:
 def _partition(tree):
     """Split a pytree of callables into its array leaves (traced) and a static rest.
 
-    Array leaves (e.g. the variables of a :class:`jaxinter.capture.CapturedFn`) become ``jit``
+    Array leaves (e.g. the variables of a ``jaxinter.masking.CapturedFn``) become ``jit``
     arguments, so new weights reuse the compiled kernel; other leaves (plain functions, names)
     are static.
     """
@@ -76,13 +77,25 @@ def masked_scores(
     *,
     memory_limit: int | None = None,
 ) -> jax.Array:
-    """Scores of the target class on every masked input: (samples, 2**n).
+    """Scores of the target class on every masked input: the games of the samples.
 
-    apply_fn: (batch, *input_shape) -> logits (batch, classes); x: (samples, *input_shape);
-    players: shared or per-sample :class:`Players`; baseline: input_shape or
-    (samples, *input_shape); target: (samples,) int class labels; score: "log_odds", "logit",
-    "probability" or a callable (logits, target) -> (batch,). ``memory_limit`` (bytes) defaults
-    to the device memory (host RAM on CPU); configurations that obviously exceed it are refused.
+    The ``samples * 2**n`` masked inputs are streamed under ``jit`` in chunks of
+    ``chunk_size`` rows; the result does not depend on ``chunk_size``.
+
+    Args:
+      apply_fn: ``(batch, *input_shape) -> logits (batch, classes)``.
+      x: ``(samples, *input_shape)`` inputs to explain.
+      players: shared or per-sample ``Players``.
+      baseline: ``input_shape`` or ``(samples, *input_shape)``.
+      target: ``(samples,)`` integer classes.
+      chunk_size: masked inputs per model call.
+      score: "log_odds", "logit", "probability" or a callable
+        ``(logits, target) -> (batch,)``.
+      memory_limit: bytes available (default: the device memory, host RAM on CPU);
+        configurations that obviously exceed it are refused before compiling.
+
+    Returns:
+      ``(samples, 2**n)`` scores, subset axis last, dtype of x.
     """
     scores = _evaluate(
         apply_fn,
@@ -113,14 +126,29 @@ def masked_layer_scores(
     *,
     memory_limit: int | None = None,
 ) -> jax.Array:
-    """Per-layer scores on every masked input: (samples, layers, 2**n).
+    """Scores of every captured layer (through its readout) on every masked input.
 
-    captured_fn: (batch, *input_shape) -> (logits, {layer name: features (batch, ...)});
-    readouts: {layer name: fn(features) -> logits (batch, classes)} (e.g. linear probes), or
-    one fn applied to every captured layer, or None (output only). Layers are ordered as the
-    readouts dict (or as captured_fn's features for a single fn), then the network output last
-    when ``include_output``; :func:`score_layer_names` lists them. Other arguments as in
-    :func:`masked_scores`.
+    One streamed pass evaluates the model once per chunk and reduces every layer's features to
+    a score before the next chunk, so peak memory does not grow with the feature sizes.
+
+    Args:
+      captured_fn: ``(batch, *input_shape) -> (logits, {layer name: (batch, ...)})``, e.g. a
+        ``CapturedFn``.
+      readouts: ``{layer name: features -> logits (batch, classes)}`` (e.g.
+        ``ProbeSet.readouts()``), one function applied to every captured layer, or None
+        (output only).
+      x: ``(samples, *input_shape)`` inputs to explain.
+      players: shared or per-sample ``Players``.
+      baseline: ``input_shape`` or ``(samples, *input_shape)``.
+      target: ``(samples,)`` integer classes.
+      chunk_size: masked inputs per model call.
+      score: as in ``masked_scores``, applied to every layer's logits.
+      include_output: append the network output as the last layer.
+      memory_limit: as in ``masked_scores``.
+
+    Returns:
+      ``(samples, layers, 2**n)`` scores; layers ordered as ``readouts`` (or as the captured
+      features for a single function), the output last; ``score_layer_names`` lists them.
     """
     return _evaluate(
         captured_fn,
@@ -140,7 +168,18 @@ def masked_layer_scores(
 def score_layer_names(
     captured_fn, readouts, input_shape, dtype=jnp.float32, include_output: bool = True
 ) -> list[str]:
-    """Names of the layers along axis 1 of :func:`masked_layer_scores`."""
+    """Names of the layers along axis 1 of ``masked_layer_scores``.
+
+    Args:
+      captured_fn: as in ``masked_layer_scores``.
+      readouts: as in ``masked_layer_scores``.
+      input_shape: shape of one sample.
+      dtype: input dtype used to trace the model.
+      include_output: as in ``masked_layer_scores``.
+
+    Returns:
+      List of layer names, ``OUTPUT`` ("output") last when ``include_output``.
+    """
     example = jax.ShapeDtypeStruct((1, *input_shape), dtype)
     resolved, _ = _resolve_readouts(captured_fn, True, readouts, example)
     return [name for name, _ in resolved] + [OUTPUT] * include_output
@@ -213,7 +252,7 @@ def _value_bytes(jaxpr) -> list[int]:
 
 
 def row_bytes(fn, shape, dtype, features) -> int:
-    """Working memory per masked input row (bytes), for the memory plan.
+    """Working memory per masked input row, in bytes, for the memory plan.
 
     The masked input and its sources (x and baseline rows), every captured feature, and twice
     the largest intermediate value of ``fn`` (an operand and its result are alive together).
@@ -334,7 +373,11 @@ def _evaluate(
 
 @partial(jax.jit, static_argnames=("spec", "captured", "include_output", "chunk"))
 def masked_kernel(x, baseline, players, target, dynamic, *, spec, captured, include_output, chunk):
-    """(samples, layers, 2**n) scores; rows streamed in chunks of ``chunk``."""
+    """Unchecked kernel of ``masked_layer_scores``: (samples, layers, 2**n) scores.
+
+    Rows ``r`` (sample ``r >> n``, subset ``r & (2**n - 1)``) are streamed in chunks of
+    ``chunk`` with ``lax.map``; ``spec`` holds the static parts of the model and readouts.
+    """
     fn, readouts, score = _combine(dynamic, spec)
     samples, n = x.shape[0], players.n
     total = samples << n

@@ -2,22 +2,23 @@
 
 A player is a set of flat input variables (indices into ``x.reshape(-1)`` of one sample). The
 masked input ``x_T`` keeps the variables of the players in T, sets the variables of every other
-player to the baseline, and keeps variables that belong to no player at their input values.
+player to the baseline, and keeps variables that belong to no player at their input values
+(docs/math/interactions.md#games-from-masked-inputs).
 
-:class:`Players` stores an index map ``assignment`` of shape ``(input_size,)`` (shared players)
-or ``(samples, input_size)`` (per-sample players): the player id of each variable, -1 for none.
-Masks are expanded on device from subset indices with :func:`jaxinter.subsets.masks_of`, so
-``(chunk, input_size)`` masks never leave the device and no ``(2**n, input_size)`` table is built.
+``Players`` stores an index map ``assignment`` of shape ``(input_size,)`` (shared players) or
+``(samples, input_size)`` (per-sample players): the player id of each variable, -1 for none.
+Masks are expanded on device from subset indices with ``jaxinter.interactions.masks_of``, so
+``(chunk, input_size)`` masks never leave the device and no ``(2**n, input_size)`` table is
+built.
 
-Player kinds: tabular features (:meth:`Players.features`, or groups via
-:meth:`Players.from_groups`), image patches (:meth:`Players.patches`, with
-:func:`salient_patch_ids` to pick the most salient foreground patches of each sample), and token
-or embedding positions (:meth:`Players.tokens`, masking a token replaces its whole embedding).
+Player kinds: tabular features (``Players.features``, or groups via ``Players.from_groups``),
+image patches (``Players.patches``, with ``salient_patch_ids`` to pick the most salient
+foreground patches of each sample), and token or embedding positions (``Players.tokens``,
+masking a token replaces its whole embedding).
 
 Baselines have shape ``input_shape`` (shared) or ``(samples, *input_shape)``: zero
-(:func:`zero_baseline`), dataset mean (:func:`mean_baseline`), shift toward zero
-(:func:`shift_baseline`), a baseline embedding per token (:func:`token_baseline`), or any user
-array of the right shape.
+(``zero_baseline``), dataset mean (``mean_baseline``), shift toward zero (``shift_baseline``),
+a baseline embedding per token (``token_baseline``), or any user array of the right shape.
 """
 
 from __future__ import annotations
@@ -71,9 +72,15 @@ def _check_assignment(assignment: np.ndarray, n: int, name: str) -> None:
 class Players:
     """Players as an index map over flat input variables (a pytree; ``n`` and shape static).
 
-    assignment: (input_size,) or (samples, input_size) int32, the player of each flat input
-        variable (row-major over ``input_shape``), -1 for variables that belong to no player.
-    n: number of players; input_shape: shape of one sample.
+    Build them with the constructors ``from_groups``, ``features``, ``patches``, ``tokens`` or
+    ``stack`` rather than directly; every constructor checks that the players are non-empty
+    and disjoint.
+
+    Attributes:
+      assignment: ``(input_size,)`` or ``(samples, input_size)`` int32, the player of each flat
+        input variable (row-major over ``input_shape``), -1 for variables of no player.
+      n: number of players (static).
+      input_shape: shape of one sample (static).
     """
 
     assignment: jax.Array
@@ -84,7 +91,16 @@ class Players:
 
     @classmethod
     def from_groups(cls, groups: Sequence[Sequence[int]], input_shape) -> Players:
-        """Player i = the flat input indices ``groups[i]``; non-empty, disjoint groups."""
+        """Players from groups of flat input indices.
+
+        Args:
+          groups: ``groups[i]`` lists the flat indices (into ``x.reshape(-1)`` of one sample)
+            of player i; groups must be non-empty and disjoint.
+          input_shape: shape of one sample.
+
+        Returns:
+          Shared ``Players`` with ``n = len(groups)``.
+        """
         shape = _shape(input_shape)
         size = prod(shape)
         _check_nonempty(groups, "groups", "a non-empty list of lists of flat indices")
@@ -122,7 +138,16 @@ class Players:
 
     @classmethod
     def features(cls, input_shape, features: Sequence[int] | None = None) -> Players:
-        """One player per flat input variable (all of them by default, else those listed)."""
+        """One player per flat input variable, e.g. the features of tabular data.
+
+        Args:
+          input_shape: shape of one sample.
+          features: flat indices of the variables that are players (default: all, in order);
+            the others are always kept.
+
+        Returns:
+          Shared ``Players``.
+        """
         size = prod(_shape(input_shape))
         features = range(size) if features is None else features
         return cls.from_groups([[int(f)] for f in features], input_shape)
@@ -131,8 +156,13 @@ class Players:
     def tokens(cls, input_shape, positions: Sequence[int | Sequence[int]]) -> Players:
         """Token players for inputs of shape ``(tokens, *embedding_shape)``.
 
-        ``positions[i]`` is a token position (or a list of positions) whose whole embedding
-        forms player i; masking replaces those embeddings by the baseline embeddings.
+        Args:
+          input_shape: ``(tokens, *embedding_shape)``.
+          positions: ``positions[i]`` is a token position (or a list of positions) whose whole
+            embedding forms player i; masking replaces those embeddings by the baseline's.
+
+        Returns:
+          Shared ``Players`` with ``n = len(positions)``.
         """
         shape = _shape(input_shape)
         if len(shape) < 2:
@@ -163,13 +193,21 @@ class Players:
 
     @classmethod
     def patches(cls, input_shape, patch_size, patch_ids) -> Players:
-        """Image patch players on a grid; inputs are ``(H, W)`` or ``(H, W, channels...)``.
+        """Image patch players on a grid of ``ph x pw`` cells.
 
-        The grid has ``H // ph`` rows and ``W // pw`` columns of ``ph x pw`` patches (all
-        channels); cells are numbered row-major. Border pixels outside the grid (e.g. the last
-        row and column of a 28x28 image with 3x3 patches) belong to no player. ``patch_ids``:
-        (n,) cell ids shared by all samples, or (samples, n) for per-sample players; player i
-        is the cell ``patch_ids[..., i]``.
+        The grid has ``H // ph`` rows and ``W // pw`` columns of patches (all channels); cells
+        are numbered row-major. Border pixels outside the grid (e.g. the last row and column of
+        a 28x28 image with 3x3 patches) belong to no player.
+
+        Args:
+          input_shape: ``(H, W)`` or ``(H, W, channels...)``.
+          patch_size: int or ``(ph, pw)``.
+          patch_ids: ``(n,)`` cell ids shared by all samples, or ``(samples, n)`` for
+            per-sample players (e.g. from ``salient_patch_ids``); player i is the cell
+            ``patch_ids[..., i]``.
+
+        Returns:
+          Shared or per-sample ``Players``.
         """
         shape = _shape(input_shape)
         cell, (rows, cols) = _patch_cells(shape, patch_size)
@@ -198,7 +236,14 @@ class Players:
 
     @classmethod
     def stack(cls, players: Sequence[Players]) -> Players:
-        """Per-sample players from one shared :class:`Players` per sample (same n and shape)."""
+        """Per-sample players from one shared ``Players`` per sample.
+
+        Args:
+          players: shared ``Players``, one per sample, all with the same n and input shape.
+
+        Returns:
+          Per-sample ``Players`` (assignment ``(samples, input_size)``).
+        """
         if not players:
             raise JaxinterInputError("players: expected a non-empty list of Players")
         first = players[0]
@@ -215,6 +260,7 @@ class Players:
 
     @property
     def input_size(self) -> int:
+        """Number of variables of one sample (product of ``input_shape``)."""
         return prod(self.input_shape)
 
     @property
@@ -223,13 +269,24 @@ class Players:
         return self.assignment.ndim == 2
 
     def membership(self) -> jax.Array:
-        """Dense membership: (n, input_size) bool, or (samples, n, input_size) if per sample."""
+        """Dense membership masks.
+
+        Returns:
+          ``(n, input_size)`` bool, or ``(samples, n, input_size)`` for per-sample players;
+          entry ``[i, j]`` says whether variable j belongs to player i.
+        """
         return self.assignment[..., None, :] == jnp.arange(self.n, dtype=jnp.int32)[:, None]
 
     def keep_mask(self, subsets: jax.Array, sample: jax.Array | None = None) -> jax.Array:
-        """(...,) subset indices -> (..., input_size) bool, True where the input is kept.
+        """Which input variables each subset keeps.
 
-        For per-sample players ``sample`` (same shape as ``subsets``) picks each row's sample.
+        Args:
+          subsets: ``(...)`` integer subset indices.
+          sample: ``(...)`` sample index of each row (required for per-sample players).
+
+        Returns:
+          ``(..., input_size)`` bool, True where the input value is kept (players in the subset
+          and variables of no player).
         """
         assignment = self.assignment
         if self.per_sample:
@@ -245,7 +302,17 @@ class Players:
         return kept | (assignment < 0)
 
     def apply(self, x, baseline, subsets, sample=None) -> jax.Array:
-        """Masked inputs ``x_T``: x and baseline (..., *input_shape), subsets (...,)."""
+        """The masked inputs ``x_T``.
+
+        Args:
+          x: ``(..., *input_shape)`` inputs, one per subset index.
+          baseline: ``(..., *input_shape)`` (or broadcastable) baseline values.
+          subsets: ``(...)`` integer subset indices T.
+          sample: ``(...)`` sample index of each row (required for per-sample players).
+
+        Returns:
+          ``(..., *input_shape)``: x where kept, the baseline elsewhere.
+        """
         lead = subsets.shape
         keep = self.keep_mask(subsets, sample).reshape(lead + self.input_shape)
         return jnp.where(keep, x, baseline)
@@ -278,11 +345,18 @@ def _patch_cells(shape: tuple[int, ...], patch_size) -> tuple[np.ndarray, tuple[
 
 
 def patch_scores(x, patch_size, baseline=None, rule: str = "deviation") -> np.ndarray:
-    """Saliency of every grid cell of each sample: (samples, H, W, ...) -> (samples, cells).
+    """Saliency of every grid cell of each sample.
 
-    rule "deviation": mean |x - baseline| over the cell (baseline 0 by default), i.e. how much
-    foreground the cell holds relative to what masking puts there; rule "variance": the variance
-    of the cell's values (texture, independent of the baseline).
+    Args:
+      x: ``(samples, H, W, ...)`` images.
+      patch_size: int or ``(ph, pw)``, as in ``Players.patches``.
+      baseline: ``input_shape`` or ``(samples, *input_shape)`` (default 0).
+      rule: "deviation", the mean |x - baseline| over the cell (how much foreground the cell
+        holds relative to what masking puts there), or "variance", the variance of the cell's
+        values (texture, independent of the baseline).
+
+    Returns:
+      ``(samples, cells)`` float64 numpy scores, cells numbered row-major.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < 3:
@@ -302,10 +376,20 @@ def patch_scores(x, patch_size, baseline=None, rule: str = "deviation") -> np.nd
 
 
 def salient_patch_ids(x, patch_size, n: int, baseline=None, rule: str = "deviation") -> np.ndarray:
-    """The n most salient grid cells of each sample, (samples, n) int32, ascending cell order.
+    """The n most salient grid cells of each sample, for per-sample patch players.
 
-    Cells are ranked by :func:`patch_scores` (ties go to the lower cell id); pass the result to
-    :meth:`Players.patches` for per-sample players.
+    Cells are ranked by ``patch_scores`` (ties go to the lower cell id); pass the result to
+    ``Players.patches``.
+
+    Args:
+      x: ``(samples, H, W, ...)`` images.
+      patch_size: int or ``(ph, pw)``.
+      n: number of cells (players) per sample.
+      baseline: as in ``patch_scores``.
+      rule: as in ``patch_scores``.
+
+    Returns:
+      ``(samples, n)`` int32 cell ids in ascending order.
     """
     scores = patch_scores(x, patch_size, baseline, rule)
     if not 1 <= n <= scores.shape[1]:
@@ -318,12 +402,27 @@ def salient_patch_ids(x, patch_size, n: int, baseline=None, rule: str = "deviati
 
 
 def zero_baseline(input_shape, dtype=jnp.float32) -> jax.Array:
-    """All-zero baseline of shape ``input_shape``."""
+    """The all-zero baseline.
+
+    Args:
+      input_shape: shape of one sample.
+      dtype: dtype of the baseline.
+
+    Returns:
+      Zeros of shape ``input_shape``.
+    """
     return jnp.zeros(_shape(input_shape), dtype)
 
 
 def mean_baseline(data) -> jax.Array:
-    """Dataset mean over the first axis: (num, *input_shape) -> input_shape."""
+    """The dataset mean as a baseline.
+
+    Args:
+      data: ``(num, *input_shape)`` samples.
+
+    Returns:
+      ``input_shape`` mean over the samples.
+    """
     data = check_floating(data, "data")
     if data.ndim < 2 or data.shape[0] == 0:
         raise JaxinterInputError(f"data: expected (num, *input_shape), got shape {data.shape}")
@@ -331,9 +430,16 @@ def mean_baseline(data) -> jax.Array:
 
 
 def shift_baseline(x, delta) -> jax.Array:
-    """Each value moved toward 0 by at most ``delta`` (values within delta of 0 become 0).
+    """A baseline that moves each value toward 0 by at most ``delta``.
 
-    x: (..., *input_shape); delta: non-negative scalar or array broadcastable to x.
+    Values within ``delta`` of 0 become 0.
+
+    Args:
+      x: ``(..., *input_shape)`` inputs.
+      delta: non-negative scalar or array broadcastable to x.
+
+    Returns:
+      Array of the shape of x.
     """
     x = check_floating(x, "x")
     delta = jnp.asarray(delta, x.dtype)
@@ -344,7 +450,15 @@ def shift_baseline(x, delta) -> jax.Array:
 
 
 def token_baseline(embedding, num_tokens: int) -> jax.Array:
-    """The same baseline embedding (embedding_shape) at every token: (num_tokens, *embedding)."""
+    """The same baseline embedding at every token, for token players.
+
+    Args:
+      embedding: ``embedding_shape`` baseline of one token.
+      num_tokens: number of tokens.
+
+    Returns:
+      ``(num_tokens, *embedding_shape)``.
+    """
     embedding = check_floating(embedding, "embedding")
     if not isinstance(num_tokens, int | np.integer) or isinstance(num_tokens, bool):
         raise JaxinterInputError(f"num_tokens: expected a positive int, got {num_tokens!r}")
@@ -356,8 +470,16 @@ def token_baseline(embedding, num_tokens: int) -> jax.Array:
 def check_baseline(baseline, input_shape, num_samples: int) -> jax.Array:
     """Validate a baseline of shape ``input_shape`` or ``(num_samples, *input_shape)``.
 
-    Returns it as a floating array of one of those two shapes; raises JaxinterInputError on a
-    wrong shape, a non-floating dtype or non-finite values.
+    Args:
+      baseline: shared or per-sample baseline.
+      input_shape: shape of one sample.
+      num_samples: number of samples.
+
+    Returns:
+      The baseline as a floating jax array of one of those two shapes.
+
+    Raises:
+      JaxinterInputError: on a wrong shape, a non-floating dtype or non-finite values.
     """
     baseline = check_floating(baseline, "baseline")
     shape = tuple(input_shape)

@@ -1,4 +1,6 @@
-"""Per-layer linear probes trained with optax on frozen features (Cheng et al. 2024, DESIGN 3.5).
+"""Per-layer linear probes trained with optax on frozen features (Cheng et al. 2024).
+
+The definitions are in docs/math/layerwise.md#probe-scores-of-a-layer.
 
 A probe reads the features of one layer, ``(batch, ...)``, and returns class logits
 ``(batch, classes)``: ``logits = ((pool(f) - mean) / scale) @ w + b``. Features are flattened;
@@ -27,8 +29,16 @@ from ..models import apply_in_batches
 
 
 def pool_factor(shape: tuple[int, ...], max_dim: int) -> int:
-    """Smallest average-pool factor k over the middle axes of ``(batch, *mid, channels)`` so
-    that the flattened width is at most ``max_dim`` (1 for vectors or small maps)."""
+    """The smallest average-pool factor that brings a feature map down to ``max_dim`` values.
+
+    Args:
+      shape: ``(batch, *mid, channels)`` shape of a layer's features.
+      max_dim: largest flattened width per sample.
+
+    Returns:
+      k such that pooling the middle axes by k leaves at most ``max_dim`` values (1 for
+      vectors and small maps).
+    """
     if len(shape) <= 2:
         return 1
     mid, channels = shape[1:-1], shape[-1]
@@ -39,8 +49,16 @@ def pool_factor(shape: tuple[int, ...], max_dim: int) -> int:
 
 
 def flatten_features(f: jax.Array, pool: int = 1) -> jax.Array:
-    """``(batch, *mid, channels) -> (batch, d)``, average-pooling the middle axes by ``pool``
-    (edges are padded by replication so every window has ``pool`` entries per axis)."""
+    """Flatten a layer's features, average-pooling the middle axes first.
+
+    Args:
+      f: ``(batch, *mid, channels)`` features.
+      pool: pooling factor over each middle axis (edges are padded by replication, so every
+        window has ``pool`` entries per axis).
+
+    Returns:
+      ``(batch, d)`` features.
+    """
     if pool > 1:
         mid = f.ndim - 2
         f = jnp.pad(f, [(0, 0)] + [(0, -s % pool) for s in f.shape[1:-1]] + [(0, 0)], mode="edge")
@@ -52,9 +70,16 @@ def flatten_features(f: jax.Array, pool: int = 1) -> jax.Array:
 
 @flax.struct.dataclass
 class LinearProbe:
-    """Linear classifier on one layer's features; ``probe(features) -> logits (batch, C)``.
+    """Linear classifier on one layer's features: ``probe(features) -> logits (batch, C)``.
 
-    w: (d, C); b: (C,); mean, scale: (d,) standardization of the flattened (pooled) features.
+    ``logits = ((flatten_features(features, pool) - mean) / scale) @ w + b``.
+
+    Attributes:
+      w: ``(d, C)`` weights.
+      b: ``(C,)`` biases.
+      mean: ``(d,)`` training mean of each flattened feature.
+      scale: ``(d,)`` one scale per layer (repeated), the root mean feature variance.
+      pool: average-pool factor of the middle axes (static).
     """
 
     w: jax.Array
@@ -73,7 +98,13 @@ _FIELDS = ("w", "b", "mean", "scale")  # the array fields of LinearProbe
 
 @flax.struct.dataclass
 class ProbeSet:
-    """Trained probes of several layers with their accuracies (train and, if given, test)."""
+    """Trained probes of several layers with their accuracies.
+
+    Attributes:
+      probes: ``{layer name: LinearProbe}`` in layer order.
+      train_accuracy: ``{layer name: ()}`` accuracy on the training data.
+      test_accuracy: ``{layer name: ()}`` accuracy on the test data (empty without test data).
+    """
 
     probes: dict[str, LinearProbe]
     train_accuracy: dict[str, jax.Array]
@@ -81,10 +112,11 @@ class ProbeSet:
 
     @property
     def names(self) -> list[str]:
+        """The probed layers, in order."""
         return list(self.probes)
 
     def readouts(self) -> dict[str, Callable[[jax.Array], jax.Array]]:
-        """Layer name -> features -> logits, as ``masked_layer_scores`` expects."""
+        """``{layer name: features -> logits}``, as ``masked_layer_scores`` expects."""
         return dict(self.probes)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -100,7 +132,7 @@ class ProbeSet:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ProbeSet:
-        """Inverse of :meth:`to_arrays` (layer order preserved)."""
+        """The inverse of ``to_arrays`` (layer order preserved)."""
         names = list(dict.fromkeys(k.split("|")[0] for k in arrays))
         get = lambda k, f: jnp.asarray(arrays[f"{k}|{f}"])  # noqa: E731
         probes = {k: LinearProbe(*(get(k, f) for f in _FIELDS), int(arrays[f"{k}|pool"]))
@@ -185,12 +217,32 @@ def train_probes(
     max_dim: int = 8192,
     chunk_size: int = 512,
 ) -> ProbeSet:
-    """Train one linear probe per layer on frozen features with cross-entropy (AdamW).
+    """Train one linear probe per layer on frozen features (cross-entropy, AdamW).
 
-    features_fn: x (batch, *input_shape) -> dict layer name -> (batch, ...) features (for a
-    captured model, ``lambda x: captured(x)[1]``); x_train: (N, *input_shape); y_train: (N,)
-    int labels in ``0..num_classes-1``; layers: names to probe (default: all, in order).
-    Layers of equal flattened width are trained together under ``vmap``.
+    Features are flattened (maps larger than ``max_dim`` average-pooled first) and
+    standardized; layers of equal flattened width are trained together under ``vmap``, which
+    gives the same probes as training each alone. See
+    docs/math/layerwise.md#probe-scores-of-a-layer.
+
+    Args:
+      features_fn: ``x (batch, *input_shape) -> {layer name: (batch, ...)}``; for a captured
+        model ``lambda x: captured(x)[1]``.
+      x_train: ``(N, *input_shape)`` training inputs (the network's own training data).
+      y_train: ``(N,)`` integer labels in ``0..num_classes - 1``.
+      num_classes: number of classes.
+      key: PRNG key for the minibatches.
+      layers: names of the layers to probe (default: all, in order).
+      x_test: optional test inputs for ``test_accuracy``.
+      y_test: their labels.
+      steps: optimizer steps.
+      batch_size: minibatch size.
+      learning_rate: AdamW learning rate.
+      weight_decay: AdamW weight decay.
+      max_dim: largest flattened width before pooling.
+      chunk_size: samples per batch when extracting features.
+
+    Returns:
+      A ``ProbeSet``.
     """
     x_train = np.asarray(x_train)
     y_train = check_labels(y_train, "y_train", num_samples=x_train.shape[0],

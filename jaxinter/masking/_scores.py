@@ -6,7 +6,8 @@ the two-class model with logits ``(0, z)``: the target's logit is ``+z`` for y =
 y = 0 (relative to the other class), so its log-odds are ``+/- z``.
 
 The functions are pure and jit-able; called on concrete targets they check the label range.
-Use :func:`get_score` to look a score up by name ("log_odds", "logit", "probability").
+Use ``get_score`` to look a score up by name ("log_odds", "logit", "probability"). See
+docs/math/interactions.md#scores-of-a-classifier.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ from ..errors import JaxinterInputError
 
 
 def check_target(target, num_classes: int, name: str = "target") -> None:
-    """Raise unless a concrete target holds integer labels in range for ``num_classes``."""
+    """Check that a concrete target holds integer labels in range (no-op on tracers).
+
+    Args:
+      target: integer class labels.
+      num_classes: number of output logits (1 means a binary model with labels 0 and 1).
+      name: argument name for the error message.
+
+    Raises:
+      JaxinterInputError: on a non-integer dtype or a label out of range.
+    """
     if isinstance(target, jax.core.Tracer):
         return
     t = np.asarray(target)
@@ -48,7 +58,18 @@ def _two_class(logits, target):
 
 
 def log_odds(logits, target) -> jax.Array:
-    """log p_y / (1 - p_y) = z_y - logsumexp_{c != y} z_c, computed stably. (...,)."""
+    """Log-odds of the target class, the default score of a game.
+
+    log p_y / (1 - p_y) = z_y - logsumexp over c != y of z_c, computed stably in the second
+    form; a single logit z gives +z for y = 1 and -z for y = 0.
+
+    Args:
+      logits: ``(..., classes)`` logits z.
+      target: ``(...)`` integer classes y.
+
+    Returns:
+      ``(...)`` scores in the logits' dtype.
+    """
     logits, target = jnp.asarray(logits), _target(target, logits)
     if logits.shape[-1] == 1:
         return _two_class(logits, target)
@@ -58,7 +79,15 @@ def log_odds(logits, target) -> jax.Array:
 
 
 def logit(logits, target) -> jax.Array:
-    """The raw logit z_y of the target class (+/- z for a single-logit binary model). (...,)."""
+    """The raw logit z_y of the target class (+/- z for a single-logit binary model).
+
+    Args:
+      logits: ``(..., classes)`` logits.
+      target: ``(...)`` integer classes.
+
+    Returns:
+      ``(...)`` scores in the logits' dtype.
+    """
     logits, target = jnp.asarray(logits), _target(target, logits)
     if logits.shape[-1] == 1:
         return _two_class(logits, target)
@@ -66,7 +95,15 @@ def logit(logits, target) -> jax.Array:
 
 
 def probability(logits, target) -> jax.Array:
-    """Softmax probability of the target class (sigmoid(+/- z) for a single logit). (...,)."""
+    """Softmax probability of the target class (sigmoid(+/- z) for a single logit).
+
+    Args:
+      logits: ``(..., classes)`` logits.
+      target: ``(...)`` integer classes.
+
+    Returns:
+      ``(...)`` probabilities in the logits' dtype.
+    """
     logits, target = jnp.asarray(logits), _target(target, logits)
     if logits.shape[-1] == 1:
         return jax.nn.sigmoid(_two_class(logits, target))
@@ -77,7 +114,15 @@ SCORES: dict[str, Callable] = {"log_odds": log_odds, "logit": logit, "probabilit
 
 
 def get_score(score: str | Callable) -> Callable:
-    """A score function by name, or a user callable ``(logits, target) -> (...)`` as is."""
+    """A score function by name.
+
+    Args:
+      score: "log_odds", "logit", "probability", or a callable
+        ``(logits, target) -> (...)``, which is returned as is.
+
+    Returns:
+      The score function.
+    """
     if callable(score):
         return score
     if score not in SCORES:

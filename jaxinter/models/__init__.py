@@ -1,8 +1,13 @@
-"""Reference models with named, sown hidden layers, in Flax Linen and Flax NNX.
+"""Reference models with named, sown hidden layers: layer 1 of jaxinter, a leaf.
 
-``MLP``, ``VGG``, ``ResNet``, ``ViT`` are the Linen forms; ``NnxMLP``, ``NnxVGG``, ``NnxResNet``
-the NNX forms (same names for submodules and sown layers, so weights transfer one to one with
-:func:`linen_to_nnx` / :func:`nnx_to_linen`). See ``docs/models.md``.
+- Flax Linen models: ``MLP``, ``VGG`` (``VGG11`` plan), ``ResNet``, ``ViT``, and
+  ``init_variables``.
+- Flax NNX forms with the same submodule and sown names: ``NnxMLP``, ``NnxVGG``,
+  ``NnxResNet``; weights transfer one to one with ``linen_to_nnx`` and ``nnx_to_linen``.
+- Activations by name: ``activation``, ``ACTIVATIONS``.
+- The one batched forward pass over a dataset: ``apply_in_batches``.
+
+It imports nothing but ``jaxinter.errors``. See docs/models.md.
 """
 
 from ._apply import apply_in_batches

@@ -3,7 +3,9 @@
 All models take ``x`` of shape ``(batch, *input_shape)`` and ``train`` (batch-norm mode; False,
 the default, uses running statistics) and return logits ``(batch, num_classes)``. Layers are
 sown by the top-level module in execution order; sown names (``hidden_1``) differ from submodule
-names (``dense1``) because Linen forbids a sow and a submodule of one name. See docs/models.md."""
+names (``dense1``) because Linen forbids a sow and a submodule of one name. See
+docs/models.md#reference-models-jaxintermodels.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +28,15 @@ class MLP(nn.Module):
     Hidden layer i (1-based): submodule ``dense{i}`` -> optional ``bn{i}`` -> sow ``pre_{i}``
     -> activation -> sow ``hidden_{i}``. The output layer is ``dense{depth}``. MLP-7 is
     ``depth=7, width=1024``; He & Su's BatchNorm-ReLU nets are ``width=100, batchnorm=True``.
+
+    Attributes:
+      input_shape: shape of one sample (flattened by the first layer).
+      num_classes: number of logits.
+      depth: number of linear layers, the output layer included.
+      width: units per hidden layer.
+      activation: one of ``ACTIVATIONS`` ("relu", "erf", "tanh", "quadratic", "linear").
+      alpha: coefficient of the quadratic activation z + alpha z**2.
+      batchnorm: batch norm between each hidden linear layer and its activation.
     """
 
     input_shape: tuple[int, ...]
@@ -52,11 +63,18 @@ class MLP(nn.Module):
 
 
 class VGG(nn.Module):
-    """VGG-style CNN: ``features`` plan of 3x3 convs (ints) and 2x2 max pools ("M"), then dense.
+    """VGG-style CNN: a plan of 3x3 convolutions and 2x2 max pools, then dense layers.
 
     Conv i: submodule ``conv{i}`` -> optional ``bn{i}`` -> relu -> sow ``conv_{i}``; after
     flattening, hidden dense j: ``fc{j}`` -> relu -> sow ``fc_{j}``; output ``head``.
     ``features=VGG11`` gives VGG-11.
+
+    Attributes:
+      input_shape: ``(H, W, channels)``.
+      num_classes: number of logits.
+      features: plan of convolution widths (ints) and 2x2 max pools ("M").
+      dense: widths of the hidden dense layers.
+      batchnorm: batch norm after each convolution.
     """
 
     input_shape: tuple[int, ...]
@@ -86,7 +104,12 @@ class VGG(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """Basic residual block: conv-BN-relu-conv-BN plus (projected) shortcut, then relu."""
+    """Basic residual block: conv-BN-relu-conv-BN plus a (projected) shortcut, then relu.
+
+    Attributes:
+      width: output channels.
+      stride: stride of the first convolution and of the projection.
+    """
 
     width: int
     stride: int = 1
@@ -106,10 +129,17 @@ class ResidualBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet-style CNN with batch norm: sown ``stem`` (``stem_conv``-``stem_bn``-relu), residual
-    blocks (submodule ``res{k}``, sown ``block_{k}``, k = 1.. over all stages; the first block of
-    each later stage has stride 2), global average ``pool``, ``head``. The defaults give
-    ResNet-20 (3 stages x 3 blocks, widths 16/32/64).
+    """ResNet-style CNN with batch norm; the defaults give ResNet-20.
+
+    Sown ``stem`` (``stem_conv``-``stem_bn``-relu), residual blocks (submodule ``res{k}``, sown
+    ``block_{k}``, k = 1.. over all stages; the first block of each later stage has stride 2),
+    global average ``pool``, then ``head``.
+
+    Attributes:
+      input_shape: ``(H, W, channels)``.
+      num_classes: number of logits.
+      stage_sizes: residual blocks per stage (ResNet-20: 3, 3, 3).
+      widths: channels per stage (ResNet-20: 16, 32, 64).
     """
 
     input_shape: tuple[int, ...]
@@ -135,7 +165,13 @@ class ResNet(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    """Pre-norm transformer block: x + MHA(LN(x)), then x + MLP(LN(x))."""
+    """Pre-norm transformer block: x + MHA(LN(x)), then x + MLP(LN(x)).
+
+    Attributes:
+      dim: token width.
+      heads: attention heads.
+      mlp_dim: hidden width of the MLP.
+    """
 
     dim: int
     heads: int
@@ -158,6 +194,16 @@ class ViT(nn.Module):
     embeddings, runs ``depth`` blocks (sown ``block_i``), mean-pools (sown ``pool``) and
     classifies. ``__call__ = from_embeddings(embed(x))``. To mask tokens, capture with
     ``method="from_embeddings", input_shape=model.token_shape``.
+
+    Attributes:
+      input_shape: ``(H, W, channels)``.
+      num_classes: number of logits.
+      patch_size: side of the square patches (border pixels that do not fill a patch are
+        dropped).
+      dim: token width.
+      depth: number of transformer blocks.
+      heads: attention heads.
+      mlp_dim: hidden width of the blocks' MLPs.
     """
 
     input_shape: tuple[int, ...]
@@ -181,6 +227,7 @@ class ViT(nn.Module):
 
     @property
     def token_shape(self) -> tuple[int, int]:
+        """``(P, dim)``: the shape of the patch tokens of one sample."""
         return math.prod(self.grid), self.dim
 
     def setup(self):
@@ -191,6 +238,7 @@ class ViT(nn.Module):
         self.head = nn.Dense(self.num_classes)
 
     def embed(self, x):
+        """Patch tokens ``(batch, P, dim)`` of images ``(batch, H, W, C)``."""
         b, p = x.shape[0], self.patch_size
         gh, gw = self.grid
         x = x[:, : gh * p, : gw * p]
@@ -200,6 +248,7 @@ class ViT(nn.Module):
         return tokens
 
     def from_embeddings(self, tokens):
+        """Logits ``(batch, num_classes)`` from patch tokens ``(batch, P, dim)``."""
         x = tokens + self.pos_embed
         for i, block in enumerate(self.blocks, 1):
             x = block(x)
@@ -214,6 +263,14 @@ class ViT(nn.Module):
 
 @partial(jax.jit, static_argnums=0)  # one compiled program per model config, not eager ops
 def init_variables(model: nn.Module, key: jax.Array) -> dict:
-    """Initial variables of a Linen model with an ``input_shape`` attribute (no intermediates)."""
+    """Initial variables of a Linen model, compiled once per model configuration.
+
+    Args:
+      model: a Linen model with an ``input_shape`` attribute.
+      key: PRNG key.
+
+    Returns:
+      ``{"params": ..., "batch_stats": ...}`` (no ``intermediates``).
+    """
     variables = model.init(key, jnp.zeros((1, *model.input_shape), jnp.float32))
     return {k: v for k, v in variables.items() if k != "intermediates"}

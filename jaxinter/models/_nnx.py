@@ -1,9 +1,10 @@
 """Reference models in Flax NNX, with the same submodule and sown names as the Linen forms.
 
 Models take ``x`` of shape ``(batch, *input_shape)`` and return logits. Batch norm follows the
-NNX mode attributes (``model.train()`` / ``model.eval()``; :func:`jaxinter.capture` always runs
-eval mode). Hidden layers are sown as ``nnx.Intermediate`` and read with ``nnx.capture``.
-Weights convert with :func:`jaxinter.models.linen_to_nnx` / :func:`nnx_to_linen`.
+NNX mode attributes (``model.train()`` / ``model.eval()``; ``jaxinter.masking.capture`` always
+runs eval mode). Hidden layers are sown as ``nnx.Intermediate`` and read with ``nnx.capture``.
+Weights convert with ``jaxinter.models.linen_to_nnx`` and ``nnx_to_linen``. See
+docs/models.md#reference-models-jaxintermodels.
 """
 
 from __future__ import annotations
@@ -30,7 +31,18 @@ def _sow(module: nnx.Module, name: str, value: jax.Array) -> None:
 
 
 class MLP(nnx.Module):
-    """NNX form of :class:`jaxinter.models.linen.MLP` (same arguments, plus ``rngs``)."""
+    """NNX form of the Linen ``jaxinter.models.MLP`` (same arguments, plus ``rngs``).
+
+    Args:
+      input_shape: shape of one sample (flattened by the first layer).
+      num_classes: number of logits.
+      depth: number of linear layers, the output layer included.
+      width: units per hidden layer.
+      activation: one of ``ACTIVATIONS``.
+      alpha: coefficient of the quadratic activation z + alpha z**2.
+      batchnorm: batch norm between each hidden linear layer and its activation.
+      rngs: ``nnx.Rngs`` for the initializers.
+    """
 
     def __init__(
         self,
@@ -70,7 +82,16 @@ class MLP(nnx.Module):
 
 
 class VGG(nnx.Module):
-    """NNX form of :class:`jaxinter.models.linen.VGG`."""
+    """NNX form of the Linen ``jaxinter.models.VGG`` (same arguments, plus ``rngs``).
+
+    Args:
+      input_shape: ``(H, W, channels)``.
+      num_classes: number of logits.
+      features: plan of convolution widths (ints) and 2x2 max pools ("M").
+      dense: widths of the hidden dense layers.
+      batchnorm: batch norm after each convolution.
+      rngs: ``nnx.Rngs`` for the initializers.
+    """
 
     def __init__(
         self,
@@ -121,7 +142,14 @@ class VGG(nnx.Module):
 
 
 class ResidualBlock(nnx.Module):
-    """NNX form of :class:`jaxinter.models.linen.ResidualBlock`."""
+    """NNX form of the Linen residual block: conv-BN-relu-conv-BN plus a shortcut, then relu.
+
+    Args:
+      in_width: input channels.
+      width: output channels.
+      stride: stride of the first convolution and of the projection.
+      rngs: ``nnx.Rngs`` for the initializers.
+    """
 
     def __init__(self, in_width: int, width: int, stride: int = 1, *, rngs: nnx.Rngs):
         s = (stride, stride)
@@ -143,7 +171,15 @@ class ResidualBlock(nnx.Module):
 
 
 class ResNet(nnx.Module):
-    """NNX form of :class:`jaxinter.models.linen.ResNet`."""
+    """NNX form of the Linen ``jaxinter.models.ResNet`` (same arguments, plus ``rngs``).
+
+    Args:
+      input_shape: ``(H, W, channels)``.
+      num_classes: number of logits.
+      stage_sizes: residual blocks per stage.
+      widths: channels per stage.
+      rngs: ``nnx.Rngs`` for the initializers.
+    """
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Studies: the computation behind each command, as one documented Python call.
+"""Studies, the computation behind each command as one documented Python call: layer 4.
 
 A study trains what it needs on a dataset, runs an analysis pipeline with resumable per-stage
 caching, and returns a result dataclass whose ``summary()`` is the self-describing content of
