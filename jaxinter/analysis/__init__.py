@@ -4,7 +4,9 @@
 - the layerwise change of knowledge: interactions of every layer compared with the output
   (overlap, forgotten, new; completeness, redundancy), IoU across models, stability under noise;
 - generalization power of interactions by order, and their dynamics during training
-  (order spectra, the two-phase turn, trajectories and detours, tracking in training loops);
+  (order spectra, the two-phase turn, trajectories and detours);
+- trackers: one design (:class:`Tracker`) for measuring a model while it trains, in a
+  ``train`` callback, inside a jitted step, or over a population (interactions, separation);
 - separation fuzziness and the law of data separation through the layers;
 - class-conditional cumulants and how layers map them (exact and Gaussian-closure moments,
   Gaussian surrogates, the XOR task).
@@ -66,25 +68,27 @@ from ._cumulants import (
 )
 from ._dynamics import (
     DetourSummary,
-    InteractionHistory,
     InteractionRecord,
     InteractionTracker,
-    Population,
+    OrderDynamics,
     Trajectories,
     Turn,
     detect_turn,
+    detours_by_model,
     gap_onset,
     high_order_share,
-    init_population,
     mean_order,
     measures_by_order,
     normalized_spectrum,
+    order_dynamics,
+    require_count,
     smooth_curve,
-    train_population,
     trajectory_measures,
 )
 from ._generalization import (
     Sensitivity,
+    SharedRatios,
+    cross_model_shared_ratios,
     gaussian_perturbations,
     generalized_jaccard,
     gradient_sign_perturbation,
@@ -96,6 +100,7 @@ from ._generalization import (
     sign_split,
     similarity_by_order,
     top_k_mask,
+    train_test_similarity,
 )
 from ._layerwise import (
     TYPES as LAYERWISE_TYPES,
@@ -124,8 +129,8 @@ from ._separation import (
     LayerSeparation,
     Separation,
     SeparationLaw,
+    SeparationRecord,
     SeparationTracker,
-    SeparationTrajectory,
     collect_features,
     fit_law,
     law_of_separation,
@@ -134,6 +139,7 @@ from ._separation import (
     separation_fuzziness,
     separation_statistics,
 )
+from ._tracking import History, Tracker
 
 __all__ = [
     "CLOSED_FORM",
@@ -143,7 +149,7 @@ __all__ = [
     "Cumulants",
     "DenseStack",
     "DetourSummary",
-    "InteractionHistory",
+    "History",
     "InteractionRecord",
     "InteractionTracker",
     "KnowledgeChange",
@@ -153,14 +159,16 @@ __all__ = [
     "MEAN_PARTS",
     "MeasuredMoments",
     "Moments",
+    "OrderDynamics",
     "OrderSummary",
-    "Population",
     "STABILITY_CAP",
     "Sensitivity",
     "Separation",
     "SeparationLaw",
+    "SeparationRecord",
     "SeparationTracker",
-    "SeparationTrajectory",
+    "SharedRatios",
+    "Tracker",
     "Trajectories",
     "Turn",
     "activation_fn",
@@ -172,9 +180,11 @@ __all__ = [
     "class_separation",
     "collect_features",
     "correctly_classified",
+    "cross_model_shared_ratios",
     "cumulant_breakdown",
     "dense_stack_from_mlp",
     "detect_turn",
+    "detours_by_model",
     "erf_gaussian_moments",
     "fit_law",
     "gap_onset",
@@ -185,7 +195,6 @@ __all__ = [
     "generalized_jaccard",
     "gradient_sign_perturbation",
     "high_order_share",
-    "init_population",
     "interaction_stability",
     "knowledge_change",
     "law_of_separation",
@@ -206,6 +215,7 @@ __all__ = [
     "noise_variance_by_order",
     "noisy_copies",
     "normalized_spectrum",
+    "order_dynamics",
     "order_summary",
     "order_sums",
     "perturbation_sensitivity",
@@ -214,6 +224,7 @@ __all__ = [
     "quadratic_moments",
     "relative_error",
     "relu_gaussian_moments",
+    "require_count",
     "safe_ratio",
     "salient_iou",
     "salient_mask",
@@ -232,7 +243,7 @@ __all__ = [
     "stack_features",
     "surrogate_accuracy",
     "top_k_mask",
-    "train_population",
+    "train_test_similarity",
     "trajectory_measures",
     "xor_closure_check",
     "xor_mixture",
