@@ -7,4 +7,14 @@ and renders its result; sweeps run many studies. Studies build on every lower la
 masking, interactions, training, io, data, models) and never on plots or commands.
 """
 
-__all__: list[str] = []
+from ._dynamics import DynamicsConfig, DynamicsStudy, run_dynamics
+from ._separation import SeparationConfig, SeparationStudy, run_separation
+
+__all__ = [
+    "DynamicsConfig",
+    "DynamicsStudy",
+    "SeparationConfig",
+    "SeparationStudy",
+    "run_dynamics",
+    "run_separation",
+]
