@@ -196,56 +196,75 @@ class DynamicsStudy:
 
     def summary(self) -> dict:
         """The content of ``summary.json``: every array labeled with its axes."""
-        n = self.n_players
-        member = {"noise_rate": self.noise_rates.tolist(), "seed": self.seeds.tolist()}
-        kinds = {"type": list(TYPES), "order": list(range(n + 1))}
-        rate_type_order = (("noise_rate", "type", "order"),
-                           {"noise_rate": self.noise_rates.tolist(), **kinds})
-        over_time = {"checkpoint": self.steps.tolist(), **member}
-        rec = self.history.record
-        dyn = self.dynamics
-
-        def per_member(values, description):
-            return labeled(self.by_member(values), ("noise_rate", "seed"), member, description)
-
-        def per_checkpoint(values, description, order=False):
-            values = self.by_member(values, axis=1)
-            axes = ("checkpoint", "noise_rate", "seed") + (("order",) if order else ())
-            coords = {**over_time, **({"order": kinds["order"]} if order else {})}
-            return labeled(values, axes, coords, description)
-
-        def per_rate(values, description):
-            return labeled(values, *rate_type_order, description)
-
-        sensitivity_coords = {"noise_rate": self.sensitivity_noise.tolist(),
-                              "perturbation": list(PERTURBATIONS), **kinds}
+        c = self.config
         return {
-            "dataset": self.dataset, "n_players": n, "num_classes": self.num_classes,
-            "n_train": self.n_train, "n_test": self.n_test,
-            "probe_per_split": len(self.probe_labels) // 2, "steps": self.config.steps,
-            "every": self.config.every, "method": self.config.method,
-            "andor_steps": self.config.andor_steps, "top_k": TOP_K, "min_count": MIN_COUNT,
-            "config": self.config.to_dict(),
+            "dataset": self.dataset, "n_players": self.n_players,
+            "num_classes": self.num_classes, "n_train": self.n_train, "n_test": self.n_test,
+            "probe_per_split": len(self.probe_labels) // 2, "steps": c.steps,
+            "every": c.every, "method": c.method, "andor_steps": c.andor_steps,
+            "top_k": TOP_K, "min_count": MIN_COUNT, "config": c.to_dict(),
             "seconds_training_and_tracking": self.seconds_training,
             "seconds_total": self.seconds_total,
+            **self._member_summary(), **self._checkpoint_summary(), **self._order_summary(),
+        }
+
+    def _member_coords(self) -> dict:
+        return {"noise_rate": self.noise_rates.tolist(), "seed": self.seeds.tolist()}
+
+    def _member_summary(self) -> dict:
+        """Per member: (noise_rate, seed) arrays."""
+        axes, coords = ("noise_rate", "seed"), self._member_coords()
+
+        def per_member(values, description):
+            return labeled(self.by_member(values), axes, coords, description)
+
+        rec, dyn = self.history.record, self.dynamics
+        return {
             "test_accuracy": per_member(self.test_accuracy, "final accuracy on the test split"),
             "final_train_loss": per_member(rec.train_loss[-1], "cross-entropy, noisy labels"),
             "final_test_loss": per_member(rec.test_loss[-1], "cross-entropy on the test split"),
-            "turn_step": labeled(self.turn_step, ("noise_rate", "seed"), member,
+            "turn_step": labeled(self.turn_step, axes, coords,
                                  "step of the minimum of the smoothed mean order"),
-            "gap_onset_step": labeled(self.gap_onset_step, ("noise_rate", "seed"), member,
+            "gap_onset_step": labeled(self.gap_onset_step, axes, coords,
                                       "step where the test - train loss gap starts to rise"),
             "two_phase": per_member(dyn.turn.two_phase, "mean order falls, then rises"),
             "mean_order_points": labeled(
-                self.mean_order_points, ("noise_rate", "seed", "point"),
-                {**member, "point": ["start", "min", "end"]}, "strength-weighted mean order"),
+                self.mean_order_points, (*axes, "point"),
+                {**coords, "point": ["start", "min", "end"]}, "strength-weighted mean order"),
             "final_high_order_share": per_member(dyn.high_order_share[-1],
                                                  "share of strength above order n / 2"),
+        }
+
+    def _checkpoint_summary(self) -> dict:
+        """Over training: (checkpoint, noise_rate, seed[, order]) arrays."""
+        coords = {"checkpoint": self.steps.tolist(), **self._member_coords()}
+        orders = list(range(self.n_players + 1))
+
+        def per_checkpoint(values, description, order=False):
+            axes = ("checkpoint", "noise_rate", "seed") + (("order",) if order else ())
+            return labeled(self.by_member(values, axis=1), axes,
+                           {**coords, **({"order": orders} if order else {})}, description)
+
+        rec, dyn = self.history.record, self.dynamics
+        return {
             "mean_order": per_checkpoint(dyn.mean_order, "strength-weighted mean order"),
             "spectrum": per_checkpoint(dyn.spectrum, "share of AND + OR strength per order",
                                        order=True),
             "train_loss": per_checkpoint(rec.train_loss, "cross-entropy, noisy labels"),
             "test_loss": per_checkpoint(rec.test_loss, "cross-entropy on the test split"),
+        }
+
+    def _order_summary(self) -> dict:
+        """By order: (noise_rate, [perturbation,] type, order) arrays."""
+        kinds = {"type": list(TYPES), "order": list(range(self.n_players + 1))}
+        coords = {"noise_rate": self.noise_rates.tolist(), **kinds}
+
+        def per_rate(values, description):
+            return labeled(values, ("noise_rate", "type", "order"), coords, description)
+
+        perturbed = {"noise_rate": self.sensitivity_noise.tolist(),
+                     "perturbation": list(PERTURBATIONS), **kinds}
+        return {
             "similarity": per_rate(self.similarity, "train-test similarity, mean over seeds"),
             "shared_ratio": per_rate(self.shared.salient,
                                      "cross-seed shared ratio of salient interactions"),
@@ -255,8 +274,8 @@ class DynamicsStudy:
                         for f in dataclasses.fields(self.detours)},
             "sensitivity": {
                 f.name: labeled(getattr(self.sensitivity, f.name),
-                                ("noise_rate", "perturbation", "type", "order"),
-                                sensitivity_coords, _SENSITIVITY_TEXT[f.name])
+                                ("noise_rate", "perturbation", "type", "order"), perturbed,
+                                _SENSITIVITY_TEXT[f.name])
                 for f in dataclasses.fields(self.sensitivity)},
         }
 
