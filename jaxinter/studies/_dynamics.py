@@ -40,7 +40,7 @@ from ..errors import JaxinterInputError
 from ..io import StageCache, labeled, log
 from ..masking import Players, mean_baseline
 from ..models import MLP
-from ..training import Trainer, init_population, train_population
+from ..training import Population, Trainer, init_population, train_population
 from ._fields import check_choice, check_int, check_number
 
 DATASETS = ("digits", "wine", "breast_cancer", "iris", "mnist")
@@ -164,6 +164,7 @@ class DynamicsStudy:
 
     @property
     def n_players(self) -> int:
+        """Number of players n."""
         return self.history.record.i_and.shape[-1].bit_length() - 1
 
     @property
@@ -315,20 +316,20 @@ def run_dynamics(config: DynamicsConfig, folder: Path | str | None = None) -> Dy
     cache = None if folder is None else Path(folder) / "cache"
     pop, trainer, history = _train(config, data, cache)
     seconds_training = time.perf_counter() - start
-    x_te, y_te = (jnp.asarray(a) for a in data["test"])
-    accuracy = jax.vmap(trainer.evaluate, in_axes=(0, None, None))(pop.state, x_te, y_te)
+    evaluate = jax.jit(jax.vmap(trainer.evaluate, in_axes=(0, None, None)))
+    accuracy = evaluate(pop.state, *(jnp.asarray(a) for a in data.test))["accuracy"]
     rec = history.record
     strength = rec.strength_and[:, :, 0] + rec.strength_or[:, :, 0]  # (T, P, n + 1)
     final = (rec.i_and[-1, :, :, 0], rec.i_or[-1, :, :, 0])  # (P, 2k, 2**n) each
     sensitivity = _sensitivity(config, data, pop, trainer, cache)
     return DynamicsStudy(
-        config=config, dataset=data["name"], num_classes=data["num_classes"],
-        n_train=len(data["train"][1]), n_test=len(data["test"][1]),
+        config=config, dataset=data.name, num_classes=data.num_classes,
+        n_train=len(data.train[1]), n_test=len(data.test[1]),
         noise_rates=np.asarray(config.noise), seeds=_seeds(config),
-        probe_labels=data["probe_y"], history=history,
+        probe_labels=data.probe_y, history=history,
         dynamics=jax.tree.map(np.asarray, order_dynamics(strength, rec.train_loss,
                                                          rec.test_loss)),
-        test_accuracy=np.asarray(accuracy["accuracy"]),
+        test_accuracy=np.asarray(accuracy),
         similarity=_similarity(config, data, final),
         shared=_shared(config, data, final),
         detours=_detours(config, history, final),
@@ -343,28 +344,42 @@ def _seeds(config: DynamicsConfig) -> np.ndarray:
     return np.arange(config.seed, config.seed + config.seeds)
 
 
-def _prepare(config: DynamicsConfig) -> dict:
+@dataclasses.dataclass(frozen=True)
+class _Data:
+    """The study's inputs: flattened splits, players, baseline and the probe set (the first k
+    probe samples from the training split, the next k from the test split)."""
+
+    name: str
+    num_classes: int
+    train: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    players: Players
+    baseline: jax.Array
+    k: int
+    probe_x: np.ndarray
+    probe_y: np.ndarray
+
+
+def _prepare(config: DynamicsConfig) -> _Data:
     """Data (flattened inputs), players, baseline and the class-balanced probe set."""
     try:
         ds = load_dataset(config.dataset, config.data_path)
     except OSError as err:
         raise JaxinterInputError(f"data_path: cannot read {config.data_path}: {err}") from err
     flat = lambda a: np.asarray(a, np.float32).reshape(len(a), -1)  # noqa: E731
-    x_tr, y_tr = flat(ds.x_train)[: config.train_limit], np.asarray(ds.y_train)[
-        : config.train_limit]
+    keep = slice(config.train_limit)
+    x_tr, y_tr = flat(ds.x_train)[keep], np.asarray(ds.y_train)[keep]
     x_te, y_te = flat(ds.x_test), np.asarray(ds.y_test)
     if config.batch_size > len(x_tr):
         raise JaxinterInputError(
             f"batch_size: expected at most the {len(x_tr)} training samples, got "
             f"{config.batch_size}")
     i_tr, i_te = _balanced(y_tr, config.probe), _balanced(y_te, config.probe)
-    return {
-        "name": ds.name, "num_classes": ds.num_classes, "train": (x_tr, y_tr),
-        "test": (x_te, y_te), "players": _block_players(ds.input_shape, config.players),
-        "baseline": mean_baseline(x_tr), "k": len(i_tr),
-        "probe_x": np.concatenate([x_tr[i_tr], x_te[i_te]]),
-        "probe_y": np.concatenate([y_tr[i_tr], y_te[i_te]]),
-    }
+    return _Data(
+        name=ds.name, num_classes=ds.num_classes, train=(x_tr, y_tr), test=(x_te, y_te),
+        players=_block_players(ds.input_shape, config.players), baseline=mean_baseline(x_tr),
+        k=len(i_tr), probe_x=np.concatenate([x_tr[i_tr], x_te[i_te]]),
+        probe_y=np.concatenate([y_tr[i_tr], y_te[i_te]]))
 
 
 def _block_players(input_shape, n: int) -> Players:
@@ -392,22 +407,23 @@ def _balanced(y, k: int) -> np.ndarray:
     return np.array(picked[:k])
 
 
-def _train(config: DynamicsConfig, data: dict, cache: Path | None):
+def _train(config: DynamicsConfig, data: _Data,
+           cache: Path | None) -> tuple[Population, Trainer, History]:
     """The population trained with the tracker (resumed from ``cache/track`` when there)."""
-    x_tr, y_tr = data["train"]
-    model = MLP(input_shape=(x_tr.shape[1],), num_classes=data["num_classes"],
+    x_tr, y_tr = data.train
+    model = MLP(input_shape=(x_tr.shape[1],), num_classes=data.num_classes,
                 depth=config.depth, width=config.width)
     trainer = Trainer(model, optax.adam(config.lr))
     tracker = InteractionTracker(
-        trainer.logits, data["probe_x"], data["probe_y"], data["players"], data["baseline"],
-        train=data["train"], test=data["test"], every=config.every, method=config.method,
+        trainer.logits, data.probe_x, data.probe_y, data.players, data.baseline,
+        train=data.train, test=data.test, every=config.every, method=config.method,
         andor_options={"steps": config.andor_steps},
         folder=None if cache is None else cache / "track", config=config.to_dict())
     members = len(config.noise) * config.seeds
-    log(f"[dynamics] {data['name']}: {len(x_tr)} train / {len(data['test'][1])} test, "
-        f"n = {data['players'].n} players, {members} members (noise {list(config.noise)} x "
+    log(f"[dynamics] {data.name}: {len(x_tr)} train / {len(data.test[1])} test, "
+        f"n = {data.players.n} players, {members} members (noise {list(config.noise)} x "
         f"seeds {_seeds(config).tolist()}), {config.steps} steps")
-    pop = init_population(trainer, y_tr, _seeds(config), config.noise, data["num_classes"])
+    pop = init_population(trainer, y_tr, _seeds(config), config.noise, data.num_classes)
     pop, history = train_population(pop, trainer, x_tr, steps=config.steps,
                                     batch_size=config.batch_size, tracker=tracker)
     return pop, trainer, history
@@ -422,17 +438,17 @@ def _seed_mean(config: DynamicsConfig, values) -> np.ndarray:
         return np.nanmean(grid, 1)
 
 
-def _similarity(config: DynamicsConfig, data: dict, final) -> np.ndarray:
+def _similarity(config: DynamicsConfig, data: _Data, final) -> np.ndarray:
     """(R, 2, n + 1) train-test similarity of the final interactions."""
-    k, y = data["k"], data["probe_y"]
+    k, y = data.k, data.probe_y
     per_type = [train_test_similarity(np.moveaxis(i, 1, 0)[:k], np.moveaxis(i, 1, 0)[k:],
-                                      y[:k], y[k:], data["num_classes"]) for i in final]
+                                      y[:k], y[k:], data.num_classes) for i in final]
     return _seed_mean(config, np.stack(per_type, 1))  # (P, 2, n + 1) -> (R, 2, n + 1)
 
 
-def _shared(config: DynamicsConfig, data: dict, final) -> SharedRatios:
+def _shared(config: DynamicsConfig, data: _Data, final) -> SharedRatios:
     """Cross-seed shared ratios per rate on the test probe samples, fields (R, 2, n + 1)."""
-    k, s, n1 = data["k"], config.seeds, final[0].shape[-1].bit_length()
+    k, s, n1 = data.k, config.seeds, final[0].shape[-1].bit_length()
     if s < 2:
         nan = np.full((len(config.noise), 2, n1), np.nan)
         return SharedRatios(nan, nan.copy())
@@ -456,7 +472,8 @@ def _sensitivity_rates(config: DynamicsConfig) -> list[float]:
     return sorted({config.noise[0], config.noise[-1]}, key=config.noise.index)
 
 
-def _sensitivity(config: DynamicsConfig, data: dict, pop, trainer, cache) -> Sensitivity:
+def _sensitivity(config: DynamicsConfig, data: _Data, pop: Population, trainer: Trainer,
+                 cache: Path | None) -> Sensitivity:
     """Sensitivity of the first-seed models of the first and last rate, (R2, 2, 2, n + 1)."""
 
     def compute():
@@ -465,8 +482,8 @@ def _sensitivity(config: DynamicsConfig, data: dict, pop, trainer, cache) -> Sen
             member = config.noise.index(rate) * config.seeds
             state = jax.tree.map(lambda a: a[member], pop.state)  # noqa: B023
             res = perturbation_sensitivity(
-                partial(trainer.logits, state), data["probe_x"][data["k"]:],
-                data["probe_y"][data["k"]:], data["players"], data["baseline"],
+                partial(trainer.logits, state), data.probe_x[data.k:],
+                data.probe_y[data.k:], data.players, data.baseline,
                 key=jax.random.key(config.seed), sigma=SIGMA, epsilon=EPSILON,
                 method=config.method, andor_options={"steps": config.andor_steps})
             results.append([[require_count(s, MIN_COUNT) for s in res[p]] for p in PERTURBATIONS])
