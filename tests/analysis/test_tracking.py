@@ -148,6 +148,9 @@ def test_both_trackers_in_a_handwritten_nnx_optax_loop(digits):
         fresh = layer_separation(capture(trained, None, r"hidden_\d+"), x, y)
         np.testing.assert_allclose(h_sep.record.fuzziness[t], fresh.law.fuzziness, rtol=1e-6)
         np.testing.assert_allclose(h_sep.record.rho[t], fresh.law.rho, rtol=1e-6)
+        # the host tracker also takes the NNX module itself
+        np.testing.assert_allclose(separation.record(trained).fuzziness, fresh.law.fuzziness,
+                                   rtol=1e-6)
     assert not np.allclose(h_sep.record.fuzziness[0, 1:], h_sep.record.fuzziness[-1, 1:])
 
 
