@@ -7,9 +7,12 @@
   ``salient_iou``, ``interaction_stability``.
 - Generalization power of interactions by order: ``similarity_by_order``, ``shared_ratio``,
   ``shared_ratio_top_k``, ``perturbation_sensitivity`` (``Sensitivity``).
-- Dynamics over training: ``normalized_spectrum``, ``mean_order``, ``detect_turn``,
-  ``gap_onset``, ``trajectory_measures``, ``measures_by_order``, the ``InteractionTracker`` for
-  training loops, and populations of models (``init_population``, ``train_population``).
+- Dynamics over training: ``normalized_spectrum``, ``mean_order``, ``order_dynamics``,
+  ``detect_turn``, ``gap_onset``, ``trajectory_measures``, ``measures_by_order``,
+  ``detours_by_model``.
+- Trackers: one design (``Tracker``, ``History``) for measuring a model while it trains, in a
+  ``train`` callback, inside a jitted step, or over a population: ``InteractionTracker``,
+  ``SeparationTracker``.
 - Separation fuzziness and the law of data separation: ``separation_fuzziness``,
   ``separation_statistics``, ``separation_by_layer``, ``fit_law``, ``layer_separation``,
   ``SeparationTracker``.
@@ -78,25 +81,27 @@ from ._cumulants import (
 )
 from ._dynamics import (
     DetourSummary,
-    InteractionHistory,
     InteractionRecord,
     InteractionTracker,
-    Population,
+    OrderDynamics,
     Trajectories,
     Turn,
     detect_turn,
+    detours_by_model,
     gap_onset,
     high_order_share,
-    init_population,
     mean_order,
     measures_by_order,
     normalized_spectrum,
+    order_dynamics,
+    require_count,
     smooth_curve,
-    train_population,
     trajectory_measures,
 )
 from ._generalization import (
     Sensitivity,
+    SharedRatios,
+    cross_model_shared_ratios,
     gaussian_perturbations,
     generalized_jaccard,
     gradient_sign_perturbation,
@@ -108,6 +113,7 @@ from ._generalization import (
     sign_split,
     similarity_by_order,
     top_k_mask,
+    train_test_similarity,
 )
 from ._layerwise import (
     TYPES as LAYERWISE_TYPES,
@@ -141,8 +147,8 @@ from ._separation import (
     LayerSeparation,
     Separation,
     SeparationLaw,
+    SeparationRecord,
     SeparationTracker,
-    SeparationTrajectory,
     collect_features,
     fit_law,
     law_of_separation,
@@ -151,6 +157,7 @@ from ._separation import (
     separation_fuzziness,
     separation_statistics,
 )
+from ._tracking import History, Tracker
 
 __all__ = [
     "CHANGE_PARTS",
@@ -161,7 +168,7 @@ __all__ = [
     "Cumulants",
     "DenseStack",
     "DetourSummary",
-    "InteractionHistory",
+    "History",
     "InteractionRecord",
     "InteractionTracker",
     "KnowledgeChange",
@@ -172,16 +179,18 @@ __all__ = [
     "MEAN_PARTS",
     "MeasuredMoments",
     "Moments",
+    "OrderDynamics",
     "OrderSummary",
-    "Population",
     "STABILITY_CAP",
     "Sensitivity",
     "Separation",
     "SeparationLaw",
+    "SeparationRecord",
     "SeparationTracker",
-    "SeparationTrajectory",
     "StrongestInteractions",
     "SupportedMean",
+    "SharedRatios",
+    "Tracker",
     "Trajectories",
     "Turn",
     "activation_fn",
@@ -193,9 +202,11 @@ __all__ = [
     "class_separation",
     "collect_features",
     "correctly_classified",
+    "cross_model_shared_ratios",
     "cumulant_breakdown",
     "dense_stack_from_mlp",
     "detect_turn",
+    "detours_by_model",
     "erf_gaussian_moments",
     "fit_law",
     "gap_onset",
@@ -206,7 +217,6 @@ __all__ = [
     "generalized_jaccard",
     "gradient_sign_perturbation",
     "high_order_share",
-    "init_population",
     "interaction_stability",
     "knowledge_change",
     "law_of_separation",
@@ -227,6 +237,7 @@ __all__ = [
     "noisy_copies",
     "normalized_spectrum",
     "order_means",
+    "order_dynamics",
     "order_summary",
     "order_sums",
     "perturbation_sensitivity",
@@ -235,6 +246,7 @@ __all__ = [
     "quadratic_moments",
     "relative_error",
     "relu_gaussian_moments",
+    "require_count",
     "safe_ratio",
     "salient_iou",
     "salient_mask",
@@ -255,7 +267,7 @@ __all__ = [
     "supported_mean",
     "surrogate_accuracy",
     "top_k_mask",
-    "train_population",
+    "train_test_similarity",
     "trajectory_measures",
     "xor_closure_check",
     "xor_mixture",

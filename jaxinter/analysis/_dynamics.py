@@ -1,19 +1,23 @@
-"""Training dynamics of interactions (DESIGN.md 3.6; arXiv 2405.10262, 2407.19198).
+"""Training dynamics of interactions (Zhou et al.; arXiv 2405.10262, 2407.19198).
 
 Analyses of a tracked history (checkpoint axis T):
 
 - :func:`normalized_spectrum`, :func:`mean_order`, :func:`high_order_share`: the per-order
   strength distribution at each checkpoint, its strength-weighted mean order and the share above
   order n / 2 (orders >= 1; the empty set is not an interaction). Their input is a per-order
-  strength that is already aggregated (``metrics.order_summary(...).strength`` summed over probe
+  strength that is already aggregated (``order_summary(...).strength`` summed over probe
   samples and over AND + OR, as the tracker stores it); ``order_summary``'s own ``mean_order``
   and ``high_order_share`` are per game and per type, and its mean order is count-weighted.
 - :func:`detect_turn`: the turn from phase one (the order distribution collapses toward low
   orders) to phase two (the order rises again) as the minimum of a smoothed curve;
-  :func:`gap_onset`: the checkpoint where the train-test loss gap starts its final rise.
+  :func:`gap_onset`: the checkpoint where the train-test loss gap starts its final rise;
+  :func:`order_dynamics`: all of these for a tracked run in one call.
 - :func:`trajectory_measures` and :func:`measures_by_order`: per-interaction detours (path length
   over net displacement), sign reversals and time to half of the final strength, aggregated per
-  order over the interactions that are salient at the end.
+  order over the interactions that are salient at the end; :func:`detours_by_model` does it for
+  every model of a population, :func:`require_count` blanks orders with too few interactions.
+- :class:`InteractionTracker`: the :class:`Tracker` that records the interactions of a probe
+  set (and the losses) during training.
 
 Every analysis is a pure jnp function of arrays with the checkpoint axis where documented and any
 number of leading batch axes (models, seeds) elsewhere, so populations are analysed in one call.
@@ -30,17 +34,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from jax.experimental import io_callback
 
-from ..data import add_label_noise
 from ..errors import JaxinterInputError, check_bool_mask, check_floating, check_game
-from ..interactions._andor import extract_interactions
-from ..interactions._subsets import orders_np
-from ..io._progress import progress
-from ..io._store import StageCache, load_tree, save_tree
-from ..masking._evaluate import masked_layer_scores, masked_scores
-from ..training._train import cross_entropy
+from ..interactions import extract_interactions, orders_np
+from ..masking import masked_layer_scores, masked_scores
+from ..training import cross_entropy
 from ._metrics import order_summary, safe_ratio
+from ._tracking import Tracker
 
 # ---------------------------------------------------------------------------------------------
 # order spectra over training
@@ -251,8 +251,107 @@ def measures_by_order(measures: Trajectories, select) -> DetourSummary:
     return _by_order(measures, select, n)
 
 
+def require_count(summary, min_count: int):
+    """Per-order aggregates over too few interactions, blanked.
+
+    Args:
+      summary: a per-order result with a ``count`` field (:class:`DetourSummary`,
+        :class:`jaxinter.analysis.Sensitivity`), every field (..., n + 1).
+      min_count: smallest number of aggregated interactions that is reported.
+
+    Returns:
+      the same result with every field but ``count`` NaN where ``count < min_count``.
+    """
+    keep = jnp.asarray(summary.count) >= min_count
+    return summary.replace(**{
+        f.name: jnp.where(keep, getattr(summary, f.name), jnp.nan)
+        for f in dataclasses.fields(summary) if f.name != "count"})
+
+
+def detours_by_model(traj, select, steps=None, floor: float = 0.01,
+                     min_count: int = 0) -> DetourSummary:
+    """Per-order detours of the interaction trajectories of each of M models.
+
+    Args:
+      traj: (T, M, ..., 2**n) interactions of M models (e.g. a population's members) at T
+        checkpoints.
+      select: (M, ..., 2**n) boolean, the interactions aggregated in each model (typically the
+        salient set at the last checkpoint).
+      steps: (T,) increasing training steps (default 0..T-1).
+      floor: relative noise floor of :func:`trajectory_measures`.
+      min_count: orders with fewer selected interactions in a model are NaN (see
+        :func:`require_count`).
+
+    Returns:
+      :class:`DetourSummary` with fields (M, n + 1): :func:`measures_by_order` of each model.
+    """
+    measures = trajectory_measures(traj, steps, floor)
+    select = check_bool_mask(select, "select", like_shape=measures.path.shape, same_shape=True)
+    if measures.path.ndim < 2:
+        raise JaxinterInputError(f"traj: expected (T, M, ..., 2**n), got shape {traj.shape}")
+    n = int(np.log2(measures.path.shape[-1]))
+    summary = jax.vmap(lambda m, s: _by_order(m, s, n))(measures, select)
+    return require_count(summary, min_count)
+
+
 # ---------------------------------------------------------------------------------------------
-# the tracker
+# order spectra, turns and the loss gap of a tracked run
+
+
+@struct.dataclass
+class OrderDynamics:
+    """The order spectrum over training, its turn, and the onset of the loss gap.
+
+    T checkpoints first, then the batch axes (...) of the inputs (e.g. the members).
+
+    spectrum: (T, ..., n + 1) share of the strength per order (:func:`normalized_spectrum`).
+    mean_order: (T, ...) strength-weighted mean order (:func:`mean_order`).
+    high_order_share: (T, ...) share of the strength above order n / 2.
+    turn: :class:`Turn` of the mean order over training, fields (...).
+    gap_onset: (...) checkpoint index where the test - train loss gap starts its final rise.
+    """
+
+    spectrum: jax.Array
+    mean_order: jax.Array
+    high_order_share: jax.Array
+    turn: Turn
+    gap_onset: jax.Array
+
+
+def order_dynamics(strength, train_loss, test_loss, window: int = 3, min_change: float = 0.05,
+                   rise: float = 0.1) -> OrderDynamics:
+    """Spectra, mean order, its turn and the loss-gap onset of a tracked run.
+
+    Args:
+      strength: (T, ..., n + 1) per-order strength at T >= 3 checkpoints (e.g. the tracker's
+        ``strength_and + strength_or`` of the output layer).
+      train_loss, test_loss: (T, ...) losses at the same checkpoints.
+      window: odd smoothing window (checkpoints) of :func:`detect_turn` and :func:`gap_onset`.
+      min_change: the turn's ``min_change``; rise: the gap onset's ``rise``.
+
+    Returns:
+      :class:`OrderDynamics`.
+    """
+    strength = check_floating(strength, "strength")
+    if strength.ndim < 2:
+        raise JaxinterInputError(f"strength: expected (T, ..., n + 1), got {strength.shape}")
+    for name, loss in (("train_loss", train_loss), ("test_loss", test_loss)):
+        if np.shape(loss) != strength.shape[:-1]:
+            raise JaxinterInputError(
+                f"{name}: expected shape {strength.shape[:-1]}, got {np.shape(loss)}")
+    order = mean_order(strength)
+    last = lambda a: jnp.moveaxis(jnp.asarray(a), 0, -1)  # noqa: E731  checkpoints last
+    return OrderDynamics(
+        spectrum=normalized_spectrum(strength),
+        mean_order=order,
+        high_order_share=high_order_share(strength),
+        turn=detect_turn(last(order), window, min_change),
+        gap_onset=gap_onset(last(train_loss), last(test_loss), window, rise),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the interaction tracker
 
 
 @struct.dataclass
@@ -270,14 +369,6 @@ class InteractionRecord:
     strength_or: jax.Array
     train_loss: jax.Array
     test_loss: jax.Array
-
-
-@struct.dataclass
-class InteractionHistory:
-    """Records of a run stacked along the checkpoint axis: steps (T,), record fields (T, ...)."""
-
-    steps: jax.Array
-    record: InteractionRecord
 
 
 def _frozen(mapping):
@@ -303,7 +394,7 @@ def _record_fn(apply_fn, readouts, method, andor_options, ratio, chunk_size,
         return cross_entropy(out[0] if readouts else out, yy)
 
     return InteractionRecord(i_and, i_or, strength[..., 0, :], strength[..., 1, :],
-                  loss(x_tr, train_labels), loss(x_te, y_te))
+                             loss(x_tr, train_labels), loss(x_te, y_te))
 
 
 @lru_cache(maxsize=32)
@@ -313,23 +404,32 @@ def _recorders(*static):
     return jax.jit(fn), jax.jit(jax.vmap(fn, in_axes=(0, 0, None)))
 
 
-class InteractionTracker:
-    """Record interactions of a fixed probe set every ``every`` steps of a training loop.
+class InteractionTracker(Tracker):
+    """A :class:`Tracker` of the interactions of a fixed probe set, and of the losses.
 
-    apply_fn: ``(params, x) -> logits``, or ``(params, x) -> (logits, features)`` when
-    ``readouts`` ({layer name: fn(features) -> logits}) scores chosen layers too (e.g.
-    ``CapturedFn.apply``). x, target: probe samples (samples, *input_shape) and their classes;
-    players, baseline: as in :func:`jaxinter.masking.masked_scores`. train, test: (x, labels)
-    evaluation sets for the losses. method / andor_options: the ``kind`` and options of
-    :func:`jaxinter.interactions.extract_interactions`;
-    ratio: salient threshold. folder: where checkpoints are appended (one atomic .npz per
-    checkpoint through :class:`jaxinter.store.StageCache`); a rerun with the same configuration
-    resumes, a different configuration starts afresh.
+    Its record is pure and jittable (``traceable``): the probe and evaluation data enter the
+    compiled function as arguments, so inside your ``jit`` they are traced values, not
+    constants baked into the program; the function is compiled once per configuration and
+    shared by trackers built alike (e.g. on resume).
 
-    Use :meth:`record` (pure, jittable, vmappable over params) anywhere, :meth:`maybe_record`
-    inside a jitted step (writes through ``io_callback`` when ``step % every == 0``), or
-    :meth:`save` from host code; :meth:`history` loads everything written so far.
+    Args:
+      apply_fn: ``(params, x) -> logits``, or ``(params, x) -> (logits, features)`` when
+        ``readouts`` scores chosen layers too (e.g. ``CapturedFn.apply``).
+      x: (samples, *input_shape) probe samples; target: (samples,) their classes.
+      players, baseline: as in :func:`jaxinter.masking.masked_scores`.
+      train, test: (x, labels) evaluation sets of the losses.
+      every: steps between records.
+      readouts: {layer name: fn(features) -> logits}, scored in this order before the output.
+      method, andor_options: ``kind`` and options of
+        :func:`jaxinter.interactions.extract_interactions` ("and" or "andor").
+      ratio: salient threshold of the per-order strengths.
+      chunk_size: masked inputs per evaluated chunk.
+      folder: where records are written (see :class:`Tracker`); config: JSON-able settings of
+        the run, part of the folder's stamp.
     """
+
+    record_type = InteractionRecord
+    traceable = True
 
     def __init__(
         self, apply_fn: Callable, x, target, players, baseline, *, train, test, every: int = 10,
@@ -337,27 +437,17 @@ class InteractionTracker:
         andor_options: Mapping | None = None, ratio: float = 0.05, chunk_size: int = 1024,
         folder: Path | str | None = None, config: Mapping | None = None,
     ):
-        if not isinstance(every, int) or every < 1:
-            raise JaxinterInputError(f"every: expected a positive int, got {every!r}")
         if method not in ("and", "andor"):
             raise JaxinterInputError(f"method: expected 'and' or 'andor', got {method!r}")
-        self.apply_fn, self.readouts = apply_fn, readouts
         self.x, self.target = jnp.asarray(x), jnp.asarray(target)
-        self.players, self.baseline = players, baseline
         self.train, self.test = tuple(map(jnp.asarray, train)), tuple(map(jnp.asarray, test))
-        self.every, self.method, self.ratio, self.chunk_size = every, method, ratio, chunk_size
         self.andor_options = dict(andor_options or {})
-        self.cache = None
-        if folder is not None:
-            stamp = dict(config or {}, every=every, method=method, ratio=ratio,
-                         andor_options=self.andor_options, n=players.n,
-                         probe=np.asarray(self.x).sum().item())
-            self.cache = StageCache(Path(folder), stamp)
+        stamp = dict(config or {}, every=every, method=method, ratio=ratio,
+                     andor_options=self.andor_options, n=players.n,
+                     probe=np.asarray(self.x).sum().item())
+        super().__init__(every, folder, stamp)
         self._data = (self.x, self.target, players, jnp.asarray(baseline), *self.train,
                       *self.test)
-        # probe and evaluation data enter as arguments: inside the user's jit they are traced
-        # values, not constants baked into the program. The record functions are compiled once
-        # per configuration (shared by trackers built alike, e.g. on resume).
         static = (apply_fn, _frozen(readouts), method, _frozen(self.andor_options), ratio,
                   chunk_size)
         try:
@@ -368,146 +458,21 @@ class InteractionTracker:
     def record(self, params, train_labels=None) -> InteractionRecord:
         """Interactions (probe scores of layers, output last), per-order strengths and losses.
 
-        Pure and jittable (also inside the user's jitted step) and vmappable over params.
-        train_labels overrides the labels of the train evaluation set (e.g. a member's noisy
-        labels in a population).
+        Args:
+          params: what ``apply_fn`` takes.
+          train_labels: (n_train,) labels of the train evaluation set instead of the given
+            ones (e.g. a member's noisy labels in a population).
+
+        Returns:
+          :class:`InteractionRecord`.
         """
         labels = self.train[1] if train_labels is None else train_labels
         return self._record(params, labels, self._data)
 
-    def record_members(self, params, train_labels) -> InteractionRecord:
-        """:meth:`record` of P models at once: params and train_labels (P, n_train) carry a
-        leading member axis, and so does every field of the result."""
-        return self._record_members(params, train_labels, self._data)
-
-    def maybe_record(self, step, params, train_labels=None) -> None:
-        """Inside a jitted step: when ``step % every == 0`` record and write (io_callback)."""
-        if self.cache is None:
-            raise JaxinterInputError("folder: maybe_record writes to disk; give a folder")
-
-        def write(p):
-            io_callback(self.save, None, step, self.record(p, train_labels), ordered=True)
-
-        jax.lax.cond(step % self.every == 0, write, lambda p: None, params)
-
-    def save(self, step, record: InteractionRecord) -> None:
-        """Append one checkpoint (atomic write); ``record`` may carry leading member axes."""
-        if self.cache is None:
-            raise JaxinterInputError("folder: the tracker was created without a folder")
-        arrays = {f.name: np.asarray(getattr(record, f.name))
-                  for f in dataclasses.fields(InteractionRecord)}
-        self.cache.put(f"step_{int(step):010d}", arrays)
-
-    def steps(self) -> list[int]:
-        """Steps already written (sorted); a resumed run continues after the last one."""
-        if self.cache is None:
-            return []
-        names = self.cache.folder.glob("step_*.npz")  # StageCache writes "*.partial" first
-        return sorted(int(p.stem.removeprefix("step_")) for p in names)
-
-    def history(self) -> InteractionHistory:
-        """Everything written so far, stacked along the checkpoint axis (T first)."""
-        if self.cache is None:
-            raise JaxinterInputError("folder: the tracker was created without a folder")
-        steps = self.steps()
-        if not steps:
-            raise JaxinterInputError(f"folder: no checkpoints written in {self.cache.folder}")
-        loaded = [self.cache.get(f"step_{s:010d}") for s in steps]
-        fields = {k: jnp.asarray(np.stack([d[k] for d in loaded])) for k in loaded[0]}
-        return InteractionHistory(jnp.asarray(steps), InteractionRecord(**fields))
-
-
-# ---------------------------------------------------------------------------------------------
-# populations: many models trained at once (vmap over members)
-
-
-@struct.dataclass
-class Population:
-    """P members trained side by side: ``state`` is a :class:`jaxinter.train.TrainState` with a
-    leading member axis on every leaf; labels: (P, n_train) training labels of each member
-    (label noise applied); seed, noise: (P,) the member's seed and label-noise rate."""
-
-    state: object
-    labels: jax.Array
-    seed: jax.Array
-    noise: jax.Array
-
-
-def init_population(trainer, y_train, seeds, noise_rates, num_classes: int) -> Population:
-    """Members for every (noise rate, seed) pair, noise-major: P = len(noise_rates) * len(seeds).
-
-    trainer: a :class:`jaxinter.train.Trainer`. Member (r, s) starts from
-    ``trainer.init(jax.random.key(s))`` (weights and data order) and trains on
-    ``data.add_label_noise(y_train, r, num_classes, seed=s)``.
-    """
-    grid = [(float(r), int(s)) for r in noise_rates for s in seeds]
-    if not grid:
-        raise JaxinterInputError("seeds, noise_rates: need at least one of each")
-    seed = np.array([s for _, s in grid])
-    labels = np.stack([add_label_noise(np.asarray(y_train), r, num_classes, seed=s)
-                       for r, s in grid])
-    return Population(
-        state=jax.jit(jax.vmap(trainer.init))(jax.vmap(jax.random.key)(jnp.asarray(seed))),
-        labels=jnp.asarray(labels, jnp.int32),
-        seed=jnp.asarray(seed),
-        noise=jnp.asarray([r for r, _ in grid], jnp.float32),
-    )
-
-
-@lru_cache(maxsize=8)
-def _population_run(trainer):
-    """``trainer.run`` vmapped over members and jitted, compiled once per trainer."""
-    return jax.jit(jax.vmap(trainer.run, in_axes=(0, None, 0, None, None)),
-                   static_argnums=(3, 4))
-
-
-def train_population(
-    pop: Population, trainer, x_train, *, steps: int, batch_size: int = 64,
-    tracker: InteractionTracker | None = None, progress_desc: str | None = "population",
-) -> tuple[Population, InteractionHistory | None]:
-    """Train every member to ``steps`` steps in one vmapped program; track every ``every``.
-
-    Uses the pure ``trainer.run`` (lax.scan over steps) vmapped over members, each with its own
-    labels. The tracker's ``apply_fn`` receives a member's TrainState (e.g.
-    ``InteractionTracker(trainer.logits, ...)``) and its train loss uses the member's own labels.
-    Records
-    are made at step 0 and after every ``every`` steps; the returned history has fields
-    (T, P, ...), or is None without a tracker. With a tracker folder every record is written as
-    it comes, next to the population (``population.npz``); a rerun with the same folder resumes
-    from the last checkpoint and returns the whole run's history read back from the folder.
-    """
-    if not isinstance(steps, int | np.integer) or steps < 1:
-        raise JaxinterInputError(f"steps: expected a positive int, got {steps!r}")
-    run = _population_run(trainer)
-    x_train = jnp.asarray(x_train)
-    every = tracker.every if tracker is not None else steps
-    steps_done, records, path = [], [], None
-
-    def track(pop):
-        rec = tracker.record_members(pop.state, pop.labels)
-        step = int(pop.state.step[0])
-        steps_done.append(step)
-        records.append(rec)
-        if path is not None:
-            tracker.save(step, rec)
-            save_tree(path, pop)
-
-    if tracker is not None:
-        if tracker.cache is not None:
-            path = tracker.cache.folder / "population.npz"
-            if path.exists() and tracker.steps():
-                pop = load_tree(path, pop)
-        if int(pop.state.step[0]) not in tracker.steps():
-            track(pop)
-    todo = range(int(pop.state.step[0]), steps, every)
-    for start in progress(todo, progress_desc) if progress_desc else todo:
-        state, _ = run(pop.state, x_train, pop.labels, min(every, steps - start), batch_size)
-        pop = pop.replace(state=state)
-        if tracker is not None:
-            track(pop)
-    if tracker is None:
-        return pop, None
-    if path is not None:
-        return pop, tracker.history()
-    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *records)
-    return pop, InteractionHistory(jnp.asarray(steps_done), stacked)
+    def record_members(self, params, labels=None) -> InteractionRecord:
+        """:meth:`record` of P models: params and labels (P, n_train) carry a member axis, and
+        so does every field of the result."""
+        if labels is None:
+            size = jax.tree.leaves(params)[0].shape[0]
+            labels = jnp.broadcast_to(self.train[1], (size, *self.train[1].shape))
+        return self._record_members(params, labels, self._data)

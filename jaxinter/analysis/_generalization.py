@@ -1,13 +1,15 @@
-"""Generalization power of interactions, per order (DESIGN.md 3.6; Zhou et al., AAAI 2024).
+"""Generalization power of interactions, per order (Zhou et al., AAAI 2024).
 
 Every metric works on arrays of interactions with the subset axis last, shape ``(..., 2**n)``
 (bit i = player i), and returns per-order arrays of length ``n + 1`` indexed by order. Entries
 whose denominator is empty (no interaction of that order to compare) are NaN, never 0.
 
 - :func:`similarity_by_order`: sign-split generalized Jaccard similarity of two collections of
-  interactions (train vs test samples of a class, two models, checkpoint t vs final).
+  interactions (train vs test samples of a class, two models, checkpoint t vs final);
+  :func:`train_test_similarity` compares the train and test samples of every class.
 - :func:`shared_ratio` / :func:`top_k_mask`: how many salient interactions of model A are also
-  salient in model B (set version), or how many of A's k strongest per order are among B's.
+  salient in model B (set version), or how many of A's k strongest per order are among B's;
+  :func:`cross_model_shared_ratios` does both for consecutive models of a list (seeds).
 - :func:`sensitivity_by_order`: sign-flip rate and relative change of the salient interactions
   under input perturbations; :func:`gaussian_perturbations`, :func:`gradient_sign_perturbation`
   make the perturbed inputs and :func:`perturbation_sensitivity` runs the whole pipeline.
@@ -50,7 +52,7 @@ def sign_split(interactions, labels=None, num_classes: int | None = None, reduce
     interactions: (samples, ..., 2**n). Returns ``(pos, neg)`` with pos = agg_x max(I, 0) and
     neg = agg_x max(-I, 0), each (..., 2**n), or (num_classes, ..., 2**n) per class when
     ``labels`` (samples,) is given. ``reduce="mean"`` divides by the number of samples (of the
-    class), so collections of different sizes compare; ``"sum"`` is the sum of DESIGN.md 3.6.
+    class), so collections of different sizes compare; ``"sum"`` is the plain sum.
     """
     i, _ = check_game(interactions, "interactions")
     if reduce not in ("mean", "sum"):
@@ -175,6 +177,68 @@ def shared_ratio_top_k(strength_a, strength_b, k: int) -> jax.Array:
     n = ratio.shape[-1] - 1
     informative = np.array([comb(n, m) > k for m in range(n + 1)])
     return jnp.where(informative, ratio, jnp.nan)
+
+
+def train_test_similarity(i_train, i_test, labels_train, labels_test, num_classes: int):
+    """Train-test generalization of interactions per order, averaged over classes.
+
+    Args:
+      i_train: (samples_a, ..., 2**n) interactions of training samples.
+      i_test: (samples_b, ..., 2**n) interactions of test samples, same players.
+      labels_train: (samples_a,) classes; labels_test: (samples_b,) classes.
+      num_classes: number of classes C.
+
+    Returns:
+      (..., n + 1): :func:`similarity_by_order` of each class's train and test samples (class
+      means of the positive and negative parts), averaged over the classes present in both
+      splits (where it is defined). Order 0 (v(empty), not an interaction) is NaN.
+    """
+    per_class = similarity_by_order(i_train, i_test, labels_train, labels_test, num_classes)
+    counts = [np.bincount(np.asarray(y), minlength=num_classes) for y in (labels_train,
+                                                                         labels_test)]
+    both = (counts[0] > 0) & (counts[1] > 0)
+    per_class = jnp.where(both.reshape(-1, *[1] * (per_class.ndim - 1)), per_class, jnp.nan)
+    return jnp.nanmean(per_class, axis=0).at[..., 0].set(jnp.nan)
+
+
+@struct.dataclass
+class SharedRatios:
+    """Agreement of consecutive models (e.g. seeds) on salient interactions, per type and order.
+
+    salient: (2, n + 1), AND then OR: share of model m's salient interactions also salient in
+      model m + 1 (:func:`shared_ratio`), averaged over the pairs (m, m + 1).
+    top_k: (2, n + 1): the same for the k strongest interactions per order
+      (:func:`shared_ratio_top_k`); NaN where C(n, m) <= k.
+    """
+
+    salient: jax.Array
+    top_k: jax.Array
+
+
+def cross_model_shared_ratios(i_and, i_or, k: int = 3, ratio: float = 0.05) -> SharedRatios:
+    """How far M models agree on their salient and strongest interactions, per order.
+
+    Args:
+      i_and, i_or: (M, samples, 2**n) interactions of M >= 2 models on the same samples and
+        players.
+      k: size of the per-order top-k sets.
+      ratio: salient threshold of :func:`salient_mask` (per sample).
+
+    Returns:
+      :class:`SharedRatios`, means over the M - 1 consecutive pairs (model m vs model m + 1).
+    """
+    i_and, _ = check_game(i_and, "i_and")
+    i_or, _ = check_game(i_or, "i_or")
+    if i_and.ndim != 3 or i_and.shape[0] < 2 or i_or.shape != i_and.shape:
+        raise JaxinterInputError(
+            f"i_and, i_or: expected two arrays (M >= 2, samples, 2**n), got {i_and.shape} and "
+            f"{i_or.shape}")
+    masks = salient_mask(i_and, i_or, ratio)
+    pairs = range(i_and.shape[0] - 1)
+    salient = [[shared_ratio(mask[m], mask[m + 1]) for mask in masks] for m in pairs]
+    top = [[shared_ratio_top_k(jnp.abs(i[m]), jnp.abs(i[m + 1]), k) for i in (i_and, i_or)]
+           for m in pairs]
+    return SharedRatios(jnp.nanmean(jnp.asarray(salient), 0), jnp.nanmean(jnp.asarray(top), 0))
 
 
 # ---------------------------------------------------------------------------------------------

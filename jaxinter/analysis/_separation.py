@@ -1,4 +1,4 @@
-"""Separation fuzziness and the law of data separation (He & Su, PNAS 2023; DESIGN.md 3.8).
+"""Separation fuzziness and the law of data separation (He & Su, PNAS 2023).
 
 For features x_i in R^p with labels y_i in {0..K-1} (n samples, n_k in class k):
 
@@ -18,13 +18,16 @@ are streamed in chunks (two passes, ``lax.scan``), so a float32 input is never c
 Precision: the public functions compute in float64 whatever the global ``jax_enable_x64``
 setting (they enter ``jax.enable_x64(True)`` internally) and return numpy float64 arrays, which
 stay float64 after the call. The per-layer law: ln D_l = beta l + c over layers l = 0 (input),
-1, ..., L (logits excluded), decay ratio rho = exp(beta), see :func:`fit_law`.
+1, ..., L (logits excluded), decay ratio rho = exp(beta), see :func:`fit_law`;
+:func:`layer_separation` measures every captured layer of a model, and
+:class:`SeparationTracker` records the law while the model trains.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -33,8 +36,9 @@ from flax import nnx, struct
 
 from ..errors import JaxinterInputError, check_finite, check_labels
 from ..models import apply_in_batches
+from ._tracking import Tracker
 
-RTOL = 1e-6  # directions with s_j <= RTOL * s_1 are treated as zero (DESIGN.md 3.8)
+RTOL = 1e-6  # directions with s_j <= RTOL * s_1 are treated as zero
 ATOL = 1e-12  # ... and those with s_j <= ATOL * RMS sample norm (class means equal to rounding)
 CHUNK_ELEMENTS = 2**24  # samples are streamed in chunks of about this many float64 values
 
@@ -363,9 +367,9 @@ def layer_separation(
 ) -> LayerSeparation:
     """D for the input (layer 0) and every layer captured by ``captured``, and the law's fit.
 
-    captured: :class:`jaxinter.capture.CapturedFn` (choose the layer set with ``capture(...,
+    captured: :class:`jaxinter.masking.CapturedFn` (choose the layer set with ``capture(...,
     layers=...)``; the logits are never included). Batch-norm models run in eval mode (running
-    statistics), as :func:`jaxinter.capture.capture` does. x: (n, *input_shape), labels: (n,):
+    statistics), as :func:`jaxinter.masking.capture` does. x: (n, *input_shape), labels: (n,):
     pass the training data to measure the law as He & Su do, test data to compare.
     ``kwargs`` go to :func:`separation_statistics` (rtol, chunk_size, check_values).
     """
@@ -377,63 +381,80 @@ def layer_separation(
 
 
 @struct.dataclass
-class SeparationTrajectory:
-    """The law over training; numpy leaves. epochs: (E,); fuzziness, log_fuzziness: (E, L+1);
-    rho, pearson_r, r2, ratio_spread: (E,); names: layers (``"input"`` first)."""
+class SeparationRecord:
+    """The law at one checkpoint; numpy float64 leaves.
 
-    epochs: np.ndarray
+    fuzziness, log_fuzziness: (L+1,) D_l and ln D_l, layer 0 = input; rho, pearson_r, r2,
+    ratio_spread: () of the fit (:class:`SeparationLaw`).
+    """
+
     fuzziness: np.ndarray
     log_fuzziness: np.ndarray
     rho: np.ndarray
     pearson_r: np.ndarray
     r2: np.ndarray
     ratio_spread: np.ndarray
-    names: tuple[str, ...] = struct.field(pytree_node=False)
 
 
-class SeparationTracker:
-    """Callback for :func:`jaxinter.train.train` recording D per layer whenever it is called.
+class SeparationTracker(Tracker):
+    """A :class:`Tracker` of the separation fuzziness of every layer and the law's fit.
 
-    ``tracker = SeparationTracker(captured, x, labels)`` with ``captured`` any capture of the
-    model (its variables are replaced by the ones passed to the callback, so the feature program
-    is compiled once). ``train(..., callback=tracker, every=k)``; ``tracker.record(epoch,
-    variables)`` adds a point by hand (e.g. epoch 0, the initialization).
-    ``tracker.trajectory()`` stacks the records into a :class:`SeparationTrajectory`.
+    Its record runs on the host in float64 (``traceable = False``): inside your jitted step,
+    :meth:`maybe_record` copies the weights out and they are measured at the next
+    :meth:`history` or :meth:`flush`. As a callback: ``train(model, data, callback=tracker)``
+    records every ``tracker.every`` steps; ``tracker(0, initial_variables)`` adds the
+    initialization.
+
+    Args:
+      captured: a :class:`jaxinter.masking.CapturedFn` of the model (choose the layers with
+        ``capture(..., layers=...)``); the variables given to :meth:`record` replace its own, so
+        the feature program is compiled once.
+      x: (n, *input_shape) samples; labels: (n,) their classes; num_classes: K (default
+        max(labels) + 1).
+      every: steps between records.
+      include_input: also measure the input (layer 0).
+      batch_size: samples per forward batch.
+      folder, config: as for :class:`Tracker` (config: JSON-able settings, part of the stamp).
+      **kwargs: options of :func:`separation_statistics` (rtol, chunk_size, check_values).
     """
 
-    def __init__(self, captured, x, labels, num_classes: int | None = None, **kwargs):
+    record_type = SeparationRecord
+    traceable = False
+
+    def __init__(self, captured, x, labels, num_classes: int | None = None, *, every: int = 10,
+                 include_input: bool = True, batch_size: int = 512,
+                 folder: Path | str | None = None, config: Mapping | None = None, **kwargs):
         self.captured, self.x, self.labels = captured, x, labels
         self.num_classes, self.kwargs = num_classes, kwargs
-        self.records: list[tuple[float, LayerSeparation]] = []
+        self.include_input, self.batch_size = include_input, batch_size
+        self.names = ("input",) * include_input + tuple(captured.names)
+        stamp = dict(config or {}, every=every, names=self.names, num_classes=num_classes,
+                     samples=int(np.shape(x)[0]), probe=float(np.asarray(x, np.float64).sum()),
+                     options=kwargs)
+        super().__init__(every, folder, stamp)
 
-    def record(self, epoch: float, variables) -> LayerSeparation:
-        captured = _with_variables(self.captured, variables)
-        result = layer_separation(captured, self.x, self.labels, self.num_classes, **self.kwargs)
-        self.records.append((float(epoch), result))
-        return result
+    def measure(self, variables) -> LayerSeparation:
+        """:func:`layer_separation` of the model with ``variables``: every layer in full.
 
-    def __call__(self, step: int, variables, metrics: dict) -> None:
-        self.record(metrics["epoch"], variables)
+        Args:
+          variables: Linen variables dict, an NNX module, or an NNX state of the structure of
+            ``captured.variables``.
+        """
+        return layer_separation(_with_variables(self.captured, variables), self.x, self.labels,
+                                self.num_classes, include_input=self.include_input,
+                                batch_size=self.batch_size, **self.kwargs)
 
-    def trajectory(self) -> SeparationTrajectory:
-        if not self.records:
-            raise JaxinterInputError("tracker: nothing recorded yet")
-        laws = [result.law for _, result in self.records]
-        stack = lambda field: np.stack([getattr(law, field) for law in laws])  # noqa: E731
-        return SeparationTrajectory(
-            epochs=np.array([epoch for epoch, _ in self.records]),
-            fuzziness=stack("fuzziness"), log_fuzziness=stack("log_fuzziness"),
-            rho=stack("rho"), pearson_r=stack("pearson_r"), r2=stack("r2"),
-            ratio_spread=stack("ratio_spread"), names=self.records[-1][1].names,
-        )
+    def record(self, variables) -> SeparationRecord:
+        """The law of the model with ``variables`` (as :meth:`measure` takes them)."""
+        law = self.measure(variables).law
+        return SeparationRecord(law.fuzziness, law.log_fuzziness, law.rho, law.pearson_r, law.r2,
+                                law.ratio_spread)
 
 
 def _with_variables(captured, variables):
-    """``captured`` running new weights: Linen variables dict or a trained NNX module."""
-    if isinstance(variables, nnx.Module):  # NNX modules carry their own graph: capture anew
-        from ..masking._capture import capture
-
-        return capture(variables, None, list(captured.names), input_shape=captured.input_shape)
+    """``captured`` running new weights: Linen variables dict, NNX module or NNX state."""
+    if isinstance(variables, nnx.Module):
+        variables = nnx.state(variables)
     if isinstance(variables, Mapping) and isinstance(captured.variables, Mapping):
         variables = {k: variables[k] for k in captured.variables}  # e.g. drop intermediates
     return captured.replace(variables=variables)

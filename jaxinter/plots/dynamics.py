@@ -95,8 +95,9 @@ def by_order_lines(
     """One panel per metric, one line per series: ``panels[title][series] = (n + 1,) values``.
 
     Orders below ``start`` are left out (order 0 is the empty set); NaN values (nothing to
-    measure) leave gaps. Series "<group> AND" and "<group> OR" share the group's colour, OR
-    dashed; plain "AND"/"OR" use the AND/OR colours. ``references[title] = (label, (n + 1,)
+    measure) leave gaps, and series with nothing measured are left out. Series "<group> AND"
+    and "<group> OR" share the group's colour, OR dashed; plain "AND"/"OR" use the AND/OR
+    colours. ``references[title] = (label, (n + 1,)
     values)`` adds a grey dotted reference line (e.g. a chance level) to that panel.
     """
     fig, axes = new_figure(len(panels), 1, width=4.2, height=3.4)
@@ -104,6 +105,8 @@ def by_order_lines(
         groups: dict[str, int] = {}
         for label, values in series.items():
             values = np.asarray(values, float)
+            if np.isnan(values[start:]).all():  # nothing measured (e.g. OR of plain AND)
+                continue
             orders = np.arange(start, values.shape[-1])
             group = label.removesuffix(" AND").removesuffix(" OR")
             index = groups.setdefault(group, len(groups))

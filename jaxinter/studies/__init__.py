@@ -7,10 +7,18 @@ and renders its result; sweeps run many studies. Studies build on every lower la
 masking, interactions, training, io, data, models) and never on plots or commands.
 """
 
+from ._dynamics import DynamicsConfig, DynamicsStudy, run_dynamics
 from ._layerwise import LayerwiseConfig, LayerwiseStudy, run_layerwise
+from ._separation import SeparationConfig, SeparationStudy, run_separation
 
-__all__: list[str] = [
+__all__ = [
+    "DynamicsConfig",
+    "DynamicsStudy",
     "LayerwiseConfig",
     "LayerwiseStudy",
+    "SeparationConfig",
+    "SeparationStudy",
+    "run_dynamics",
     "run_layerwise",
+    "run_separation",
 ]

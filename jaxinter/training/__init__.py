@@ -1,33 +1,41 @@
 """Training, apart from the models and the analyses: layer 2 of jaxinter.
 
 - ``train(model, data)`` fits a Flax Linen or NNX classifier with optax (jitted ``lax.scan``
-  over steps, progress, callbacks, resumable checkpoints) and returns a ``TrainResult``.
-- ``Trainer`` is the pure step function behind it (``init``, ``step``, ``run``), with its
-  state ``TrainState``; it is vmappable over a population of models (``population_run``).
+  over steps, progress, callbacks such as trackers, resumable checkpoints) and returns a
+  ``TrainResult``.
+- ``Trainer`` holds the pure step functions behind it (``init``, ``step``, ``run``,
+  ``apply``), with its state ``TrainState``.
+- Populations: ``init_population`` and ``train_population`` train a grid of members
+  (label-noise rates x seeds) in one vmapped program (``population_run``), measured by any
+  tracker.
 - Checkpoints: ``save_checkpoint``, ``load_checkpoint``; the loss: ``cross_entropy``.
 
 It builds on ``jaxinter.io``, ``jaxinter.data`` and ``jaxinter.models``. See
 docs/models.md#training-jaxintertraining.
 """
 
-from ._train import (
-    Trainer,
-    TrainResult,
-    TrainState,
-    cross_entropy,
-    load_checkpoint,
+from ._checkpoints import load_checkpoint, save_checkpoint
+from ._population import (
+    Population,
+    PopulationTracker,
+    init_population,
     population_run,
-    save_checkpoint,
-    train,
+    train_population,
 )
+from ._train import TrainResult, train
+from ._trainer import Trainer, TrainState, cross_entropy
 
 __all__ = [
+    "Population",
+    "PopulationTracker",
     "TrainResult",
     "TrainState",
     "Trainer",
     "cross_entropy",
+    "init_population",
     "load_checkpoint",
     "population_run",
     "save_checkpoint",
     "train",
+    "train_population",
 ]

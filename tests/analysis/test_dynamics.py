@@ -1,26 +1,20 @@
-"""Dynamics analyses on synthetic histories with known answers, tracker and populations."""
+"""Dynamics analyses on synthetic histories with known answers, and the interaction tracker."""
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import chex
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
 import jaxinter as ji
 from jaxinter import analysis as dyn
-from jaxinter.data import add_label_noise
 from jaxinter.errors import JaxinterInputError
 from jaxinter.interactions import orders_np
 from jaxinter.io import load_tree, save_tree
 from jaxinter.masking import Players, masked_scores
 from jaxinter.models import MLP
-from jaxinter.training import Trainer
 
 # ---------------------------------------------------------------------------------------------
 # spectra and turns
@@ -149,6 +143,73 @@ def test_trajectory_bad_inputs():
         dyn.measures_by_order(m, np.ones((2, 8), bool))
 
 
+def _smooth_loop(x, window):
+    h = window // 2
+    return np.array([x[max(0, t - h): t + h + 1].mean() for t in range(len(x))])
+
+
+def _gap_onset_loop(train, test, window, rise):
+    """The definition, one checkpoint at a time: last t <= peak within rise of the minimum."""
+    g = _smooth_loop(test - train, window)
+    peak = int(np.argmax(g))
+    low = g[: peak + 1].min()
+    return max(t for t in range(peak + 1) if g[t] <= low + rise * (g[peak] - low))
+
+
+def test_order_dynamics_matches_loops():
+    rng = np.random.default_rng(5)
+    t, members, n = 12, 3, 4
+    strength = rng.random((t, members, n + 1)).astype(np.float32)
+    strength[:, :, 1] += 3 * np.abs(np.arange(t) - 4)[:, None]  # weight on order 1 varies
+    train = np.exp(-np.arange(t) / 4)[:, None] * rng.uniform(0.5, 1, members)
+    test = train + np.clip(np.arange(t) - 5, 0, None)[:, None] * 0.1 + 0.2
+    out = dyn.order_dynamics(strength, train.astype(np.float32), test.astype(np.float32))
+    chex.assert_shape([out.spectrum], (t, members, n + 1))
+    chex.assert_shape([out.mean_order, out.high_order_share], (t, members))
+    chex.assert_shape([out.turn.index, out.gap_onset], (members,))
+    for m in range(members):
+        share = strength[:, m, 1:] / strength[:, m, 1:].sum(1, keepdims=True)
+        np.testing.assert_allclose(out.spectrum[:, m, 1:], share, rtol=1e-5)
+        assert not np.any(out.spectrum[:, m, 0])
+        order = share @ np.arange(1, n + 1)
+        np.testing.assert_allclose(out.mean_order[:, m], order, rtol=1e-5)
+        np.testing.assert_allclose(out.high_order_share[:, m], share[:, 2:].sum(1), rtol=1e-5)
+        assert int(out.turn.index[m]) == int(np.argmin(_smooth_loop(order, 3)))
+        assert int(out.gap_onset[m]) == _gap_onset_loop(train[:, m], test[:, m], 3, 0.1)
+    with pytest.raises(JaxinterInputError, match="train_loss"):
+        dyn.order_dynamics(strength, train[:-1], test)
+
+
+def test_detours_by_model_match_loop_and_require_count():
+    rng = np.random.default_rng(6)
+    n, t, models = 4, 7, 2
+    traj = np.cumsum(rng.normal(size=(t, models, 3, 2**n)), 0).astype(np.float32)
+    steps = np.sort(rng.choice(500, t, replace=False))
+    select = rng.random((models, 3, 2**n)) < 0.5
+    out = dyn.detours_by_model(traj, select, steps, floor=0.05, min_count=4)
+    chex.assert_shape([out.detour, out.reversals, out.half_time, out.count], (models, n + 1))
+    order = orders_np(n)
+    for m in range(models):
+        floor = 0.05 * np.abs(traj[:, m]).max(axis=(0, 2))
+        ref = _trajectories_loop(traj[:, m], steps, floor)
+        for o in range(n + 1):
+            sel = select[m] & (order == o)
+            assert int(out.count[m, o]) == sel.sum()
+            if sel.sum() < 4:  # too few interactions: blanked, count kept
+                assert np.isnan([out.detour[m, o], out.reversals[m, o], out.half_time[m, o],
+                                 out.detour_pooled[m, o]]).all()
+                continue
+            np.testing.assert_allclose(out.detour[m, o],
+                                       np.median(ref["path"][sel] / ref["net"][sel]), rtol=1e-4)
+            np.testing.assert_allclose(out.reversals[m, o], ref["reversals"][sel].mean(),
+                                       rtol=1e-5)
+            np.testing.assert_allclose(out.half_time[m, o], ref["half_time"][sel].mean(),
+                                       rtol=1e-5)
+    assert np.isnan(out.detour).any() and not np.isnan(out.detour).all()  # both cases tested
+    with pytest.raises(JaxinterInputError, match="select"):
+        dyn.detours_by_model(traj, select[:1], steps)
+
+
 # ---------------------------------------------------------------------------------------------
 # tracker
 
@@ -189,8 +250,8 @@ def test_tracker_in_jit_matches_saved_checkpoints(tmp_path):
     players = Players.features((5,))
     baseline = np.zeros(5, np.float32)
     tracker = dyn.InteractionTracker(model.apply, probe_x, probe_y, players, baseline,
-                          train=(x_tr, y_tr), test=(x_te, y_te), every=3,
-                          folder=tmp_path / "track", config={"run": "toy"})
+                                     train=(x_tr, y_tr), test=(x_te, y_te), every=3,
+                                     folder=tmp_path / "track", config={"run": "toy"})
     opt = optax.adam(0.05)
     opt_state = opt.init(params)
 
@@ -209,9 +270,9 @@ def test_tracker_in_jit_matches_saved_checkpoints(tmp_path):
     jax.effects_barrier()
 
     hist = dyn.InteractionTracker(model.apply, probe_x, probe_y, players, baseline,
-                                  train=(x_tr, y_tr),
-                       test=(x_te, y_te), every=3, folder=tmp_path / "track",
-                       config={"run": "toy"}).history()  # a new tracker resumes the folder
+                                  train=(x_tr, y_tr), test=(x_te, y_te), every=3,
+                                  folder=tmp_path / "track",
+                                  config={"run": "toy"}).history()  # a new tracker reads it
     np.testing.assert_array_equal(hist.steps, [0, 3, 6])
     chex.assert_shape(hist.record.i_and, (3, 4, 1, 32))
     chex.assert_shape(hist.record.strength_and, (3, 1, 6))
@@ -226,83 +287,8 @@ def test_tracker_in_jit_matches_saved_checkpoints(tmp_path):
     assert not np.any(hist.record.i_or)  # plain AND setting
     # a different configuration starts afresh
     other = dyn.InteractionTracker(model.apply, probe_x, probe_y, players, baseline,
-                                   train=(x_tr, y_tr),
-                        test=(x_te, y_te), every=5, folder=tmp_path / "track")
+                                   train=(x_tr, y_tr), test=(x_te, y_te), every=5,
+                                   folder=tmp_path / "track")
     assert other.steps() == []
-    no_folder = dyn.InteractionTracker(model.apply, probe_x, probe_y, players, baseline,
-                            train=(x_tr, y_tr), test=(x_te, y_te))
-    with pytest.raises(JaxinterInputError, match="folder"):
-        no_folder.history()
-
-
-# ---------------------------------------------------------------------------------------------
-# populations (the two tests share one trainer, member count and tracker shapes, so the
-# population's compiled programs are reused)
-
-
-@pytest.fixture(scope="module")
-def pop_trainer():
-    return Trainer(MLP(input_shape=(5,), num_classes=2, depth=2, width=8), optax.adam(0.02))
-
-
-def test_population_equals_members_one_by_one(pop_trainer):
-    trainer = pop_trainer
-    x, y = _toy_problem(samples=80)
-    x_tr, y_tr, x_te, y_te = x[:60], y[:60], x[60:], y[60:]
-    tracker = dyn.InteractionTracker(trainer.logits, x_te[:2], y_te[:2], Players.features((5,)),
-                          np.zeros(5, np.float32), train=(x_tr, y_tr), test=(x_te, y_te),
-                          every=3)
-    kw = dict(steps=6, batch_size=16, tracker=tracker, progress_desc=None)
-    pop = dyn.init_population(trainer, y_tr, seeds=[3], noise_rates=[0.0, 0.5], num_classes=2)
-    np.testing.assert_array_equal(pop.noise, [0, 0.5])
-    assert (np.asarray(pop.labels[1]) != y_tr).sum() == 30  # half of the labels replaced
-    pop, hist = dyn.train_population(pop, trainer, x_tr, **kw)
-    chex.assert_shape(hist.record.train_loss, (3, 2))
-    np.testing.assert_array_equal(hist.steps, [0, 3, 6])
-    init_one, run_one = jax.jit(trainer.init), jax.jit(trainer.run, static_argnums=(3, 4))
-    for m, r in enumerate([0.0, 0.5]):
-        # the member alone: trainer.run from trainer.init(key(3)) on its noisy labels
-        labels = jnp.asarray(add_label_noise(y_tr, r, 2, seed=3))
-        state, _ = run_one(init_one(jax.random.key(3)), jnp.asarray(x_tr), labels, 6, 16)
-        chex.assert_trees_all_close(jax.tree.map(lambda a: a[m], pop.state.params),  # noqa: B023
-                                    state.params, rtol=1e-5, atol=1e-6)
-        rec = tracker.record(state, labels)
-        np.testing.assert_allclose(hist.record.train_loss[-1, m], rec.train_loss, rtol=1e-5)
-        np.testing.assert_allclose(hist.record.i_and[-1, m], rec.i_and, rtol=1e-4, atol=1e-5)
-
-
-def test_population_resumes(tmp_path, pop_trainer):
-    trainer = pop_trainer
-    x, y = _toy_problem(samples=80)
-
-    def make():
-        return dyn.InteractionTracker(trainer.logits, x[60:62], y[60:62], Players.features((5,)),
-                           np.zeros(5, np.float32), train=(x[:60], y[:60]),
-                           test=(x[60:], y[60:]), every=3, folder=tmp_path / "pop")
-
-    pop0 = dyn.init_population(trainer, y[:60], seeds=[0, 1], noise_rates=[0.1], num_classes=2)
-    kw = dict(batch_size=16, progress_desc=None)
-    full, h_full = dyn.train_population(pop0, trainer, x[:60], steps=9, tracker=make(), **kw)
-    # an interrupted run: 6 steps into a fresh folder, then a rerun asking for 9
-    shutil.rmtree(tmp_path / "pop")
-    dyn.train_population(pop0, trainer, x[:60], steps=6, tracker=make(), **kw)
-    resumed, h = dyn.train_population(pop0, trainer, x[:60], steps=9, tracker=make(), **kw)
-    np.testing.assert_array_equal(h.steps, [0, 3, 6, 9])
-    chex.assert_trees_all_close(resumed.state.params, full.state.params, rtol=1e-6)
-    np.testing.assert_allclose(h.record.test_loss, h_full.record.test_loss, rtol=1e-6)
-
-
-def test_cli_dynamics_small(tmp_path):
-    from jaxinter.cli import main
-
-    out = tmp_path / "dyn"
-    assert main(["dynamics", "--dataset", "wine", "--players", "6", "--steps", "60",
-                 "--every", "20", "--probe", "6", "--method", "and", "--out", str(out)]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["n_players"] == 6 and len(summary["members"]) == 6
-    first = summary["per_noise_rate"]["0.0"]
-    assert first["similarity_and"][0] is None  # order 0 (v(empty)) is not compared
-    assert first["shared_ratio_top3_and"][6] is None  # C(6, 6) <= 3: uninformative
-    for name in ("spectra_loss_gap", "noise_side_by_side", "generalization_by_order",
-                 "detours_by_order", "sensitivity_by_order"):
-        assert (out / f"{name}.png").stat().st_size > 10_000
+    with pytest.raises(JaxinterInputError, match="nothing recorded"):
+        other.history()

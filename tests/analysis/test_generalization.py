@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import combinations
+from math import comb
 
 import chex
 import jax
@@ -18,7 +19,7 @@ from jaxinter.masking import Players
 
 
 def _jaccard_loop(a, b, n):
-    """Brute force: per order, list the subsets and apply the definition of DESIGN.md 3.6."""
+    """Brute force: per order, list the subsets and apply the definition (sign-split Jaccard)."""
     out = []
     for m in range(n + 1):
         idx = [subset_index(c) for c in combinations(range(n), m)]
@@ -58,6 +59,74 @@ def test_similarity_matches_loop_and_classes():
         ac, bc = a[ya == c], b9[yb == c]
         want = _jaccard_loop(ac / len(ac), bc / len(bc), n)
         np.testing.assert_allclose(per_class[c], want, rtol=1e-5)
+
+
+def test_train_test_similarity_is_the_class_mean_of_per_class_similarities():
+    rng = np.random.default_rng(7)
+    n = 4
+    i_train = rng.normal(size=(9, 2, 2**n)).astype(np.float32)  # 9 samples, 2 models
+    i_test = rng.normal(size=(6, 2, 2**n)).astype(np.float32)
+    y_train = np.array([0, 0, 1, 1, 1, 2, 2, 0, 1])
+    y_test = np.array([0, 1, 1, 0, 1, 0])  # class 2 has no test sample: left out
+    sim = np.asarray(gen.train_test_similarity(i_train, i_test, y_train, y_test, 3))
+    chex.assert_shape(sim, (2, n + 1))
+    assert np.isnan(sim[:, 0]).all()  # v(empty) is not an interaction
+    for model in range(2):
+        per_class = []
+        for c in (0, 1):
+            a, b = i_train[y_train == c, model], i_test[y_test == c, model]
+            per_class.append(_jaccard_loop(a / len(a), b / len(b), n))
+        np.testing.assert_allclose(sim[model, 1:], np.mean(per_class, 0)[1:], rtol=1e-5)
+
+
+def _salient_sets(i_and, i_or, ratio=0.05):
+    """Per sample: the salient subsets of each type, by the definition (S nonempty)."""
+    sets = []
+    for a, o in zip(i_and, i_or, strict=True):
+        tau = ratio * max(np.abs(a[1:]).max(), np.abs(o[1:]).max())
+        sets.append([{s for s in range(1, len(a)) if abs(t[s]) > tau} for t in (a, o)])
+    return sets
+
+
+def _top_sets(strength, k, n):
+    order = orders_np(n)
+    return {int(s) for m in range(1, n + 1)
+            for s in sorted(np.flatnonzero(order == m), key=lambda s: (-strength[s], s))[:k]
+            if strength[s] > 0}
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")  # the reference's order 0
+def test_cross_model_shared_ratios_brute_force():
+    rng = np.random.default_rng(8)
+    n, models, samples, k = 4, 3, 4, 2
+    i_and = (rng.normal(size=(models, samples, 2**n)) ** 3).astype(np.float32)
+    i_or = (rng.normal(size=(models, samples, 2**n)) ** 3).astype(np.float32)
+    out = gen.cross_model_shared_ratios(i_and, i_or, k=k)
+    chex.assert_shape([out.salient, out.top_k], (2, n + 1))
+    order = orders_np(n)
+    salient = [_salient_sets(i_and[m], i_or[m]) for m in range(models)]
+    for t, field in enumerate((i_and, i_or)):
+        want_sal, want_top = [], []
+        for m in range(models - 1):
+            sal, top = np.full(n + 1, np.nan), np.full(n + 1, np.nan)
+            for o in range(1, n + 1):
+                mine = [{s for s in salient[m][x][t] if order[s] == o} for x in range(samples)]
+                theirs = [salient[m + 1][x][t] for x in range(samples)]
+                own = sum(len(a) for a in mine)
+                if own:
+                    sal[o] = sum(len(a & b) for a, b in zip(mine, theirs, strict=True)) / own
+                if comb(n, o) > k:
+                    tops = [(_top_sets(np.abs(field[m, x]), k, n),
+                             _top_sets(np.abs(field[m + 1, x]), k, n)) for x in range(samples)]
+                    a_o = [{s for s in a if order[s] == o} for a, _ in tops]
+                    top[o] = sum(len(a & b) for a, (_, b) in zip(a_o, tops, strict=True)) / sum(
+                        map(len, a_o))
+            want_sal.append(sal)
+            want_top.append(top)
+        np.testing.assert_allclose(out.salient[t], np.nanmean(want_sal, 0), rtol=1e-6)
+        np.testing.assert_allclose(out.top_k[t], np.nanmean(want_top, 0), rtol=1e-6)
+    with pytest.raises(JaxinterInputError, match="M >= 2"):
+        gen.cross_model_shared_ratios(i_and[:1], i_or[:1])
 
 
 def test_shared_ratio_hand_built():

@@ -1,4 +1,4 @@
-"""Separation fuzziness (DESIGN.md 3.8) against independent dense computations and closed forms."""
+"""Separation fuzziness against independent dense computations and closed forms."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jaxinter.errors import JaxinterInputError
 
 
 def dense_fuzziness(x, y, rcond=1e-12):
-    """The textbook definition with p x p matrices (float64 numpy), written from DESIGN.md 3.8."""
+    """The textbook definition with p x p matrices (float64 numpy)."""
     x = np.asarray(x, np.float64)
     n, p = x.shape
     m = x.mean(0)
@@ -52,6 +52,48 @@ def test_matches_dense_pinv(seed, n, p, k):
     np.testing.assert_allclose(result.trace_within, np.sum((x - means[y]) ** 2) / n, rtol=1e-10)
     np.testing.assert_allclose(
         result.trace_between, np.sum((means[y] - x.mean(0)) ** 2) / n, rtol=1e-10)
+
+
+def _dense_directions(x, y):
+    """Eigen-decomposition of the dense SS_b (descending) and SS_w: the directions v_j, the
+    singular values s_j = sqrt(lambda_j) of the class-mean matrix and v_j^T SS_w v_j."""
+    x = np.asarray(x, np.float64)
+    n, p = x.shape
+    means = np.stack([x[y == k].mean(0) for k in np.unique(y)])
+    centered = means - x.mean(0)
+    ss_b = (centered.T * np.bincount(y)) @ centered / n
+    ss_w = (x - means[y]).T @ (x - means[y]) / n
+    lam, vecs = np.linalg.eigh(ss_b)
+    lam, vecs = lam[::-1], vecs[:, ::-1]
+    return np.sqrt(np.clip(lam, 0, None)), np.einsum("pj,pq,qj->j", vecs, ss_w, vecs)
+
+
+@pytest.mark.parametrize("collinear", [False, True])
+def test_directions_condition_and_kept_match_dense(collinear):
+    """within (w_j), kept and condition against an eigen-decomposition of the dense SS_b: K = 5
+    classes in general position keep K - 1 = 4 of the 5 directions; class means on one line
+    keep one direction (condition 1)."""
+    rng = np.random.default_rng(20)
+    k, p = 5, 8
+    y = np.repeat(np.arange(k), 60)
+    centers = rng.normal(size=(k, p)) * 3
+    if collinear:
+        centers = np.outer(np.array([-2.0, -0.5, 0.3, 1.0, 2.5]), rng.normal(size=p))
+    noise = rng.normal(size=(len(y), p)) @ rng.normal(size=(p, p)) / np.sqrt(p)
+    noise -= np.stack([noise[y == c].mean(0) for c in range(k)])[y]  # class means = centers
+    x = centers[y] + noise
+    result = sep.separation_statistics(x, y)
+    s, within = _dense_directions(x, y)
+    rank = 1 if collinear else k - 1
+    np.testing.assert_array_equal(result.kept, np.arange(k) < rank)
+    assert int(result.rank) == rank
+    np.testing.assert_allclose(result.singular_values[:rank], s[:rank], rtol=1e-10)
+    assert np.all(result.singular_values[rank:] < 1e-6 * result.singular_values[0])
+    np.testing.assert_allclose(result.within[:rank], within[:rank], rtol=1e-8)
+    np.testing.assert_allclose(result.condition, s[0] / s[rank - 1], rtol=1e-10)
+    np.testing.assert_allclose(result.per_direction[:rank], within[:rank] / s[:rank] ** 2,
+                               rtol=1e-8)
+    assert not np.any(result.per_direction[rank:])  # dropped directions contribute nothing
 
 
 def test_float64_with_x64_off_and_float32_input():
@@ -297,61 +339,28 @@ def test_tracker_records_the_law_during_training():
     key = jax.random.key(0)
     trainer = Trainer(model, optax_adam())
     initial = trainer.variables(trainer.init(key))
+    per_epoch = len(ds.x_train) // 128
     tracker = sep.SeparationTracker(capture(model, initial, r"hidden_\d+"), ds.x_train[:300],
-                                    ds.y_train[:300])
-    tracker.record(0, initial)
+                                    ds.y_train[:300], every=per_epoch)
+    tracker(0, initial)  # the initialization
     result = train(model, ds, epochs=2, batch_size=128, optimizer=optax_adam(), key=key,
-                   callback=tracker, progress=False)
-    traj = tracker.trajectory()
-    np.testing.assert_allclose(traj.epochs, [0, 1, 2])
-    chex.assert_shape([traj.log_fuzziness, traj.fuzziness], (3, 3))
-    assert traj.names == ("input", "hidden_1", "hidden_2")
+                   callback=tracker, progress=False)  # records every tracker.every steps
+    hist = tracker.history()
+    np.testing.assert_allclose(hist.steps / per_epoch, [0, 1, 2])
+    chex.assert_shape([hist.record.log_fuzziness, hist.record.fuzziness], (3, 3))
+    assert tracker.names == ("input", "hidden_1", "hidden_2")
     # the last record is the trained model, measured independently with a fresh capture
     final = sep.layer_separation(capture(model, result.variables, r"hidden_\d+"),
                                  ds.x_train[:300], ds.y_train[:300])
-    np.testing.assert_allclose(traj.fuzziness[-1], final.law.fuzziness, rtol=1e-6)
-    np.testing.assert_allclose(traj.pearson_r[-1], final.law.pearson_r, rtol=1e-6)
+    np.testing.assert_allclose(hist.record.fuzziness[-1], final.law.fuzziness, rtol=1e-6)
+    np.testing.assert_allclose(hist.record.pearson_r[-1], final.law.pearson_r, rtol=1e-6)
+    np.testing.assert_allclose(hist.record.log_fuzziness, np.log(hist.record.fuzziness))
     # the input layer does not change with training; the hidden layers do
-    np.testing.assert_allclose(traj.fuzziness[:, 0], traj.fuzziness[0, 0])
-    assert np.all(np.abs(traj.fuzziness[0, 1:] / traj.fuzziness[-1, 1:] - 1) > 1e-3)
+    np.testing.assert_allclose(hist.record.fuzziness[:, 0], hist.record.fuzziness[0, 0])
+    assert np.all(np.abs(hist.record.fuzziness[0, 1:] / hist.record.fuzziness[-1, 1:] - 1) > 1e-3)
 
 
 def optax_adam():
     import optax
 
     return optax.adam(1e-2)
-
-
-def test_cli_writes_report(tmp_path):
-    import json
-
-    from jaxinter.cli import main
-
-    out = tmp_path / "sep"
-    assert main(["separation", "--depths", "2", "--width", "16", "--epochs", "2",
-                 "--track-every", "1", "--out", str(out)]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert [m["hidden_layers"] for m in summary["models"]] == [2]
-    for m in summary["models"]:
-        law = sep.fit_law(m["fuzziness"])
-        np.testing.assert_allclose([m["rho"], m["pearson_r"]], [law.rho, law.pearson_r])
-        assert len(m["trajectory"]["epochs"]) == 3
-    for name in ("report.html", "law_bn-relu.png", "emergence_d2.png",
-                 "directions.png"):
-        assert (out / name).stat().st_size > 0
-
-
-@pytest.mark.slow
-def test_reproduction_depth4_mnist(mnist_dir, tmp_path):
-    """He & Su's setting at 4 hidden layers: the law holds after training (r < -0.99)."""
-    import json
-
-    from jaxinter.cli import main
-
-    out = tmp_path / "mnist"
-    assert main(["separation", "--dataset", "mnist", "--data-path", str(mnist_dir), "--size",
-                 "10", "10", "--per-class", "100", "--depths", "4", "--epochs", "300",
-                 "--track-every", "50", "--out", str(out)]) == 0
-    model = json.loads((out / "summary.json").read_text())["models"][0]
-    assert model["train_accuracy"] == 1.0
-    assert model["pearson_r"] < -0.99 and 0 < model["rho"] < 1

@@ -94,9 +94,7 @@ def test_deterministic_and_vmappable_over_seeds(bn_mlp, small):
     # the reported loss is the cross-entropy of the batch in training mode, recomputed here
     state0 = trainer.init(keys[0])
     perm = jax.random.permutation(jax.random.fold_in(state0.key, 0), len(x))[:BATCH]
-    logits, _ = jax.jit(trainer._fns.apply, static_argnums=3)(
-        state0.params, state0.model_state, x[perm], True
-    )
+    logits, _ = jax.jit(trainer.apply, static_argnums=2)(state0, x[perm], True)
     ref = -np.mean(jax.nn.log_softmax(logits)[np.arange(BATCH), np.asarray(y[perm])])
     np.testing.assert_allclose(single[0][1]["loss"][0], ref, rtol=1e-5)
     # batch statistics were updated in training mode
