@@ -8,13 +8,18 @@ kind of argument is checked:
 - ``check_floating``, ``check_finite``: real floating dtype, no NaN or infinite values;
 - ``check_labels``: integer class labels;
 - ``check_bool_mask``: boolean masks such as salient sets;
-- ``n_players_from_size``: n from the length ``2**n`` of a subset axis.
+- ``n_players_from_size``: n from the length ``2**n`` of a subset axis;
+- ``check_int``, ``check_number``, ``check_choice``, ``check_int_list``: hyperparameters
+  (counts, ranges, finite numbers, options).
 
 Value checks (NaN/inf) run only on concrete arrays; under an outer ``jit`` the caller's
 wrapper has already run them outside the trace. See docs/conventions.md#errors.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -193,3 +198,67 @@ def check_bool_mask(mask, name: str, *, like_shape: tuple[int, ...] | None = Non
                 f"{name}: shape {mask.shape} does not broadcast with {tuple(like_shape)}"
             ) from err
     return mask
+
+
+# ---------------------------------------------------------------------------------------------
+# hyperparameters: one validator per kind, each naming the argument
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _bounds(low, high, low_open: bool = False, high_open: bool = False) -> str:
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high}"
+    return ""
+
+
+def check_int(value, name: str, low: int | None = None, high: int | None = None, *,
+              optional: bool = False) -> int | None:
+    """``value`` as an int in ``low..high`` (None passes when ``optional``); booleans and
+    floats are refused."""
+    if optional and value is None:
+        return None
+    if not _is_int(value) or (low is not None and value < low) or (
+            high is not None and value > high):
+        expected = "an integer" + _bounds(low, high) + (" or None" if optional else "")
+        raise JaxinterInputError(f"{name}: expected {expected}, got {value!r}")
+    return int(value)
+
+
+def check_number(value, name: str, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False,
+                 optional: bool = False) -> float | None:
+    """``value`` as a finite real number within the bounds (open where asked; None passes when
+    ``optional``); NaN, infinities, booleans and non-numbers are refused."""
+    if optional and value is None:
+        return None
+    number = (_is_int(value) or isinstance(value, float | np.floating)) and math.isfinite(value)
+    if (not number or (low is not None and (value <= low if low_open else value < low))
+            or (high is not None and (value >= high if high_open else value > high))):
+        expected = "a finite number" + _bounds(low, high, low_open, high_open)
+        raise JaxinterInputError(f"{name}: expected {expected}, got {value!r}")
+    return float(value)
+
+
+def check_choice(value, name: str, choices):
+    """``value`` if it is one of ``choices``."""
+    if isinstance(value, list | dict | set) or value not in tuple(choices):
+        raise JaxinterInputError(f"{name}: expected one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_int_list(values, name: str, low: int | None = None, *,
+                   distinct: bool = False) -> tuple[int, ...]:
+    """A non-empty sequence of ints >= ``low`` (distinct when asked), as a tuple."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+        raise JaxinterInputError(f"{name}: expected a non-empty list of integers, got {values!r}")
+    out = tuple(check_int(v, f"{name}[{i}]", low) for i, v in enumerate(values))
+    if distinct and len(set(out)) != len(out):
+        raise JaxinterInputError(f"{name}: expected distinct values, got {list(out)}")
+    return out

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 import jaxinter as ji
-from jaxinter.errors import MAX_PLAYERS, JaxinterInputError, check_game, n_players_from_size
+from jaxinter.errors import (
+    MAX_PLAYERS,
+    JaxinterInputError,
+    check_choice,
+    check_game,
+    check_int,
+    check_int_list,
+    check_number,
+    n_players_from_size,
+)
 from jaxinter.interactions import from_shapiq, to_msb, to_shapiq
 
 GAME_FUNCTIONS = [
@@ -83,3 +92,37 @@ def test_interop_errors():
 def test_check_game_returns_n():
     values, n = check_game(np.zeros((2, 64), np.float32))
     assert n == 6 and values.shape == (2, 64)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: check_int(True, "steps", 1), r"steps: expected an integer >= 1, got True"),
+        (lambda: check_int(2.0, "steps", 1), r"steps: expected an integer >= 1, got 2.0"),
+        (lambda: check_int(0, "n", 1, 20), r"n: expected an integer in \[1, 20\], got 0"),
+        (lambda: check_int(None, "limit", 1), r"limit: expected an integer >= 1, got None"),
+        (lambda: check_number(float("nan"), "lr", 0, low_open=True), r"lr: expected a finite"),
+        (lambda: check_number(float("inf"), "rho", 0), r"rho: expected a finite number >= 0"),
+        (lambda: check_number(0.0, "tol", 0, low_open=True), r"tol: expected .* > 0, got 0.0"),
+        (lambda: check_number(1.0, "ratio", 0, 1, low_open=True, high_open=True),
+         r"ratio: expected a finite number in \(0, 1\), got 1.0"),
+        (lambda: check_number("0.1", "sigma"), r"sigma: expected a finite number, got '0.1'"),
+        (lambda: check_choice("adam", "method", ("and", "andor")), r"method: expected one of"),
+        (lambda: check_choice(["and"], "method", ("and",)), r"method: expected one of"),
+        (lambda: check_int_list([], "depths", 2), r"depths: expected a non-empty list"),
+        (lambda: check_int_list([4, 1], "depths", 2), r"depths\[1\]: expected an integer >= 2"),
+        (lambda: check_int_list([4, 4], "depths", 2, distinct=True), r"depths: expected distinct"),
+    ],
+)
+def test_hyperparameter_validators_name_the_argument(call, match):
+    with pytest.raises(JaxinterInputError, match=match):
+        call()
+
+
+def test_hyperparameter_validators_return_clean_values():
+    assert check_int(np.int64(3), "k", 1) == 3 and type(check_int(np.int64(3), "k", 1)) is int
+    assert check_int(None, "k", 1, optional=True) is None
+    assert check_number(np.float32(0.5), "r", 0, 1) == 0.5
+    assert check_number(1, "r", 0, 1) == 1.0
+    assert check_choice("and", "method", ("and", "andor")) == "and"
+    assert check_int_list((3, np.int32(4)), "depths", 2, distinct=True) == (3, 4)

@@ -36,12 +36,11 @@ from ..analysis import (
     train_test_similarity,
 )
 from ..data import load_dataset
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_choice, check_int, check_number
 from ..io import StageCache, labeled, log
 from ..masking import Players, mean_baseline
 from ..models import MLP
 from ..training import Population, Trainer, init_population, train_population
-from ._fields import check_choice, check_int, check_number
 
 DATASETS = ("digits", "wine", "breast_cancer", "iris", "mnist")
 TYPES = ("AND", "OR")
@@ -84,28 +83,28 @@ class DynamicsConfig:
     train_limit: int | None = None
 
     def __post_init__(self):
-        check_choice("dataset", self.dataset, DATASETS)
+        check_choice(self.dataset, "dataset", DATASETS)
         if (self.dataset == "mnist") != (self.data_path is not None):
             raise JaxinterInputError(
                 f"data_path: expected a path for dataset 'mnist' and only then, got "
                 f"{self.data_path!r} for {self.dataset!r}")
         if self.data_path is not None and not isinstance(self.data_path, str):
             raise JaxinterInputError(f"data_path: expected a string, got {self.data_path!r}")
-        check_int("players", self.players, 2, 12)
+        check_int(self.players, "players", 2, 12)
         if isinstance(self.noise, str) or not hasattr(self.noise, "__iter__"):
             raise JaxinterInputError(f"noise: expected a list of rates, got {self.noise!r}")
         object.__setattr__(self, "noise", tuple(self.noise))
         for i, rate in enumerate(self.noise):
-            check_number(f"noise[{i}]", rate, nonnegative=True)
+            check_number(rate, f"noise[{i}]", 0.0, 1.0, high_open=True)
         if not self.noise or max(self.noise) >= 1 or len(set(self.noise)) != len(self.noise):
             raise JaxinterInputError(f"noise: expected distinct rates in [0, 1), got {self.noise}")
         for name, low in (("seeds", 1), ("steps", 1), ("every", 1), ("batch_size", 1),
                           ("width", 1), ("depth", 1), ("probe", 2), ("andor_steps", 1)):
-            check_int(name, getattr(self, name), low)
-        check_int("seed", self.seed, 0)
-        check_int("train_limit", self.train_limit, 1, optional=True)
-        check_number("lr", self.lr, positive=True)
-        check_choice("method", self.method, ("and", "andor"))
+            check_int(getattr(self, name), name, low)
+        check_int(self.seed, "seed", 0)
+        check_int(self.train_limit, "train_limit", 1, optional=True)
+        check_number(self.lr, "lr", low=0, low_open=True)
+        check_choice(self.method, "method", ("and", "andor"))
         if self.steps // self.every < 2:
             raise JaxinterInputError(
                 f"every: need at least 3 checkpoints (steps >= 2 x every), got steps "

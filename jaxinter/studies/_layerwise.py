@@ -41,7 +41,7 @@ from ..analysis import (
     supported_mean,
 )
 from ..data import Dataset, load_dataset
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_choice, check_int, check_number
 from ..interactions import extract_interactions, players_of
 from ..io import StageCache, labeled, log, progress, tree_from_arrays, tree_to_arrays
 from ..masking import (
@@ -70,30 +70,6 @@ EXAMPLE_INTERACTIONS = 6  # strongest interactions shown per example sample
 
 # ---------------------------------------------------------------------------------------------
 # the config
-
-
-def _check_int(name: str, value, low: int | None = None, high: int | None = None,
-               optional: bool = False):
-    if value is None and optional:
-        return
-    integer = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if (not integer or (low is not None and value < low)
-            or (high is not None and value > high)):
-        bound = (f" between {low} and {high}" if high is not None
-                 else f" >= {low}" if low is not None else "")
-        none = " or None" if optional else ""
-        raise JaxinterInputError(f"{name}: expected an integer{bound}{none}, got {value!r}")
-
-
-def _check_open_interval(name: str, value, low: float, high: float):
-    if (isinstance(value, bool) or not isinstance(value, int | float | np.number)
-            or not low < value < high):
-        raise JaxinterInputError(f"{name}: expected a number in ({low}, {high}), got {value!r}")
-
-
-def _check_choice(name: str, value, choices):
-    if value not in choices:
-        raise JaxinterInputError(f"{name}: expected one of {list(choices)}, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,10 +123,10 @@ class LayerwiseConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _check_choice("dataset", self.dataset, DATASETS)
-        _check_choice("model", self.model, tuple(LAYER_PATTERNS))
-        _check_choice("extraction", self.extraction, EXTRACTIONS)
-        _check_choice("also_extraction", self.also_extraction, (None, *EXTRACTIONS))
+        check_choice(self.dataset, "dataset", DATASETS)
+        check_choice(self.model, "model", tuple(LAYER_PATTERNS))
+        check_choice(self.extraction, "extraction", EXTRACTIONS)
+        check_choice(self.also_extraction, "also_extraction", (None, *EXTRACTIONS))
         self._check_data_path()
         if self.model != "mlp" and self.dataset not in IMAGE_DATASETS:
             raise JaxinterInputError(
@@ -158,17 +134,17 @@ class LayerwiseConfig:
                 f"models need images), got {self.model!r}")
         for name in ("depth", "width", "epochs", "batch_size", "probe_steps", "samples",
                      "chunk_size"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("train_size", self.train_size, 1, optional=True)
-        _check_int("patch_size", self.patch_size, 1, optional=True)
-        _check_int("n", self.n, 1, 20)
-        _check_int("examples", self.examples, 0)
-        _check_int("seed", self.seed)
-        _check_int("noise_draws", self.noise_draws, 0)
+            check_int(getattr(self, name), name, 1)
+        check_int(self.train_size, "train_size", 1, optional=True)
+        check_int(self.patch_size, "patch_size", 1, optional=True)
+        check_int(self.n, "n", 1, 20)
+        check_int(self.examples, "examples", 0)
+        check_int(self.seed, "seed")
+        check_int(self.noise_draws, "noise_draws", 0)
         if self.noise_draws == 1:
             raise JaxinterInputError("noise_draws: expected 0 or at least 2, got 1")
-        _check_open_interval("ratio", self.ratio, 0.0, 1.0)
-        _check_open_interval("sigma", self.sigma, 0.0, float("inf"))
+        check_number(self.ratio, "ratio", 0.0, 1.0, low_open=True, high_open=True)
+        check_number(self.sigma, "sigma", 0.0, low_open=True)
         if self.also_extraction == self.extraction:
             object.__setattr__(self, "also_extraction", None)
 

@@ -33,12 +33,11 @@ from ..analysis import (
     layer_separation,
 )
 from ..data import DATASETS, Dataset, load_dataset
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_choice, check_int, check_int_list, check_number
 from ..io import StageCache, labeled, log, tree_from_arrays, tree_to_arrays
 from ..masking import capture
 from ..models import MLP
 from ..training import Trainer, train
-from ._fields import check_choice, check_int, check_int_list, check_number
 
 VARIANTS = {  # name -> (batchnorm, activation)
     "bn-relu": (True, "relu"),
@@ -77,30 +76,28 @@ class SeparationConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check_choice("dataset", self.dataset, DATASETS)
+        check_choice(self.dataset, "dataset", DATASETS)
         if self.data_path is not None and not isinstance(self.data_path, str):
             raise JaxinterInputError(f"data_path: expected a string, got {self.data_path!r}")
         if self.size is not None:
-            size = check_int_list("size", self.size, 1)
+            size = check_int_list(self.size, "size", 1)
             if len(size) != 2:
                 raise JaxinterInputError(f"size: expected (H, W), got {self.size!r}")
             object.__setattr__(self, "size", size)
-        check_int("per_class", self.per_class, 1, optional=True)
+        check_int(self.per_class, "per_class", 1, optional=True)
         if self.dataset != "mnist" and (self.size is not None or self.per_class is not None):
             raise JaxinterInputError(
                 f"size, per_class: only for dataset 'mnist', got {self.dataset!r}")
-        depths = check_int_list("depths", self.depths, 2)
-        if len(set(depths)) != len(depths):
-            raise JaxinterInputError(f"depths: expected distinct depths, got {list(depths)}")
+        depths = check_int_list(self.depths, "depths", 2, distinct=True)
         object.__setattr__(self, "depths", depths)
         for name in ("width", "epochs", "batch_size", "track_every"):
-            check_int(name, getattr(self, name), 1)
-        check_int("seed", self.seed, 0)
-        check_number("lr", self.lr, positive=True)
-        check_number("weight_decay", self.weight_decay, nonnegative=True)
+            check_int(getattr(self, name), name, 1)
+        check_int(self.seed, "seed", 0)
+        check_number(self.lr, "lr", low=0, low_open=True)
+        check_number(self.weight_decay, "weight_decay", low=0)
         if not isinstance(self.controls, bool):
             raise JaxinterInputError(f"controls: expected True or False, got {self.controls!r}")
-        check_choice("split", self.split, ("train", "test"))
+        check_choice(self.split, "split", ("train", "test"))
 
     def to_dict(self) -> dict:
         """The fields as JSON-able values; ``SeparationConfig(**d)`` is the inverse."""
