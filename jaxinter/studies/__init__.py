@@ -7,4 +7,10 @@ and renders its result; sweeps run many studies. Studies build on every lower la
 masking, interactions, training, io, data, models) and never on plots or commands.
 """
 
-__all__: list[str] = []
+from ._correlations import CorrelationsConfig, CorrelationsStudy, run_correlations
+
+__all__ = [
+    "CorrelationsConfig",
+    "CorrelationsStudy",
+    "run_correlations",
+]
