@@ -8,9 +8,13 @@ masking, interactions, training, io, data, models) and never on plots or command
 """
 
 from ._correlations import CorrelationsConfig, CorrelationsStudy, run_correlations
+from ._selfcheck import SelfCheckConfig, SelfCheckStudy, run_selfcheck
 
 __all__ = [
     "CorrelationsConfig",
     "CorrelationsStudy",
+    "SelfCheckConfig",
+    "SelfCheckStudy",
     "run_correlations",
+    "run_selfcheck",
 ]
