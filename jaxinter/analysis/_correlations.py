@@ -526,14 +526,13 @@ class StackCumulants:
     preactivations: tuple
 
 
-def _measure(features, pre, labels, num_classes: int) -> StackCumulants:
-    cumulants = class_cumulants_kernel([*features, *pre], labels, num_classes)
-    return StackCumulants(tuple(cumulants[:len(features)]), tuple(cumulants[len(features):]))
-
-
 @partial(jax.jit, static_argnums=3)
-def _stack_cumulants(stack: DenseStack, x, labels, num_classes: int) -> StackCumulants:
-    return _measure(*_features(stack, x), labels, num_classes)
+def _measure_stack(stack: DenseStack, x, labels, num_classes: int):
+    """(feature layers, :class:`StackCumulants`): the forward pass, then one loop over classes."""
+    features, pre = _features(stack, x)
+    cumulants = class_cumulants_kernel([*features, *pre], labels, num_classes)
+    return features, StackCumulants(tuple(cumulants[:len(features)]),
+                                    tuple(cumulants[len(features):]))
 
 
 def stack_cumulants(stack: DenseStack, x, labels, num_classes: int) -> StackCumulants:
@@ -550,7 +549,7 @@ def stack_cumulants(stack: DenseStack, x, labels, num_classes: int) -> StackCumu
     """
     check_stack(stack)
     x, labels = check_class_samples(_check_inputs(stack, x), labels, num_classes)
-    return _stack_cumulants(stack.astype(x.dtype), x, jnp.asarray(labels), num_classes)
+    return _measure_stack(stack.astype(x.dtype), x, jnp.asarray(labels), num_classes)[1]
 
 
 def relative_moment_error(pred, true):
@@ -693,35 +692,36 @@ def class_gaussian_samples(key, cumulants: Cumulants, labels) -> jax.Array:
     return _class_draws(eps, cumulants.mean, factors, labels)
 
 
-def _surrogate_accuracy(stack: DenseStack, features, cumulants, labels, key, repeats: int):
-    """(real accuracy, (layers,) surrogate accuracy) from features and their class cumulants.
+def _accuracy(logits, labels):
+    return jnp.mean((jnp.argmax(logits, -1) == labels).astype(logits.dtype))
+
+
+@partial(jax.jit, static_argnums=5)
+def _surrogate_draws(stack: DenseStack, features, cumulants, labels, key, repeats: int):
+    """(layers,) accuracy with each feature layer replaced by class-wise Gaussian draws.
 
     One normal draw per repeat covers every layer (one random-number program to compile)."""
-    dtype = features[0].dtype
-
-    def accuracy(logits):
-        return jnp.mean((jnp.argmax(logits, -1) == labels).astype(dtype))
-
-    real = accuracy(features[-1])
     factors = [jax.vmap(gaussian_factor)(c.cov) for c in cumulants]
     splits = np.cumsum([c.mean.shape[-1] for c in cumulants])[:-1].tolist()
 
     def score(k):
-        eps = jax.random.normal(k, (labels.shape[0], sum(f.shape[-1] for f in factors)), dtype)
-        acc = []
-        for layer, e in enumerate(jnp.split(eps, splits, axis=-1)):
-            h = _class_draws(e, cumulants[layer].mean, factors[layer], labels)
-            acc.append(accuracy(_apply_from(stack, layer, h)))
-        return jnp.stack(acc)
+        eps = jax.random.normal(k, (labels.shape[0], sum(f.shape[-1] for f in factors)),
+                                features[0].dtype)
+        return jnp.stack([
+            _accuracy(_apply_from(stack, layer, _class_draws(e, c.mean, f, labels)), labels)
+            for layer, (e, c, f) in enumerate(zip(jnp.split(eps, splits, axis=-1), cumulants,
+                                                  factors, strict=True))])
 
-    return real, jnp.mean(jax.lax.map(score, jax.random.split(key, repeats)), 0)
+    return jnp.mean(jax.lax.map(score, jax.random.split(key, repeats)), 0)
 
 
-@partial(jax.jit, static_argnums=(3, 5))
-def _surrogate_from_inputs(stack, x, labels, num_classes, key, repeats):
-    features, _ = _features(stack, x)
-    cumulants = class_cumulants_kernel(features, labels, num_classes)
-    return _surrogate_accuracy(stack, features, cumulants, labels, key, repeats)
+def _surrogate_stage(stack, x, labels, num_classes, key, repeats):
+    """(features, measured cumulants, real accuracy, surrogate accuracy), one program after the
+    other: XLA:CPU can wedge when a loop runs next to independent work in one program."""
+    features, measured = jax.block_until_ready(_measure_stack(stack, x, labels, num_classes))
+    surrogate = jax.block_until_ready(
+        _surrogate_draws(stack, features, measured.features, labels, key, repeats))
+    return features, measured, _accuracy(features[-1], labels), surrogate
 
 
 def gaussian_surrogate_accuracy(stack: DenseStack, x, labels, num_classes: int, key,
@@ -735,7 +735,7 @@ def gaussian_surrogate_accuracy(stack: DenseStack, x, labels, num_classes: int, 
       stack: the network.
       x: (n, ...) inputs with N_0 features each; labels: (n,) classes, each at least twice.
       num_classes: C.
-      key: PRNG key; layer l uses ``fold_in(key, l)``.
+      key: PRNG key, split into one key per repeat (one normal draw covers every layer).
       repeats: surrogate draws per layer, averaged.
 
     Returns:
@@ -744,8 +744,9 @@ def gaussian_surrogate_accuracy(stack: DenseStack, x, labels, num_classes: int, 
     check_stack(stack)
     _check_positive(repeats, "repeats")
     x, labels = check_class_samples(_check_inputs(stack, x), labels, num_classes)
-    return _surrogate_from_inputs(stack.astype(x.dtype), x, jnp.asarray(labels), num_classes,
-                                  key, repeats)
+    _, _, real, surrogate = _surrogate_stage(stack.astype(x.dtype), x, jnp.asarray(labels),
+                                             num_classes, key, repeats)
+    return real, surrogate
 
 
 def gaussian_surrogate_data(key, x, labels, num_classes: int) -> np.ndarray:
@@ -775,10 +776,13 @@ def _check_positive(value, name: str) -> None:
 
 
 def xor_mixture(noise: float):
-    """The XOR task as two Gaussian mixtures: blobs at (+-1, +-1) with std ``noise``.
+    """The XOR task as two Gaussian mixtures of two blobs each.
 
     Class 0 = same signs ((1, 1), (-1, -1)), class 1 = opposite signs; both class means are
     zero, so the class information is in the covariance.
+
+    Args:
+      noise: standard deviation of every blob.
 
     Returns:
       (weights (2, 2), means (2, 2, 2), covs (2, 2, 2, 2)) indexed [class, component, ...].
@@ -803,7 +807,14 @@ def layer_mixture_cumulants(weights, means, covs, kernel, bias) -> Cumulants:
 
 
 def xor_monte_carlo(n_per_class: int, noise: float, seed: int = 0):
-    """Samples of :func:`jaxinter.data.load_dataset` ``("xor")``: x (2 n, 2), labels (2 n,)."""
+    """Samples of the XOR data loader (:func:`jaxinter.data.load_dataset` ``("xor")``).
+
+    Args:
+      n_per_class: samples per class; noise: blob standard deviation; seed: the loader's seed.
+
+    Returns:
+      (x (2 n_per_class, 2), labels (2 n_per_class,)).
+    """
     ds = load_dataset("xor", n_train=2 * n_per_class, n_test=4, std=noise, seed=seed)
     return ds.x_train, ds.y_train
 
@@ -852,18 +863,18 @@ def xor_closure_check(kernel, bias, alpha: float, noise: float, n_mc: int = 200_
             raise JaxinterInputError(
                 f"kernel, bias: expected shapes (2, U) and (U,), got {kernel.shape} and "
                 f"{bias.shape}")
-        check = _xor_moments(kernel, bias, jnp.asarray(x, jnp.float64), jnp.asarray(y),
-                             float(alpha), float(noise))
+        z = jnp.asarray(x, jnp.float64) @ kernel + bias
+        cum = class_cumulants(activation("quadratic", alpha)(z), y, 2)
+        check = _xor_moments(kernel, bias, float(alpha), float(noise), cum.mean, cum.cov)
         return jax.tree.map(np.asarray, check)
 
 
-@partial(jax.jit, static_argnums=(4, 5))
-def _xor_moments(kernel, bias, x, labels, alpha: float, noise: float) -> XorClosureCheck:
+@partial(jax.jit, static_argnums=(2, 3))
+def _xor_moments(kernel, bias, alpha: float, noise: float, mc_mean, mc_cov) -> XorClosureCheck:
     pre = layer_mixture_cumulants(*xor_mixture(noise), kernel, bias)
     ex_m, ex_c = quadratic_moments(pre.mean, pre.cov, pre.k3, pre.k4, alpha)
     cl_m, cl_c = _closure_moments("quadratic", pre.mean, pre.cov, alpha)
-    cum = class_cumulants_kernel(activation("quadratic", alpha)(x @ kernel + bias), labels, 2)
-    return XorClosureCheck(ex_m, _diag(ex_c), cl_m, _diag(cl_c), cum.mean, _diag(cum.cov),
+    return XorClosureCheck(ex_m, _diag(ex_c), cl_m, _diag(cl_c), mc_mean, _diag(mc_cov),
                            _diag(pre.cov), _diag(pre.k4))
 
 
@@ -968,13 +979,9 @@ def _closure_fields(stack: DenseStack, measured: StackCumulants) -> dict:
     )
 
 
-@partial(jax.jit, static_argnums=(4, 5))
-def _analyse(stack: DenseStack, x, labels, key, num_classes: int, repeats: int):
-    stack = stack.astype(x.dtype)
-    features, pre = _features(stack, x)
-    measured = _measure(features, pre, labels, num_classes)
-    real, surrogate = _surrogate_accuracy(stack, features, measured.features, labels, key,
-                                          repeats)
+@jax.jit
+def _moment_stage(stack: DenseStack, measured: StackCumulants) -> dict:
+    """Closure and exact-propagation fields of :class:`CorrelationAnalysis` (no loops)."""
     fields = {}
     if stack.activation in CLOSURE_ACTIVATIONS:
         fields.update(_closure_fields(stack, measured))
@@ -983,8 +990,7 @@ def _analyse(stack: DenseStack, x, labels, key, num_classes: int, repeats: int):
         higher = tuple((p.k3, p.k4) for p in measured.preactivations[:-1])
         exact = _propagate(stack, inp.mean, inp.cov, higher)
         fields["exact_cov_error"] = moment_prediction_errors(exact, measured)[1]
-    return CorrelationAnalysis(tuple(stack.layer_names()), stack.activation, real, surrogate,
-                               measured, **fields)
+    return fields
 
 
 def analyse_correlations(
@@ -992,10 +998,10 @@ def analyse_correlations(
 ) -> CorrelationAnalysis:
     """Every correlation-function measurement of a dense stack on (x, labels), in float64.
 
-    One jitted program: measured cumulants of every layer, the Gaussian-surrogate accuracy,
-    the closure prediction from the input statistics and its errors, the one-layer closure
-    errors and the cumulant-order breakdown (closed-form activations), the exact propagation
-    (quadratic and linear).
+    Three jitted programs run one after the other: measured cumulants of every layer; the
+    Gaussian-surrogate accuracy; the closure prediction from the input statistics and its
+    errors, the one-layer closure errors and the cumulant-order breakdown (closed-form
+    activations) and the exact propagation (quadratic and linear).
 
     Args:
       stack: the network (e.g. from :func:`dense_stack_from_mlp`).
@@ -1011,6 +1017,10 @@ def analyse_correlations(
     _check_positive(repeats, "repeats")
     with jax.enable_x64(True):
         x, labels = check_class_samples(_check_inputs(stack, x), labels, num_classes)
-        result = _analyse(stack, x.astype(jnp.float64), jnp.asarray(labels), key, num_classes,
-                          repeats)
+        stack = stack.astype(jnp.float64)
+        _, measured, real, surrogate = _surrogate_stage(stack, x.astype(jnp.float64),
+                                                        jnp.asarray(labels), num_classes, key,
+                                                        repeats)
+        result = CorrelationAnalysis(tuple(stack.layer_names()), stack.activation, real,
+                                     surrogate, measured, **_moment_stage(stack, measured))
         return jax.tree.map(np.asarray, result)

@@ -135,8 +135,14 @@ def class_cumulants(x, labels, num_classes: int) -> Cumulants:
 def mixture_cumulants(weights, means, covs) -> Cumulants:
     """Exact cumulants of the Gaussian mixture sum_k weights_k N(means_k, covs_k).
 
-    weights: (K,) summing to 1; means: (K, N); covs: (K, N, N). Returns one distribution
-    (no class axis). Used for exact values on the XOR task (a mixture of four blobs).
+    Used for exact values on the XOR task (a mixture of blobs).
+
+    Args:
+      weights: (K,) component weights summing to 1.
+      means: (K, N) component means; covs: (K, N, N) component covariances.
+
+    Returns:
+      :class:`Cumulants` of one distribution (no class axis), in :func:`wide_float`.
     """
     weights, means, covs = (jnp.asarray(a, wide_float()) for a in (weights, means, covs))
     mean = weights @ means
@@ -163,6 +169,15 @@ def gaussian_factor(cov) -> jax.Array:
 
 
 def gaussian_samples(key, mean, cov, n: int) -> jax.Array:
-    """n samples of N(mean, cov): mean (N,), cov (N, N) -> (n, N); negative eigenvalues -> 0."""
+    """Samples of a Gaussian (negative covariance eigenvalues clipped to 0).
+
+    Args:
+      key: PRNG key.
+      mean: (N,); cov: (N, N).
+      n: number of samples.
+
+    Returns:
+      (n, N) samples of N(mean, cov), in mean's dtype.
+    """
     eps = jax.random.normal(key, (n, mean.shape[-1]), mean.dtype)
     return mean + eps @ gaussian_factor(cov).T

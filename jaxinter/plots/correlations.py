@@ -120,7 +120,8 @@ def xor_figure(x, y, layers, separation, check: XorClosureCheck, path: Path,
     ax.set_yscale("log")
     ax.set_ylabel("class separation (log)")
     ax.set_title("where the class information sits", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_ylim(top=ax.get_ylim()[1] * 30)  # room for the legend above the bars
+    ax.legend(fontsize=7, loc="upper left")
     ax = axes[0, 2]
     units = np.arange(check.exact_var.shape[1])
     for c, shift in ((0, -0.27), (1, 0.0)):
