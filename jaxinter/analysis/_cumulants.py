@@ -6,7 +6,7 @@ For samples of class c with mean mu and centred samples D (n_c, N) the module co
     k3[i, j]  = kappa_ijj  = D^T (D * D) / n_c                  (N, N)
     k4[i, j]  = kappa_iijj = (D * D)^T (D * D) / n_c - cov_ii cov_jj - 2 cov_ij^2   (N, N)
 
-with the 1/n normalization, so that the moment formulas of :mod:`jaxinter.correlations` are
+with the 1/n normalization, so that the moment maps of the correlation analysis are
 exact identities on sample moments. Nothing of size N^3 or N^4 is formed; memory is
 O(n N + N^2) per class (classes are processed one after the other with ``lax.map``).
 
@@ -67,42 +67,82 @@ def fourth_cumulant_slice(m4: jax.Array, cov: jax.Array) -> jax.Array:
 
 
 @partial(jax.jit, static_argnums=2)
-def _class_cumulants(x: jax.Array, labels: jax.Array, num_classes: int) -> Cumulants:
+def class_cumulants_kernel(x, labels: jax.Array, num_classes: int):
+    """:func:`class_cumulants` of checked inputs (jitted; usable inside other jitted code).
+
+    Args:
+      x: (n, N) float samples, or a list of such arrays of the same n samples (e.g. the
+        layers of a network), which then share one loop over the classes.
+      labels: (n,) integer classes in ``0..num_classes - 1``, each class at least twice.
+      num_classes: C (static).
+
+    Returns:
+      :class:`Cumulants` with a leading class axis of length C (a list of them for a list x).
+    """
+
     def one_class(c):
-        w = (labels == c).astype(x.dtype)
+        w = (labels == c).astype(jax.tree.leaves(x)[0].dtype)
         n = w.sum()
-        mean = w @ x / n
-        cov, k3, m4 = _central_moments(x - mean, w, n)
-        return Cumulants(mean, cov, k3, fourth_cumulant_slice(m4, cov), n)
+
+        def cumulants(h):
+            mean = w @ h / n
+            cov, k3, m4 = _central_moments(h - mean, w, n)
+            return Cumulants(mean, cov, k3, fourth_cumulant_slice(m4, cov), n)
+
+        return [cumulants(h) for h in x] if isinstance(x, list | tuple) else cumulants(x)
 
     return jax.lax.map(one_class, jnp.arange(num_classes))
 
 
-def class_cumulants(x, labels, num_classes: int) -> Cumulants:
-    """Per-class mean, covariance, kappa_ijj and kappa_iijj of samples x (n, ...) -> (C, N, ...).
+def check_class_samples(x, labels, num_classes: int) -> tuple[jax.Array, np.ndarray]:
+    """Checked class samples: x flattened to (n, N) in :func:`wide_float`, labels as host ints.
 
-    x is flattened to (n, N). labels: (n,) ints in [0, num_classes); every class needs at least
-    two samples. Constant features (zero variance) give zero rows, never NaN.
+    Raises unless x is a finite float array (n, ...), labels (n,) are in ``0..num_classes - 1``
+    and every class has at least two samples.
     """
     x = check_floating(x, "x")
     if x.ndim < 2:
         raise JaxinterInputError(f"x: expected shape (samples, features...), got {x.shape}")
     x = x.reshape(x.shape[0], -1).astype(wide_float())
     check_finite(x, "x")
-    labels_np = check_labels(labels, num_samples=x.shape[0], num_classes=num_classes)
-    counts = np.bincount(labels_np, minlength=num_classes)
+    labels = check_labels(labels, num_samples=x.shape[0], num_classes=num_classes)
+    counts = np.bincount(labels, minlength=num_classes)
     if counts.min() < 2:
         raise JaxinterInputError(
             f"labels: every class needs at least 2 samples, counts are {counts.tolist()}"
         )
-    return _class_cumulants(x, jnp.asarray(labels_np), num_classes)
+    return x, labels
+
+
+def class_cumulants(x, labels, num_classes: int) -> Cumulants:
+    """Per-class mean, covariance, kappa_ijj and kappa_iijj of samples.
+
+    Constant features (zero variance) give zero rows, never NaN.
+
+    Args:
+      x: (n, ...) float samples, flattened to (n, N).
+      labels: (n,) integer classes in ``0..num_classes - 1``; every class at least twice.
+      num_classes: C.
+
+    Returns:
+      :class:`Cumulants` with mean (C, N), cov, k3, k4 (C, N, N) and count (C,), in
+      :func:`wide_float`.
+    """
+    x, labels = check_class_samples(x, labels, num_classes)
+    return class_cumulants_kernel(x, jnp.asarray(labels), num_classes)
 
 
 def mixture_cumulants(weights, means, covs) -> Cumulants:
     """Exact cumulants of the Gaussian mixture sum_k weights_k N(means_k, covs_k).
 
-    weights: (K,) summing to 1; means: (K, N); covs: (K, N, N). Returns one distribution
-    (no class axis). Used for exact values on the XOR task (a mixture of four blobs).
+    Used for exact values on the XOR task (a mixture of blobs).
+
+    Args:
+      weights: (K,) component weights summing to 1.
+      means: (K, N) component means; covs: (K, N, N) component covariances.
+
+    Returns:
+      :class:`Cumulants` of one distribution (no class axis), in :func:`wide_float`.
     """
     weights, means, covs = (jnp.asarray(a, wide_float()) for a in (weights, means, covs))
     mean = weights @ means
@@ -122,9 +162,22 @@ def mixture_cumulants(weights, means, covs) -> Cumulants:
     return Cumulants(mean, cov, k3, fourth_cumulant_slice(m4, cov), jnp.asarray(1.0))
 
 
-def gaussian_samples(key, mean, cov, n: int) -> jax.Array:
-    """n samples of N(mean, cov) (N,) (N, N) via eigendecomposition; negative eigenvalues -> 0."""
+def gaussian_factor(cov) -> jax.Array:
+    """A factor F (N, N) with F F^T = cov (N, N), negative eigenvalues clipped to 0 (eigh)."""
     evals, evecs = jnp.linalg.eigh(cov)
-    factor = evecs * jnp.sqrt(jnp.clip(evals, 0.0))[None, :]
+    return evecs * jnp.sqrt(jnp.clip(evals, 0.0))[None, :]
+
+
+def gaussian_samples(key, mean, cov, n: int) -> jax.Array:
+    """Samples of a Gaussian (negative covariance eigenvalues clipped to 0).
+
+    Args:
+      key: PRNG key.
+      mean: (N,); cov: (N, N).
+      n: number of samples.
+
+    Returns:
+      (n, N) samples of N(mean, cov), in mean's dtype.
+    """
     eps = jax.random.normal(key, (n, mean.shape[-1]), mean.dtype)
-    return mean + eps @ factor.T
+    return mean + eps @ gaussian_factor(cov).T

@@ -11,7 +11,14 @@ It imports nothing but ``jaxinter.errors``. See docs/models.md.
 """
 
 from ._apply import apply_in_batches
-from ._common import ACTIVATIONS, VGG11, activation, linen_to_nnx, nnx_to_linen
+from ._common import (
+    ACTIVATIONS,
+    QUADRATIC_ALPHA,
+    VGG11,
+    activation,
+    linen_to_nnx,
+    nnx_to_linen,
+)
 from ._linen import MLP, VGG, ResNet, ViT, init_variables
 from ._nnx import MLP as NnxMLP
 from ._nnx import VGG as NnxVGG
@@ -25,6 +32,7 @@ __all__ = [
     "NnxMLP",
     "NnxResNet",
     "NnxVGG",
+    "QUADRATIC_ALPHA",
     "ResNet",
     "ViT",
     "activation",

@@ -7,6 +7,8 @@ Linen ``batch_stats[path]`` <-> NNX ``nnx.BatchStat`` at the same path.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
 import jax
@@ -17,6 +19,7 @@ from flax import nnx, traverse_util
 from ..errors import JaxinterInputError
 
 ACTIVATIONS = ("relu", "erf", "tanh", "quadratic", "linear")
+QUADRATIC_ALPHA = 0.5  # default alpha of the quadratic activation z + alpha z**2
 
 # Running statistics keep 90% of the old value per step (PyTorch's default, momentum=0.1 there);
 # flax's 0.99 leaves them far from the data after the few hundred steps of a CPU training run.
@@ -26,8 +29,17 @@ BN_MOMENTUM = 0.9
 VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
-def activation(name: str, alpha: float = 0.5) -> Callable[[jax.Array], jax.Array]:
-    """Elementwise nonlinearity by name; ``quadratic`` is z + alpha z**2."""
+def activation(name: str, alpha: float = QUADRATIC_ALPHA) -> Callable[[jax.Array], jax.Array]:
+    """The elementwise nonlinearity ``name``, one of :data:`ACTIVATIONS`.
+
+    Args:
+      name: ``relu``, ``erf``, ``tanh``, ``quadratic`` (z + alpha z**2) or ``linear``.
+      alpha: coefficient of the quadratic term; every other activation ignores it.
+
+    Returns:
+      A function mapping an array of any shape to an array of the same shape and dtype.
+    """
+    check_activation(name, alpha)
     if name == "relu":
         return jax.nn.relu
     if name == "erf":
@@ -36,9 +48,15 @@ def activation(name: str, alpha: float = 0.5) -> Callable[[jax.Array], jax.Array
         return jnp.tanh
     if name == "quadratic":
         return lambda z: z + alpha * z * z
-    if name == "linear":
-        return lambda z: z
-    raise JaxinterInputError(f"activation: expected one of {ACTIVATIONS}, got {name!r}")
+    return lambda z: z
+
+
+def check_activation(name, alpha=QUADRATIC_ALPHA, choices=ACTIVATIONS) -> None:
+    """Raise unless ``name`` is one of ``choices`` and ``alpha`` a finite real number."""
+    if name not in choices:
+        raise JaxinterInputError(f"activation: expected one of {choices}, got {name!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha):
+        raise JaxinterInputError(f"alpha: expected a finite real number, got {alpha!r}")
 
 
 def check_positive(**sizes: int) -> None:

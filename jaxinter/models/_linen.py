@@ -17,7 +17,14 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from ..errors import JaxinterInputError
-from ._common import BN_MOMENTUM, activation, check_plan, check_positive, max_pool
+from ._common import (
+    BN_MOMENTUM,
+    QUADRATIC_ALPHA,
+    activation,
+    check_plan,
+    check_positive,
+    max_pool,
+)
 
 BatchNorm = partial(nn.BatchNorm, momentum=BN_MOMENTUM)
 
@@ -44,7 +51,7 @@ class MLP(nn.Module):
     depth: int = 3
     width: int = 256
     activation: str = "relu"
-    alpha: float = 0.5
+    alpha: float = QUADRATIC_ALPHA
     batchnorm: bool = False
 
     @nn.compact

@@ -15,7 +15,14 @@ from functools import partial
 import jax
 from flax import nnx
 
-from ._common import BN_MOMENTUM, activation, check_plan, check_positive, max_pool
+from ._common import (
+    BN_MOMENTUM,
+    QUADRATIC_ALPHA,
+    activation,
+    check_plan,
+    check_positive,
+    max_pool,
+)
 
 BatchNorm = partial(nnx.BatchNorm, momentum=BN_MOMENTUM)
 
@@ -51,7 +58,7 @@ class MLP(nnx.Module):
         depth: int = 3,
         width: int = 256,
         activation: str = "relu",
-        alpha: float = 0.5,
+        alpha: float = QUADRATIC_ALPHA,
         batchnorm: bool = False,
         *,
         rngs: nnx.Rngs,

@@ -7,18 +7,26 @@ and renders its result; sweeps run many studies. Studies build on every lower la
 masking, interactions, training, io, data, models) and never on plots or commands.
 """
 
+from ._correlations import CorrelationsConfig, CorrelationsStudy, run_correlations
 from ._dynamics import DynamicsConfig, DynamicsStudy, run_dynamics
 from ._layerwise import LayerwiseConfig, LayerwiseStudy, run_layerwise
+from ._selfcheck import SelfCheckConfig, SelfCheckStudy, run_selfcheck
 from ._separation import SeparationConfig, SeparationStudy, run_separation
 
 __all__ = [
+    "CorrelationsConfig",
+    "CorrelationsStudy",
     "DynamicsConfig",
     "DynamicsStudy",
     "LayerwiseConfig",
     "LayerwiseStudy",
+    "SelfCheckConfig",
+    "SelfCheckStudy",
     "SeparationConfig",
     "SeparationStudy",
+    "run_correlations",
     "run_dynamics",
     "run_layerwise",
+    "run_selfcheck",
     "run_separation",
 ]

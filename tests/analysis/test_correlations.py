@@ -11,6 +11,7 @@ import pytest
 from jaxinter import analysis as co
 from jaxinter.analysis import class_cumulants, mixture_cumulants
 from jaxinter.errors import JaxinterInputError
+from jaxinter.models import activation as activation_fn
 
 
 def _sample_moments(h, labels, num_classes):
@@ -79,7 +80,7 @@ def test_gaussian_closure_matches_monte_carlo(x64, activation):
     assert np.all(np.isfinite(m)) and np.all(np.isfinite(c))
     n = 100_000  # the tolerance below scales with the Monte Carlo standard error
     z = np.random.default_rng(4).multivariate_normal(mean, cov, n, method="eigh")
-    h = np.asarray(co.activation_fn(activation, 0.7)(jnp.asarray(z)))
+    h = np.asarray(activation_fn(activation, 0.7)(jnp.asarray(z)))
     mc_mean, mc_cov = h.mean(0), np.cov(h.T, bias=True)
     # standard errors of the Monte Carlo estimates, with a 6-sigma tolerance
     se_mean = h.std(0) / np.sqrt(n)
@@ -113,7 +114,7 @@ def test_closure_rejects_tanh():
 def test_exact_propagation_through_a_stack(x64, activation):
     x, labels = _skewed_data(seed=6)
     stack = _random_stack(jax.random.key(0), [4, 5, 5, 3], activation, alpha=0.4)
-    measured = co.measure_moments(stack, x, labels, 3)
+    measured = co.stack_cumulants(stack, x, labels, 3)
     higher = tuple((p.k3, p.k4) for p in measured.preactivations[:-1])
     inp = measured.features[0]
     pred = co.propagate_moments(stack, inp.mean, inp.cov, higher)
@@ -122,7 +123,7 @@ def test_exact_propagation_through_a_stack(x64, activation):
         true_mean, true_cov = _sample_moments(h, labels, 3)
         np.testing.assert_allclose(pred.means[l], true_mean, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(pred.covs[l], true_cov, rtol=1e-10, atol=1e-10)
-    mean_err, cov_err = co.prediction_errors(pred, measured)
+    mean_err, cov_err = co.moment_prediction_errors(pred, measured)
     chex.assert_shape([mean_err, cov_err], (4, 3))
     assert float(cov_err.max()) < 1e-10
 
@@ -133,8 +134,8 @@ def test_closure_propagation_exact_for_one_gaussian_hidden_layer(x64):
     mean, cov = _gaussian_case(7, dim=3, dead=False)
     pred = co.propagate_moments(stack, jnp.asarray(mean)[None], jnp.asarray(cov)[None])
     x = np.random.default_rng(8).multivariate_normal(mean, cov, 400_000)
-    measured = co.measure_moments(stack, x, np.zeros(len(x), int), 1)
-    mean_err, cov_err = co.prediction_errors(pred, measured)
+    measured = co.stack_cumulants(stack, x, np.zeros(len(x), int), 1)
+    mean_err, cov_err = co.moment_prediction_errors(pred, measured)
     assert float(mean_err.max()) < 0.01 and float(cov_err.max()) < 0.01
 
 
@@ -142,8 +143,8 @@ def test_breakdown_parts_sum_to_measured(x64):
     x, labels = _skewed_data(seed=9)
     for activation in ("quadratic", "relu", "erf"):
         stack = _random_stack(jax.random.key(2), [4, 5, 3], activation, alpha=0.6)
-        measured = co.measure_moments(stack, x, labels, 3)
-        (bd,) = co.layer_breakdowns(stack, measured)
+        measured = co.stack_cumulants(stack, x, labels, 3)
+        (bd,) = co.stack_breakdowns(stack, measured)
         chex.assert_shape(bd.mean_parts, (3, 3, 5))
         chex.assert_shape(bd.cov_parts, (3, 4, 5, 5))
         np.testing.assert_allclose(bd.mean_parts.sum(1), measured.features[1].mean, atol=1e-12)
@@ -165,7 +166,7 @@ def test_surrogate_keeps_accuracy_on_gaussian_data(x64):
     # h = (relu(x1), relu(-x1)), logits = h: predicts class 0 when x1 > 0
     stack = co.DenseStack((jnp.array([[1.0, -1.0], [0.0, 0.0]]), jnp.eye(2)),
                           (jnp.zeros(2), jnp.zeros(2)), "relu")
-    real, acc = co.surrogate_accuracy(stack, x, labels, 2, jax.random.key(0), repeats=2)
+    real, acc = co.gaussian_surrogate_accuracy(stack, x, labels, 2, jax.random.key(0), repeats=2)
     chex.assert_shape(acc, (3,))
     assert abs(float(real) - 0.84) < 0.03  # Phi(1) for this linear rule
     np.testing.assert_allclose(acc[0], real, atol=0.03)
@@ -184,14 +185,14 @@ def test_xor_exact_moments_and_closure_failure(x64):
     kernel = jnp.array([[1.0, 1.0, 0.3], [1.0, -1.0, 0.0]])  # units x1+x2, x1-x2, 0.3 x1
     res = co.xor_closure_check(kernel, jnp.zeros(3), 1.0, 0.3, n_mc=50_000)
     # 50,000 samples per class: observed errors <= 0.014 (means), 1.6% (variances) over 4 seeds
-    np.testing.assert_allclose(res["exact_mean"], res["mc_mean"], atol=0.03)
-    np.testing.assert_allclose(res["exact_var"], res["mc_var"], rtol=0.03)
-    np.testing.assert_allclose(res["closure_mean"], res["exact_mean"], atol=1e-12)
+    np.testing.assert_allclose(res.exact_mean, res.mc_mean, atol=0.03)
+    np.testing.assert_allclose(res.exact_var, res.mc_var, rtol=0.03)
+    np.testing.assert_allclose(res.closure_mean, res.exact_mean, atol=1e-12)
     # class 0 is bimodal along x1 + x2 (z = +-2): the closure's variance is far too large
-    assert res["closure_var"][0, 0] > 5 * res["exact_var"][0, 0]
-    assert res["k4_diag"][0, 0] < 0
+    assert res.closure_var[0, 0] > 5 * res.exact_var[0, 0]
+    assert res.k4_diag[0, 0] < 0
     # the class information has moved into the mean of the quadratic unit
-    assert res["exact_mean"][0, 0] - res["exact_mean"][1, 0] > 3.0
+    assert res.exact_mean[0, 0] - res.exact_mean[1, 0] > 3.0
 
 
 def test_xor_class_means_equal(x64):
@@ -201,7 +202,7 @@ def test_xor_class_means_equal(x64):
     cum = class_cumulants(x, y, 2)
     np.testing.assert_allclose(cum.mean, exact.mean, atol=0.02)  # the loader is the mixture
     np.testing.assert_allclose(cum.cov, exact.cov, atol=0.03)
-    mean_sep, cov_sep = co.class_separation(cum)
+    mean_sep, cov_sep = co.mean_cov_separation(cum)
     assert float(mean_sep) < 0.01 and float(cov_sep) > 0.5
 
 
@@ -232,11 +233,179 @@ def test_stack_from_mlp_matches_capture(batchnorm):
     assert stack.layer_names()[1:3] == ["hidden_1", "hidden_2"]
 
 
-def test_cli_writes_report(tmp_path):
-    from jaxinter.cli import main
+# ---------------------------------------------------------------------------------------------
+# one activation table, shared with the models
 
-    rc = main(["correlations", "--out", str(tmp_path), "--epochs", "2", "--width", "8",
-               "--activations", "quadratic", "--repeats", "1"])
-    assert rc == 0
-    for name in ("report.html", "summary.json", "surrogate_accuracy.png", "xor.png"):
-        assert (tmp_path / name).exists()
+
+def test_stacks_use_the_models_activations_and_alpha():
+    from jaxinter.models import ACTIVATIONS, QUADRATIC_ALPHA
+
+    assert set(co.CLOSURE_ACTIVATIONS) <= set(ACTIVATIONS)
+    assert set(co.EXACT_ACTIVATIONS) <= set(co.CLOSURE_ACTIVATIONS)
+    assert co.DenseStack((), (), "quadratic").alpha == QUADRATIC_ALPHA
+    x = jax.random.normal(jax.random.key(4), (5, 4))
+    for name in ACTIVATIONS:
+        stack = _random_stack(jax.random.key(3), [4, 3, 2], name, alpha=0.7)
+        features, pre = co.stack_features(stack, x)
+        np.testing.assert_allclose(features[1], activation_fn(name, 0.7)(pre[0]), rtol=1e-6,
+                                   atol=1e-6)
+    # the closure's default alpha is the models' default
+    mean, cov = jnp.array([0.3, -0.2]), jnp.array([[1.0, 0.2], [0.2, 0.5]])
+    np.testing.assert_allclose(
+        co.gaussian_closure_moments("quadratic", mean, cov)[0],
+        co.gaussian_closure_moments("quadratic", mean, cov, QUADRATIC_ALPHA)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: JaxinterInputError naming the argument, before tracing
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: co.gaussian_closure_moments("relu", jnp.zeros(3), jnp.eye(2)), r"^cov: expected"),
+        (lambda: co.gaussian_closure_moments("erf", jnp.zeros((2, 3)), jnp.eye(3)), r"^cov:"),
+        (lambda: co.gaussian_closure_moments("relu", jnp.zeros(()), jnp.eye(1)), r"^mean:"),
+        (lambda: co.gaussian_closure_moments("relu", jnp.zeros(2, int), jnp.eye(2)),
+         r"^mean: expected a real floating"),
+        (lambda: co.gaussian_closure_moments("quadratic", jnp.zeros(2), jnp.eye(2), np.nan),
+         r"^alpha:"),
+        (lambda: co.gaussian_closure_moments("gelu", jnp.zeros(2), jnp.eye(2)), r"^activation:"),
+        (lambda: co.quadratic_moments(jnp.zeros(2), jnp.eye(2), jnp.zeros((2, 3)), jnp.eye(2)),
+         r"^k3:"),
+        (lambda: co.linear_moments(jnp.zeros(2), jnp.eye(2), jnp.ones((3, 4)), jnp.ones(4)),
+         r"^kernel, bias:"),
+        (lambda: co.relu_gaussian_moments(jnp.zeros(2), jnp.eye(3)), r"^cov:"),
+    ],
+)
+def test_moment_maps_reject_bad_shapes(call, match):
+    with pytest.raises(JaxinterInputError, match=match):
+        call()
+
+
+def test_propagate_moments_rejects_bad_input():
+    stack = _random_stack(jax.random.key(0), [3, 4, 2], "quadratic", alpha=0.4)
+    mean, cov = jnp.zeros((2, 3)), jnp.broadcast_to(jnp.eye(3), (2, 3, 3))
+    with pytest.raises(JaxinterInputError, match=r"^mean: expected \(\.\.\., 3\)"):
+        co.propagate_moments(stack, jnp.zeros((2, 5)), jnp.broadcast_to(jnp.eye(5), (2, 5, 5)))
+    with pytest.raises(JaxinterInputError, match=r"^cov:"):
+        co.propagate_moments(stack, mean, jnp.eye(3))
+    with pytest.raises(JaxinterInputError, match=r"^higher: expected 1 \(k3, k4\) pairs"):
+        co.propagate_moments(stack, mean, cov, higher=())
+    with pytest.raises(JaxinterInputError, match=r"^higher\[0\]\[1\]: expected"):
+        co.propagate_moments(stack, mean, cov, higher=((jnp.zeros((2, 4, 4)), jnp.zeros(4)),))
+    with pytest.raises(JaxinterInputError, match=r"^activation:"):  # no exact map for relu
+        co.propagate_moments(stack.replace(activation="relu"), mean, cov,
+                             higher=((jnp.zeros((2, 4, 4)),) * 2,))
+    with pytest.raises(JaxinterInputError, match=r"^activation:"):  # no closure for tanh
+        co.propagate_moments(stack.replace(activation="tanh"), mean, cov)
+    bad = stack.replace(kernels=(jnp.ones((3, 4)), jnp.ones((5, 2))))
+    with pytest.raises(JaxinterInputError, match=r"^stack: expected kernels"):
+        co.propagate_moments(bad, mean, cov)
+    with pytest.raises(JaxinterInputError, match=r"^stack: expected a DenseStack"):
+        co.propagate_moments("stack", mean, cov)
+
+
+def test_cumulant_breakdown_rejects_bad_input(x64):
+    x, labels = _skewed_data(seed=12)
+    cum = class_cumulants(x, labels, 3)
+    with pytest.raises(JaxinterInputError, match=r"^post: expected the shapes of pre"):
+        co.cumulant_breakdown("relu", 0.0, cum, class_cumulants(x[:, :3], labels, 3))
+    with pytest.raises(JaxinterInputError, match=r"^pre.k4: expected"):
+        co.cumulant_breakdown("relu", 0.0, cum.replace(k4=cum.k4[:, :2]), cum)
+    with pytest.raises(JaxinterInputError, match=r"^pre: expected Cumulants"):
+        co.cumulant_breakdown("relu", 0.0, (cum.mean, cum.cov), cum)
+    with pytest.raises(JaxinterInputError, match=r"^activation:"):
+        co.cumulant_breakdown("tanh", 0.0, cum, cum)
+
+
+def test_stack_functions_reject_bad_input():
+    stack = _random_stack(jax.random.key(0), [4, 3, 2], "relu")
+    with pytest.raises(JaxinterInputError, match=r"^x: expected \(samples, \.\.\.\) with 4"):
+        co.stack_features(stack, jnp.ones((5, 3)))
+    with pytest.raises(JaxinterInputError, match=r"^h: expected shape \(n, 3\)"):
+        co.apply_stack_from(stack, 1, jnp.ones((5, 4)))
+    with pytest.raises(JaxinterInputError, match=r"^layer:"):
+        co.apply_stack_from(stack, 4, jnp.ones((5, 4)))
+    with pytest.raises(JaxinterInputError, match=r"^repeats:"):
+        co.analyse_correlations(stack, np.ones((6, 4)), np.arange(6) % 2, 2, jax.random.key(0),
+                                repeats=0)
+    with pytest.raises(JaxinterInputError, match=r"^labels: every class needs at least 2"):
+        co.analyse_correlations(stack, np.ones((6, 4)), np.array([0, 0, 0, 0, 0, 1]), 2,
+                                jax.random.key(0))
+    with pytest.raises(JaxinterInputError, match=r"^kernel, bias:"):
+        co.xor_closure_check(np.ones((3, 2)), np.zeros(2), 0.5, 0.3, n_mc=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# the one-call analysis against its pieces and against numpy
+
+
+def _numpy_forward(stack, x):
+    """Feature layers of a dense stack in plain numpy float64 (independent of jaxinter)."""
+    phi = {"quadratic": lambda z: z + stack.alpha * z * z, "relu": lambda z: np.maximum(z, 0),
+           "tanh": np.tanh}[stack.activation]
+    h = [np.asarray(x, np.float64)]
+    for l, (k, b) in enumerate(zip(stack.kernels, stack.biases, strict=True)):
+        z = h[-1] @ np.asarray(k, np.float64) + np.asarray(b, np.float64)
+        h.append(z if l == stack.depth else phi(z))
+    return h
+
+
+@pytest.mark.parametrize("activation", ["quadratic", "tanh"])
+def test_analyse_correlations_against_its_pieces(activation):
+    x, labels = _skewed_data(n=400, seed=13)
+    stack = _random_stack(jax.random.key(5), [4, 5, 5, 3], activation, alpha=0.4)
+    res = co.analyse_correlations(stack, x, labels, 3, jax.random.key(1), repeats=2)
+    assert isinstance(res, co.CorrelationAnalysis)
+    assert res.layers == ("input", "hidden_1", "hidden_2", "logits")
+    chex.assert_shape(res.surrogate_accuracy, (4,))
+    chex.assert_type([res.accuracy, res.surrogate_accuracy], np.float64)
+    h = _numpy_forward(stack, x)
+    assert float(res.accuracy) == np.mean(h[-1].argmax(-1) == labels)
+    for l, feature in enumerate(h):
+        means, covs = _sample_moments(feature, labels, 3)
+        np.testing.assert_allclose(res.measured.features[l].mean, means, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res.measured.features[l].cov, covs, rtol=1e-9, atol=1e-12)
+    if activation == "tanh":  # no closed form: surrogates and measurements only
+        assert not res.has_closure and res.closure_cov_error is None
+        assert res.exact_cov_error is None
+        return
+    with jax.enable_x64(True):
+        s64 = stack.astype(jnp.float64)
+        real, sur = co.gaussian_surrogate_accuracy(s64, x, labels, 3, jax.random.key(1), 2)
+        inp = res.measured.features[0]
+        closure = co.propagate_moments(s64, inp.mean, inp.cov)
+        errors = co.moment_prediction_errors(closure, res.measured)
+        local = co.local_closure_errors(s64, res.measured)
+        norms = [b.norms() for b in co.stack_breakdowns(s64, res.measured)]
+    np.testing.assert_allclose(res.surrogate_accuracy, sur, atol=1e-12)  # same key, same draws
+    np.testing.assert_allclose(res.closure_mean_error, errors[0], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(res.closure_cov_error, errors[1], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(res.local_cov_error, local[1], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(res.cov_part_norms, np.stack([c for _, c in norms]), rtol=1e-9)
+    chex.assert_shape(res.mean_part_norms, (2, 3, 3))
+    # the closure's first-layer mean is exact (it needs only the input mean and covariance)
+    assert float(res.closure_mean_error[1].max()) < 1e-12
+    assert float(res.exact_cov_error.max()) < 1e-10  # the exact map, a rounding check
+    mean_share, cov_share = res.part_shares()
+    chex.assert_shape([mean_share, cov_share], [(2, 3), (2, 4)])
+    np.testing.assert_allclose(cov_share.sum(-1), 1.0)
+    expected = (res.cov_part_norms / res.cov_part_norms.sum(-1, keepdims=True)).mean(1)
+    np.testing.assert_allclose(cov_share, expected)
+
+
+def test_stack_mean_cov_separation_against_numpy(x64):
+    x, labels = _skewed_data(n=300, seed=14)
+    labels = labels % 2
+    stack = _random_stack(jax.random.key(6), [4, 3, 2], "relu")
+    measured = co.stack_cumulants(stack, x, labels, 2)
+    sep = co.stack_mean_cov_separation(measured)
+    chex.assert_shape(sep, (3, 2))
+    for l, h in enumerate(_numpy_forward(stack, x)):
+        means, covs = _sample_moments(h, labels, 2)
+        avg = covs.mean(0)
+        np.testing.assert_allclose(sep[l, 0], np.sum((means[1] - means[0]) ** 2) / np.trace(avg),
+                                   rtol=1e-9)
+        np.testing.assert_allclose(sep[l, 1], np.linalg.norm(covs[1] - covs[0]) /
+                                   np.linalg.norm(avg), rtol=1e-9)

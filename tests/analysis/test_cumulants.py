@@ -8,7 +8,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxinter.analysis import Cumulants, class_cumulants, gaussian_samples, mixture_cumulants
+from jaxinter.analysis import (
+    Cumulants,
+    class_cumulants,
+    gaussian_factor,
+    gaussian_samples,
+    mixture_cumulants,
+)
 from jaxinter.errors import JaxinterInputError
 
 
@@ -127,3 +133,25 @@ def test_gaussian_drops_higher_cumulants(x64):
     g = cum.gaussian()
     np.testing.assert_array_equal(g.k3, 0)
     np.testing.assert_array_equal(g.cov, 1)
+
+
+def test_kernel_on_a_list_equals_one_call_per_array(x64):
+    """Several layers of the same samples share one loop over the classes, same numbers."""
+    from jaxinter.analysis._cumulants import class_cumulants_kernel
+
+    rng = np.random.default_rng(4)
+    xs = [rng.exponential(size=(60, 3)), rng.normal(size=(60, 5))]
+    labels = jnp.asarray(rng.integers(0, 2, 60))
+    together = class_cumulants_kernel(xs, labels, 2)
+    for x, cum in zip(xs, together, strict=True):
+        alone = class_cumulants_kernel(jnp.asarray(x), labels, 2)
+        for a, b in zip(jax.tree.leaves(cum), jax.tree.leaves(alone), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+def test_gaussian_factor_reproduces_the_covariance(x64):
+    a = np.random.default_rng(5).normal(size=(4, 4))
+    cov = a @ a.T
+    cov[3, :] = cov[:, 3] = 0.0  # singular
+    f = gaussian_factor(jnp.asarray(cov))
+    np.testing.assert_allclose(f @ f.T, cov, atol=1e-12)

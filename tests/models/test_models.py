@@ -18,6 +18,7 @@ from jaxinter.errors import JaxinterInputError
 from jaxinter.masking import layer_names
 from jaxinter.models import (
     MLP,
+    QUADRATIC_ALPHA,
     VGG,
     VGG11,
     NnxMLP,
@@ -42,6 +43,22 @@ def test_activations_match_their_formulas():
     np.testing.assert_array_equal(activation("linear")(z), z)
     with pytest.raises(JaxinterInputError, match="activation"):
         activation("gelu")
+
+
+def test_one_default_alpha_for_every_quadratic():
+    """``alpha`` means z + alpha z**2 everywhere and defaults to QUADRATIC_ALPHA everywhere."""
+    z = np.linspace(-2, 2, 9, dtype=np.float32)
+    expected = z + QUADRATIC_ALPHA * z**2
+    np.testing.assert_allclose(activation("quadratic")(z), expected, rtol=1e-6)
+    assert MLP((4,)).alpha == QUADRATIC_ALPHA
+    assert NnxMLP((4,), rngs=nnx.Rngs(0)).alpha == QUADRATIC_ALPHA
+    np.testing.assert_array_equal(activation("relu", 3.0)(z), activation("relu")(z))  # ignored
+
+
+@pytest.mark.parametrize("alpha", [float("nan"), float("inf"), "0.5", True, None])
+def test_bad_alpha_is_rejected(alpha):
+    with pytest.raises(JaxinterInputError, match=r"^alpha: expected a finite real number"):
+        activation("quadratic", alpha)
 
 
 def _shapes(model):
