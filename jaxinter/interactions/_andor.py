@@ -92,8 +92,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
 
 
 def default_steps(n: int) -> int:
-    """Default iteration budget of the "default" method for n players."""
-    return max(2000, 4000 + 2000 * (n - 8))
+    """Default iteration budget of the "default" method: 4000 * 1.75**((n - 8) / 2), >= 2000."""
+    return max(2000, int(4000 * 1.75 ** ((n - 8) / 2)))
 
 
 def default_slots(n: int, games: int) -> int:

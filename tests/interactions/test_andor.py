@@ -1,4 +1,8 @@
-"""AND-OR extraction against the exact LP optimum, brute force and a torch reference."""
+"""AND-OR extraction against the exact LP optimum, brute force and a torch reference.
+
+Games are random functions and, for the solver's behaviour on the games it is built for, scores
+of a trained network (digits MLP, salient 2x2 patches as players) on every masked input.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ def lp_optimum(v, c_q=0.04):
 
 
 def test_kron_apply_matches_butterflies_and_adjoint():
-    n = 7  # two chunks of bits (5 + 2)
+    n = 7  # an odd n: three passes of two bits and one of one bit
     f, y = jax.random.normal(jax.random.key(0), (2, 3, 2**n))
 
     @jax.jit  # one compilation instead of one per eager operation
@@ -66,6 +70,10 @@ def test_kron_apply_matches_butterflies_and_adjoint():
     np.testing.assert_allclose(fwd, moebius_kernel(f, n), atol=1e-4)
     np.testing.assert_allclose(inv, zeta_kernel(f, n), atol=1e-4)
     np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
+    # one matrix per block of a stacked axis: (k, 2, 2) acting on f[..., j, :]
+    stacked = kron_apply(f[:2], n, np.stack([MOEBIUS_BIT, np.linalg.inv(MOEBIUS_BIT)]))
+    np.testing.assert_allclose(stacked[0], moebius_kernel(f[0], n), atol=1e-4)
+    np.testing.assert_allclose(stacked[1], zeta_kernel(f[1], n), atol=1e-4)
 
 
 def test_lp_matches_dense_formulation():
@@ -297,3 +305,123 @@ def test_bad_inputs():
         and_or(jnp.array([0.0, jnp.nan]))
     with pytest.raises(JaxinterInputError, match="model_axis"):
         and_or_joint(jnp.zeros((2, 8)), model_axis=-1)
+    with pytest.raises(JaxinterInputError, match="slots"):
+        and_or(jnp.zeros(8), slots=0)
+
+
+def test_init_is_validated():
+    previous = and_or(jnp.ones((2, 8)), steps=100)
+    with pytest.raises(JaxinterInputError, match="init: expected an AndOrResult"):
+        and_or(jnp.ones((2, 8)), init=previous.i_and)
+    with pytest.raises(JaxinterInputError, match=r"init: .*shape \(3, 8\)"):
+        and_or(jnp.ones((3, 8)), init=previous)
+    with pytest.raises(JaxinterInputError, match="init: "):
+        and_or(jnp.ones((2, 16)), init=previous)  # another n
+    # lp and published ignore a valid init
+    lp = and_or(jnp.ones((2, 8)), method="lp", init=previous)
+    np.testing.assert_array_equal(lp.dual, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# games of a trained network: certificate, warm starts, per-game stopping, n = 12 against the LP
+
+
+@pytest.fixture(scope="module")
+def network_games():
+    """Scores of a trained digits MLP on all masked inputs: {n: (clean, noisy)} for n = 8, 12.
+
+    clean: (6, 2**n) games of six correctly classified test images (players: their n most
+    salient 2x2 patches, baseline 0); noisy: the same images with N(0, 0.02^2) pixel noise.
+    """
+    from jaxinter.data import load_dataset
+    from jaxinter.masking import Players, masked_scores, salient_patch_ids
+    from jaxinter.models import MLP
+    from jaxinter.training import train
+
+    ds = load_dataset("digits")
+    model = MLP(ds.input_shape, ds.num_classes, depth=3, width=64)
+    variables = train(model, ds, epochs=10, batch_size=64, seed=0, progress=False).variables
+    apply = jax.jit(lambda x: model.apply(variables, x))
+    right = np.flatnonzero(np.asarray(apply(jnp.asarray(ds.x_test))).argmax(-1) == ds.y_test)
+    x, y = ds.x_test[right[:6]], ds.y_test[right[:6]]
+    noise = 0.02 * np.random.default_rng(0).normal(size=x.shape).astype(np.float32)
+    out = {}
+    for n in (8, 12):
+        players = Players.patches(ds.input_shape, 2, salient_patch_ids(x, 2, n))
+        out[n] = tuple(np.asarray(masked_scores(apply, jnp.asarray(inputs), players,
+                                                jnp.zeros(ds.input_shape), jnp.asarray(y)))
+                       for inputs in (x, x + noise))
+    return out
+
+
+def test_trained_network_games_certified_against_lp(network_games):
+    """n = 8: every certified game within tol of the LP optimum, the bound never above it."""
+    clean, noisy = network_games[8]
+    v = np.concatenate([clean, noisy])
+    res = and_or(jnp.asarray(v, jnp.float32))
+    opt = lp_optimum(v)
+    check_near_optimum(v, opt, res)
+    np.testing.assert_array_less(np.asarray(res.gap), 1.001e-3)  # all certified at tol
+    assert np.all(np.asarray(res.loss, np.float64) <= opt * (1 + 1e-3) + 1e-6)
+    dual = np.asarray(res.dual)
+    chex.assert_shape(dual, (12, 2, 2**8))
+    assert np.all(np.abs(dual) <= 1 + 1e-6) and np.any(np.abs(dual) > 0.5)
+
+
+def test_warm_start_reaches_the_same_certified_optimum(network_games):
+    """A warm start from a related game's result certifies the same optimum, within tol."""
+    clean, noisy = (jnp.asarray(g, jnp.float32) for g in network_games[8])
+    cold_clean = and_or(clean)
+    cold = and_or(noisy)
+    warm = and_or(noisy, init=cold_clean)  # noisy copies from the clean images' solutions
+    for r in (cold, warm):
+        assert np.all(np.asarray(r.gap) <= 1.001e-3)
+    # both certified: each loss lies within tol of the optimum, so within tol of each other
+    np.testing.assert_allclose(warm.loss, cold.loss, rtol=2e-3)
+    assert np.all(np.asarray(warm.lower_bound) <= np.asarray(cold.loss) * (1 + 1e-5))
+    # from its own certified result a game needs a fraction of a cold start's steps
+    again = and_or(clean, init=cold_clean)
+    assert np.all(np.asarray(again.gap) <= 1.001e-3)
+    assert np.sum(again.steps) < 0.5 * np.sum(cold_clean.steps)
+    np.testing.assert_allclose(again.loss, cold_clean.loss, rtol=2e-3)
+
+
+def test_per_game_stopping_in_a_queue(network_games):
+    """Games stop at their own certificate; a finished game's result is its solo result."""
+    clean, noisy = network_games[8]
+    v = jnp.asarray(np.concatenate([clean, noisy]), jnp.float32)
+    queued = and_or(v, slots=3, check_every=25)  # 12 games through 3 lanes
+    steps = np.asarray(queued.steps)
+    assert len(set(steps.tolist())) > 3  # games left the queue at different times
+    hist = np.asarray(queued.loss_history)
+    for i in np.argsort(steps)[:3]:  # the first games to finish
+        ran = steps[i] // 25
+        np.testing.assert_array_equal(hist[i, ran:], hist[i, ran - 1])  # unchanged after stop
+        solo = and_or(v[i], check_every=25)
+        assert int(solo.steps) == steps[i]
+        np.testing.assert_allclose(solo.loss, queued.loss[i], rtol=1e-5)
+        np.testing.assert_allclose(solo.i_and, queued.i_and[i], atol=1e-4 * np.abs(v[i]).max())
+    # all lanes at once (no queue) and one lane give the same results
+    wide = and_or(v, slots=12, check_every=25)
+    np.testing.assert_array_equal(wide.steps, queued.steps)
+    np.testing.assert_allclose(wide.loss, queued.loss, rtol=1e-5)
+
+
+@pytest.mark.parametrize("restarts", [True, False])
+def test_restarts_are_a_speedup_not_a_change_of_answer(six_games, restarts):
+    v, opt, _ = six_games
+    res = and_or(jnp.asarray(v, jnp.float32), steps=STEPS, restarts=restarts)
+    check_near_optimum(v, opt, res)
+
+
+@pytest.mark.slow
+def test_n12_trained_network_games_against_lp(network_games):
+    """n = 12 (the paper's CIFAR-10 setting): within 1% of HiGHS, bound below it, certified."""
+    v = network_games[12][0][:2].astype(np.float64)
+    opt = np.array([solve_lp(g, 0.04 * abs(g[-1] - g[0]), method="highs-ipm")[0] for g in v])
+    res = and_or(jnp.asarray(v, jnp.float32))
+    check_near_optimum(v, opt, res)
+    assert np.all(np.asarray(res.gap) <= 1e-2)
+    warm = and_or(jnp.asarray(network_games[12][1][:2], jnp.float32), init=res)
+    assert np.all(np.asarray(warm.lower_bound, np.float64)
+                  <= lp_optimum(network_games[12][1][:2].astype(np.float64)) * (1 + 1e-4))
