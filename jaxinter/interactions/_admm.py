@@ -104,8 +104,8 @@ _SUPERSETS = np.array([[1.0, 1.0], [0.0, 1.0]])  # Z^T: sums over supersets
 _SUBSETS = np.array([[1.0, 0.0], [1.0, 1.0]])  # Z: sums over subsets
 
 
-class _Operators(NamedTuple):
-    """Constants of the ADMM step for n players and copy weight beta (host numpy).
+class KronOperators(NamedTuple):
+    """Constants of the ADMM step for n players and copy weight beta (host numpy arrays).
 
     Per block (AND game a, OR game b; b~ = R b): the 2x2 factors that take coefficients
     (``coef_in``) and games (``game_in``) to the eigenbasis and back (``game_out``, ``coef_out``),
@@ -123,7 +123,8 @@ class _Operators(NamedTuple):
     small: np.ndarray  # (2, 2)
 
 
-def _operators(n: int, beta: float) -> _Operators:
+def kron_operators(n: int, beta: float) -> KronOperators:
+    """The :class:`KronOperators` of n players and copy weight beta."""
     size = (np.arange(2**n)[:, None] >> np.arange(n) & 1).sum(1)
     d = 1.0 / (_LAM[1] ** size * _LAM[0] ** (n - size) + beta)
     ends = np.zeros((2, 2**n))
@@ -131,7 +132,7 @@ def _operators(n: int, beta: float) -> _Operators:
     h = np.stack([_kron_numpy(e, n, _U.T) for e in ends])  # kron(U)^T e_0, kron(U)^T e_N
     small = np.linalg.inv(np.linalg.inv(np.diag([-1.0, 1.0])) + (h * d) @ h.T)
     pair = lambda a, b: np.stack([a, b])  # noqa: E731
-    return _Operators(
+    return KronOperators(
         coef_in=pair(_U.T @ MOEBIUS_BIT.T, _U.T @ MOEBIUS_BIT.T),
         game_in=pair(_U.T, _U.T @ _FLIP),
         game_out=pair(_U, _FLIP @ _U),
@@ -163,7 +164,7 @@ class _Problem:
 
     def __init__(self, n: int, rho: float, beta: float, relax: float, dtype):
         self.n, self.rho, self.beta, self.relax = n, rho, beta, relax
-        self.ops = _operators(n, beta)
+        self.ops = kron_operators(n, beta)
         self.d, self.h, self.small = (jnp.asarray(x, dtype) for x in
                                       (self.ops.d, self.ops.h, self.ops.small))
         self.first = jnp.arange(2**n) == 0  # the empty set
