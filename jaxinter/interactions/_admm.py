@@ -184,11 +184,13 @@ class _Problem:
         b = jnp.where(self.first, 0.0, 0.5 * total - half)
         return jnp.stack([a, b])
 
+    def shrink(self, tx):
+        """Soft threshold at 1 / rho: the L1 prox of the coefficient copies (2, 2**n)."""
+        return jnp.sign(tx) * jnp.maximum(jnp.abs(tx) - 1.0 / self.rho, 0.0)
+
     def prox(self, t, game: _Game):
         """(x, p): soft threshold of the coefficient copy, projection of the game copy."""
-        tx, tp = t[:2], t[2:]
-        x = jnp.sign(tx) * jnp.maximum(jnp.abs(tx) - 1.0 / self.rho, 0.0)
-        return x, self.project(tp, game)
+        return self.shrink(t[:2]), self.project(t[2:], game)
 
     def solve(self, x, p):
         """Eigen coordinates of argmin_z ||M~ z - x||^2 + beta ||z - p||^2 (exact)."""
@@ -238,8 +240,7 @@ class _Problem:
 
     def dual(self, t):
         """Coefficient multipliers rho (t_x - x) in [-1, 1] of the state t."""
-        tx = t[:2]
-        return self.rho * (tx - jnp.sign(tx) * jnp.maximum(jnp.abs(tx) - 1.0 / self.rho, 0.0))
+        return self.rho * (t[:2] - self.shrink(t[:2]))
 
 
 # ---------------------------------------------------------------------------------------------
