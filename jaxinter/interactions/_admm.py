@@ -40,8 +40,8 @@ are normalized by max |v|, so games of any scale behave alike. Iterations run in
 (float32 by default); the certificate is a valid bound up to that dtype's rounding.
 
 The linear pieces are written with :func:`kron_apply`, which applies a Kronecker product of 2x2
-matrices two bits per fused elementwise pass (on CPU 1.1x to 1.4x faster than dense matrix
-products over chunks of 5 bits at n = 8 to 14; see the benchmark).
+matrices as dense products over chunks of 5 bits, or from n = 12 on as fused elementwise
+passes of two bits (the faster of the two there; see the benchmark).
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
@@ -59,7 +59,7 @@ import numpy as np
 
 from ._andor_result import make_result
 
-_BITS_PER_PASS = 2  # bits per fused elementwise pass of kron_apply
+PAIRS_FROM_N = 12  # kron_apply: dense chunks of 5 bits below, fused pairs of bits from here
 
 # ---------------------------------------------------------------------------------------------
 # Kronecker butterflies
@@ -80,18 +80,24 @@ def kron_apply(f: jax.Array, n: int, m) -> jax.Array:
     For each bit i, (f[S without i], f[S with i]) -> m @ (f[S without i], f[S with i]); e.g.
     m = [[1, 0], [-1, 1]] is the Moebius transform and its transpose the superset-direction
     (adjoint) butterfly. ``m`` of shape (k, 2, 2) applies m[j] to f[..., j, :] (f of shape
-    (..., k, 2**n)). Bits go ``_BITS_PER_PASS`` at a time: each output slice of a group is an
-    elementwise sum over the group's input slices, which XLA fuses into one loop per group
-    (measured faster on CPU than dense matrix products over chunks of 5 bits, and than one
-    pass per bit, for n = 8 to 14).
+    (..., k, 2**n)). Below ``PAIRS_FROM_N`` players, bits go in chunks of 5 as small dense
+    matrix products (few operations: fast to compile); from there on, two bits per pass as
+    elementwise sums over the four slices, which XLA fuses into one loop (about 15% faster per
+    solver step on CPU at n = 12 and 14).
     """
     m = np.asarray(m, dtype=np.float64)
     shape = f.shape
-    for done in range(0, n, _BITS_PER_PASS):
-        k = min(_BITS_PER_PASS, n - done)
-        kron = jnp.asarray(_kron_power(m, k)[..., None, None], f.dtype)  # (..., 2**k, 2**k, 1, 1)
+    bits = 2 if n >= PAIRS_FROM_N else 5
+    for done in range(0, n, bits):
+        k = min(bits, n - done)
+        kron = jnp.asarray(_kron_power(m, k), f.dtype)
         g = f.reshape(shape[:-1] + (2 ** (n - done - k), 2**k, 2**done))
+        if bits == 5:
+            spec = "ij,...ajb->...aib" if m.ndim == 2 else "kij,...kajb->...kaib"
+            f = jnp.einsum(spec, kron, g, precision="highest").reshape(shape)
+            continue
         pieces = [g[..., j, :] for j in range(2**k)]
+        kron = kron[..., None, None]  # (..., 2**k, 2**k, 1, 1): broadcasts over the slices
         f = jnp.stack([sum(kron[..., r, c, :, :] * pieces[c] for c in range(2**k))
                        for r in range(2**k)], axis=-2).reshape(shape)
     return f
@@ -281,34 +287,33 @@ def _lane_start(problem: _Problem, index, game: _Game, games, dual) -> _Lane:
 def _lane_advance(problem: _Problem, check_every: int, restarts: bool, lane: _Lane) -> _Lane:
     """``check_every`` steps, then score the state and its average; keep the best; restart."""
     def body(carry, _):
-        t, total = carry
-        t = problem.step(t, lane.game)
-        return (t, total + t), None
+        t, total, _ = carry
+        new = problem.step(t, lane.game)
+        residual = jnp.linalg.norm(new - t) / jnp.maximum(jnp.linalg.norm(t), 1e-30)
+        return (new, total + new, residual), None
 
-    (t, total), _ = jax.lax.scan(body, (lane.t, lane.total), None, length=check_every - 1)
-    last = problem.step(t, lane.game)
-    residual = jnp.linalg.norm(last - t) / jnp.maximum(jnp.linalg.norm(t), 1e-30)
-    t, total = last, total + last
+    (t, total, residual), _ = jax.lax.scan(body, (lane.t, lane.total, lane.residual), None,
+                                           length=check_every)
     count = lane.count + check_every
     average = total / count
-    p_t, loss_t, bound_t = problem.score(t, lane.game)
-    p_a, loss_a, bound_a = problem.score(average, lane.game)
-    gap_t, gap_a = _relative_gap(loss_t, bound_t), _relative_gap(loss_a, bound_a)
-    better = loss_a < loss_t
-    loss, p = jnp.where(better, loss_a, loss_t), jnp.where(better, p_a, p_t)
-    improved = loss < lane.best_loss
-    gap = jnp.minimum(gap_t, gap_a)
+    candidates = jnp.stack([t, average])
+    p, loss, bound = jax.vmap(problem.score, in_axes=(0, None))(candidates, lane.game)
+    gap = _relative_gap(loss, bound)
+    pick = jnp.argmin(gap)  # the candidate to restart from
     checks = lane.checks + 1
-    restart = restarts & ((gap <= _SUFFICIENT * lane.gap_restart)
-                          | ((gap <= _NECESSARY * lane.gap_restart) & (gap > lane.gap_last))
+    restart = restarts & ((gap[pick] <= _SUFFICIENT * lane.gap_restart)
+                          | ((gap[pick] <= _NECESSARY * lane.gap_restart)
+                             & (gap[pick] > lane.gap_last))
                           | (count >= _ARTIFICIAL * checks * check_every))
-    t = jnp.where(restart & (gap_a < gap_t), average, t)
+    best = jnp.argmin(loss)
+    improved = loss[best] < lane.best_loss
     return lane._replace(
-        t=t, total=jnp.where(restart, 0.0, total), count=jnp.where(restart, 0, count),
-        best=jnp.where(improved, p, lane.best), best_loss=jnp.minimum(loss, lane.best_loss),
-        bound=jnp.maximum(lane.bound, jnp.maximum(bound_t, bound_a)),
-        gap_restart=jnp.where(restart, gap, lane.gap_restart),
-        gap_last=jnp.where(restart, jnp.inf, gap), checks=checks, residual=residual)
+        t=jnp.where(restart, candidates[pick], t), total=jnp.where(restart, 0.0, total),
+        count=jnp.where(restart, 0, count), best=jnp.where(improved, p[best], lane.best),
+        best_loss=jnp.minimum(loss[best], lane.best_loss),
+        bound=jnp.maximum(lane.bound, jnp.max(bound)),
+        gap_restart=jnp.where(restart, gap[pick], lane.gap_restart),
+        gap_last=jnp.where(restart, jnp.inf, gap[pick]), checks=checks, residual=residual)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +343,6 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, *, slots, check_every, 
             games, dual = init[0][i], init[1][i]
         return _lane_start(problem, jnp.where(index < batch, index, -1), game, games, dual)
 
-    lanes = jax.vmap(start)(jnp.arange(slots))
     outputs = _Outputs(jnp.zeros((batch, 2, v.shape[1]), v.dtype),
                        jnp.full((batch, max_checks), jnp.nan, v.dtype),
                        jnp.zeros(batch, v.dtype), jnp.zeros((batch, 2, v.shape[1]), v.dtype),
@@ -352,7 +356,10 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, *, slots, check_every, 
             done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old), fresh, lanes)
 
     def round_(carry):
-        lanes, outputs, waiting = carry
+        lanes, outputs, waiting, done = carry
+        lanes = jax.lax.cond(jnp.any(done), partial(refill, done=done, waiting=waiting),
+                             lambda lanes: lanes, lanes)
+        waiting = jnp.minimum(waiting + jnp.sum(done), batch)
         lanes = advance(lanes)
         active = lanes.index >= 0
         rows = jnp.where(active, lanes.index, batch)  # idle lanes write nowhere
@@ -366,15 +373,17 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, *, slots, check_every, 
                                                      mode="drop"),
                            outputs.residual.at[rows].set(lanes.residual, mode="drop"),
                            outputs.checks.at[rows].set(lanes.checks, mode="drop"))
-        lanes = jax.lax.cond(jnp.any(done), partial(refill, done=done, waiting=waiting),
-                             lambda lanes: lanes, lanes)
-        return lanes, outputs, waiting + jnp.sum(done)
+        return lanes, outputs, waiting, done
 
     def running(carry):
-        return jnp.any(carry[0].index >= 0)
+        lanes, _, waiting, done = carry
+        return jnp.any(lanes.index >= 0) | (jnp.any(done) & (waiting < batch))
 
-    _, outputs, _ = jax.lax.while_loop(running, round_, (lanes, outputs, jnp.asarray(slots)))
-    return outputs
+    # idle lanes that all take a game in the first round
+    idle = jax.tree.map(lambda s: jnp.full(s.shape, -1 if s.dtype == jnp.int32 else 0, s.dtype),
+                        jax.eval_shape(jax.vmap(start), jnp.arange(slots)))
+    carry = (idle, outputs, jnp.asarray(0), jnp.ones(slots, bool))
+    return jax.lax.while_loop(running, round_, carry)[1]
 
 
 def warm_games(init, dtype):
