@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from harness import RESULTS_DIR, Results, cpu_time_call
 
+import jaxinter.interactions._admm as admm
 from jaxinter.interactions import and_or, solve_lp
 from jaxinter.interactions._admm import kron_apply, kron_operators
 from jaxinter.interactions._transforms import moebius_kernel, or_kernel
@@ -122,12 +123,15 @@ def _key(game) -> str:
     return hashlib.sha1(np.asarray(game, np.float64).tobytes() + str(C_Q).encode()).hexdigest()
 
 
-def lp_optima(v, count):
-    """(optima (games,) with NaN beyond ``count``, seconds, CPU seconds) of the first games."""
+def lp_optima(v, count, compute=True):
+    """(optima (games,), seconds, CPU seconds) of the first ``count`` games, NaN elsewhere
+    (and, with ``compute=False``, for games not in the cache)."""
     cache = json.loads(LP_CACHE.read_text()) if LP_CACHE.exists() else {}
     out = np.full((3, len(v)), np.nan)
     for i, game in enumerate(v[:count]):
         key = _key(game)
+        if key not in cache and not compute:
+            continue
         if key not in cache:
             start, cpu = time.perf_counter(), time.process_time()
             game64 = np.asarray(game, np.float64)
@@ -355,8 +359,8 @@ def part_main(res, games, quick):
         plan = {8: (20, 20, 1, 1), 10: (10, 10, 1, 1)}
     for n, (count, lp_count, published_games, rounds) in plan.items():
         v = games[f"output_n{n}"][:count]
-        opt, lp_s, lp_cpu = lp_optima(v, lp_count)
-        torch_games = count if n <= 10 else 4
+        opt, lp_s, lp_cpu = lp_optima(v, lp_count, compute=n <= 12)  # n = 14: those cached
+        torch_games = {8: count, 10: 20, 12: 2, 14: 1}[n]
         systems = {
             "jaxinter default": lambda v=v: jax.block_until_ready(and_or(jnp.asarray(v))),
             "torch, same algorithm (batched)": partial(TorchADMM(n).solve, v[:torch_games],
@@ -421,7 +425,7 @@ def part_levers(res, games, quick):
         configs = {
             f"before ({BEFORE}): dense 5-bit chunks, beta 1, relax 1.6, lanes wait for the "
             "slowest game": lambda v=v: before(v),
-            "+ fused two-bit Kronecker passes": partial(
+            "same iteration, new code (lanes; fused two-bit passes from n = 12)": partial(
                 and_or, v, beta=1.0, relax=1.6, restarts=False, **wide),
             "+ restarts to the running average": partial(and_or, v, beta=1.0, relax=1.6,
                                                          **wide),
@@ -459,6 +463,8 @@ def part_warm(res, games, quick):
         seq = jnp.asarray(games[key])
         previous = and_or(seq[:-1])
         families[name] = (seq[1:], previous)
+    families["the same games again (the most a warm start can save)"] = (
+        jnp.asarray(games["layers"][-1]), clean)
     if quick:
         families = dict(list(families.items())[:1])
     for name, (v, init) in families.items():
@@ -501,17 +507,26 @@ def _ready(fn, *args):
     return jax.block_until_ready(fn(*args))
 
 
+def _two_bit_passes(f, n, m):
+    """kron_apply forced onto its fused two-bit passes (it uses them from n = 12 on)."""
+    saved, admm.PAIRS_FROM_N = admm.PAIRS_FROM_N, 0
+    try:
+        return kron_apply(f, n, m)
+    finally:
+        admm.PAIRS_FROM_N = saved
+
+
 def part_transforms(res, quick):
     """CPU microseconds per Kronecker product on a (2, 2**n) game pair, three ways."""
     before = before_solver()
     m = np.array([[0.85, -0.53], [0.53, 0.85]])
-    ways = {"fused two-bit passes (now)": kron_apply,
-            f"dense 5-bit chunks ({BEFORE})": before.kron_apply,
+    ways = {"dense 5-bit chunks": before.kron_apply, "fused two-bit passes": _two_bit_passes,
             "one pass per bit": one_bit_passes}
     for n in (8, 10) if quick else (8, 10, 12, 14):
         lanes = max(1, 2 ** (12 - n))
         x = jax.random.normal(jax.random.key(0), (lanes, 2, 2**n))
-        row = {"n": n, "lanes": lanes}
+        row = {"n": n, "lanes": lanes, "solver uses": "fused two-bit passes"
+               if n >= admm.PAIRS_FROM_N else "dense 5-bit chunks"}
         for name, fn in ways.items():
             loop = jax.jit(partial(_repeat, partial(fn, n=n, m=m)))
             jax.block_until_ready(loop(x))
@@ -691,6 +706,16 @@ def figure(games, path=RESULTS_DIR / "andor.png"):
 # ---------------------------------------------------------------------------------------------
 
 
+def _keep_previous(sections, names):
+    """Rows of the sections not rerun, read back from the last andor_details.json."""
+    path = RESULTS_DIR / "andor_details.json"
+    old = {p["title"]: p for p in json.loads(path.read_text()).get("sections", [])} \
+        if path.exists() else {}
+    for name in names:
+        part = sections[name]
+        part.rows = old.get(part.title, {}).get("rows", [])
+
+
 MAIN_COLUMNS = ["system", "n", "games", "first_s", "s_per_game", "cpu_s_per_game", "load",
                 "jaxinter_speedup", "loss_vs_lp_median", "loss_vs_lp_max", "lp_games",
                 "gap_median", "gap_max", "steps_median", "steps_max"]
@@ -722,12 +747,13 @@ def main() -> None:
                                  "steps_saving", "loss_difference_max", "gap_max_warm"]),
         "transforms": details.section(
             "Kronecker product of 2x2 factors on one (2, 2**n) game pair, CPU microseconds",
-            ["n", "lanes", "fused two-bit passes (now)", f"dense 5-bit chunks ({BEFORE})",
-             "one pass per bit"]),
+            ["n", "lanes", "dense 5-bit chunks", "fused two-bit passes", "one pass per bit",
+             "solver uses"]),
         "e2e": details.section("End to end: extraction stage before and after",
                                ["job", "solver", "extraction_s", "total_s", "process_cpu_s",
                                 "extraction_speedup", "note"]),
     }
+    _keep_previous(sections, [k for k in sections if k not in parts])
     if "main" in parts:
         part_main(main_res, games, args.quick)
     if "levers" in parts:

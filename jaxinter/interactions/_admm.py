@@ -58,6 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._andor_result import make_result
+from ._transforms import zeta_kernel
 
 PAIRS_FROM_N = 12  # kron_apply: dense chunks of 5 bits below, fused pairs of bits from here
 
@@ -388,8 +389,6 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, *, slots, check_every, 
 
 def warm_games(init, dtype):
     """(games (B, 2, 2**n) = (u_and, u_or), dual (B, 2, 2**n)) of flat previous results."""
-    from ._transforms import zeta_kernel
-
     n = init.i_and_unfolded.shape[-1].bit_length() - 1
     a = zeta_kernel(init.i_and_unfolded, n)
     return jnp.stack([a, a - 2 * init.g], axis=-2).astype(dtype), init.dual.astype(dtype)
