@@ -291,6 +291,7 @@ def dense_transforms(n):
 
 
 def _published_games(games, to_and, to_or, steps):
+    """Final losses of the published loop on each game, one at a time."""
     return [torch_published(g, to_and, to_or, steps=steps) for g in games]
 
 
@@ -342,76 +343,78 @@ def before_solver():
 # parts
 
 
-def _quality(res, opt):
-    loss, gap, steps = (np.asarray(x, np.float64) for x in (res.loss, res.gap, res.steps))
-    rel = loss / opt - 1
+def _quality(loss, bound, steps, opt):
+    """Medians and maxima of loss / LP optimum - 1 (games with an optimum) and of the gap."""
+    loss, bound, steps = (np.asarray(x, np.float64) for x in (loss, bound, steps))
+    rel, gap = loss / opt[:len(loss)] - 1, (loss - bound) / loss
     have = ~np.isnan(rel)
-    return {"lp_games": int(have.sum()),
-            "loss_vs_lp_median": float(np.median(rel[have])) if have.any() else None,
-            "loss_vs_lp_max": float(np.max(rel[have])) if have.any() else None,
-            "gap_median": float(np.median(gap)), "gap_max": float(np.max(gap)),
-            "steps_median": float(np.median(steps)), "steps_max": int(np.max(steps))}
+    stats = lambda x: (float(np.median(x)), float(np.max(x))) if x.size else (None, None)  # noqa: E731
+    return dict(zip(("loss_vs_lp_median", "loss_vs_lp_max"), stats(rel[have]), strict=True),
+                lp_games=int(have.sum()),
+                **dict(zip(("gap_median", "gap_max"), stats(gap[~np.isnan(gap)]), strict=True)),
+                steps_median=float(np.median(steps)), steps_max=int(np.max(steps)))
+
+
+def _systems(n, v):
+    """name -> (callable, games it solves, factor to 10,000 steps) for the main table."""
+    budget = int(4000 * 1.75 ** ((n - 8) / 2))
+    torch_games = {8: len(v), 10: 20, 12: 2, 14: 1}[n]
+    systems = {
+        "jaxinter default": (partial(and_or, jnp.asarray(v)), len(v), 1.0),
+        "torch, same algorithm (batched)": (partial(TorchADMM(n).solve, v[:torch_games],
+                                                    steps=budget), torch_games, 1.0)}
+    if n <= 10:
+        count = len(v) if n == 8 else 20
+        systems["jaxinter, published recipe (batched)"] = (
+            partial(and_or, jnp.asarray(v[:count]), method="published"), count, 1.0)
+    if n <= 12:
+        steps = 10_000 if n <= 10 else 300
+        played = 2 if n <= 10 else 1
+        systems["torch, published recipe (dense, per game)"] = (
+            partial(_published_games, v[:played], *dense_transforms(n), steps), played,
+            10_000 / steps)
+    return systems
+
+
+def _outcome(out):
+    """(loss, lower bound, steps) of any system's output."""
+    if isinstance(out, list):  # the published loop in torch: final losses
+        return np.array(out), np.full(len(out), np.nan), np.full(len(out), 10_000)
+    if isinstance(out, np.ndarray):  # TorchADMM
+        return out
+    return out.loss, out.lower_bound, out.steps
 
 
 def part_main(res, games, quick):
-    plan = {8: (100, 100, 2, 3), 10: (100, 100, 2, 3), 12: (24, 6, 1, 1), 14: (20, 3, 0, 1)}
+    """Per n, every system of :func:`_systems` interleaved round by round, with quality."""
+    plan = {8: (100, 100, 3), 10: (100, 100, 3), 12: (24, 6, 1), 14: (20, 3, 1)}
     if quick:
-        plan = {8: (20, 20, 1, 1), 10: (10, 10, 1, 1)}
-    for n, (count, lp_count, published_games, rounds) in plan.items():
+        plan = {8: (20, 20, 1), 10: (10, 10, 1)}
+    for n, (count, lp_count, rounds) in plan.items():
         v = games[f"output_n{n}"][:count]
         opt, lp_s, lp_cpu = lp_optima(v, lp_count, compute=n <= 12)  # n = 14: those cached
-        torch_games = {8: count, 10: 20, 12: 2, 14: 1}[n]
-        systems = {
-            "jaxinter default": lambda v=v: jax.block_until_ready(and_or(jnp.asarray(v))),
-            "torch, same algorithm (batched)": partial(TorchADMM(n).solve, v[:torch_games],
-                                                       steps=int(4000 * 1.75 ** ((n - 8) / 2))),
-        }
-        if published_games:
-            to_and, to_or = dense_transforms(n)
-            steps = 10_000 if n <= 10 else 300
-            systems["torch, published recipe (dense, per game)"] = partial(
-                _published_games, v[:published_games], to_and, to_or, steps)
-        first = cpu_time_call(systems["jaxinter default"])  # compilation and warm-up
-        timings = {name: [] for name in systems}
+        systems = _systems(n, v)
+        first = {name: cpu_time_call(fn)[0] for name, (fn, _, _) in systems.items()
+                 if name.startswith("jaxinter")}  # compilation (and a first run)
+        runs = {name: [] for name in systems}
         for _ in range(rounds):
-            for name, fn in systems.items():
-                timings[name].append((*cpu_time_call(fn), os.getloadavg()[0]))
-        jx = timings["jaxinter default"]
-        row = dict(system="jaxinter default", n=n, games=count, first_s=first[0],
-                   s_per_game=float(np.median([t[0] for t in jx])) / count,
-                   cpu_s_per_game=float(np.median([t[1] for t in jx])) / count,
-                   load=float(np.mean([t[3] for t in jx])), **_quality(jx[-1][2], opt))
-        res.add(**row)
-        base = row["s_per_game"]
-        for name in systems:
-            if name.startswith("jaxinter"):
-                continue
-            runs = timings[name]
-            played = torch_games if "same" in name else published_games
-            scale = 1.0 if "same" in name or n <= 10 else 10_000 / 300
-            per = float(np.median([t[0] for t in runs])) / played * scale
-            cpu = float(np.median([t[1] for t in runs])) / played * scale
+            for name, (fn, _, _) in systems.items():
+                runs[name].append((*cpu_time_call(fn), os.getloadavg()[0]))
+        base = None
+        for name, (_, played, scale) in systems.items():
+            per = float(np.median([r[0] for r in runs[name]])) / played * scale
+            base = base or per
             label = name + (f" ({played} games)" if played < count else "")
             if scale != 1.0:
-                label += " [300 steps timed, x33 extrapolated]"
-            extra = {}
-            if "same" in name:
-                loss, bound, steps = runs[-1][2]
-                extra = {"loss_vs_lp_max": float(np.nanmax(loss / opt[:played] - 1))
-                         if lp_count else None, "gap_median": float(np.median(1 - bound / loss)),
-                         "steps_median": float(np.median(steps))}
-            elif n <= 10:
-                losses = np.array(runs[-1][2])
-                extra = {"loss_vs_lp_max": float(np.max(losses / opt[:played] - 1)),
-                         "loss_vs_lp_median": float(np.median(losses / opt[:played] - 1)),
-                         "lp_games": played}
-            res.add(system=label, n=n, games=played, s_per_game=per, cpu_s_per_game=cpu,
-                    load=float(np.mean([t[3] for t in runs])),
-                    jaxinter_speedup=per / base, **extra)
-        res.add(system=f"scipy HiGHS LP (cached, {int(np.sum(~np.isnan(opt)))} games)", n=n,
-                games=int(np.sum(~np.isnan(opt))), s_per_game=float(np.nanmean(lp_s)),
-                cpu_s_per_game=float(np.nanmean(lp_cpu)), jaxinter_speedup=float(
-                    np.nanmean(lp_s)) / base)
+                label += f" [{10_000 / scale:.0f} steps timed, x{scale:.0f} extrapolated]"
+            res.add(system=label, n=n, games=played, first_s=first.get(name), s_per_game=per,
+                    cpu_s_per_game=float(np.median([r[1] for r in runs[name]])) / played * scale,
+                    load=float(np.mean([r[3] for r in runs[name]])), jaxinter_speedup=per / base,
+                    **(_quality(*_outcome(runs[name][-1][2]), opt) if scale == 1.0 else {}))
+        res.add(system=f"scipy HiGHS LP, interior point (cached, {int(np.sum(~np.isnan(opt)))} "
+                "games)", n=n, games=int(np.sum(~np.isnan(opt))), s_per_game=float(
+                    np.nanmean(lp_s)), cpu_s_per_game=float(np.nanmean(lp_cpu)),
+                jaxinter_speedup=float(np.nanmean(lp_s)) / base)
         print(n, res.rows[-len(systems) - 1:], flush=True)
 
 
@@ -784,10 +787,13 @@ NOTES = [
     "same in process CPU seconds (all threads: robust to load); first_s = the first call "
     "(compilation included). jaxinter_speedup = system time / jaxinter time.",
     "'torch, same algorithm (batched)': jaxinter's default solver transcribed to PyTorch "
-    "(same iteration, restarts, certificate and stopping; finished games leave the batch), "
-    "like for like. 'torch, published recipe': dense 2**n x 2**n matrices, one game at a time, "
-    "SGD momentum 0.9, lr 1e-5 decayed to 1e-6 over 10,000 steps (the research code's way); "
-    "where a cell says so, a few hundred steps were timed and the time scaled to 10,000.",
+    "(same iteration, restarts, certificate and stopping; finished games leave the batch; "
+    "eager, 1 thread: 2 threads stall on the shared cores), like for like. 'published recipe': "
+    "SGD momentum 0.9, lr 1e-5 decayed to 1e-6 over 10,000 steps, q clipped, final iterate; "
+    "in torch as research code runs it (dense 2**n x 2**n matrices, one game at a time; where "
+    "a cell says so, a few hundred steps were timed and the time scaled to 10,000, and no "
+    "quality is given), and in jaxinter with method='published' (the same loop, vmapped over "
+    "games), which gives its quality over 20 or more games.",
     "Quality over all games of the row: loss_vs_lp = loss / HiGHS optimum - 1 (median, max) "
     "over the lp_games games with a cached LP optimum; gap = certified (loss - lower bound) / "
     "loss (median, max), an upper bound on the distance to the optimum that needs no LP; "
