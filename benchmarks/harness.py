@@ -12,7 +12,10 @@ Usage::
     results.write()   # benchmarks/results/transforms.json and transforms.md
 
 ``time_call`` times the first call on its own (for jax it includes tracing and compilation)
-and then reports the median and minimum of ``repeats`` further calls. Every call is followed by
+and then reports the median and minimum of ``repeats`` further calls; ``cpu_time_call`` times
+one call in wall and process CPU seconds (CPU time counts all threads and is far less sensitive
+to other jobs on a shared machine), for benchmarks that interleave systems round by round.
+``Results.section`` adds further tables to the same result files. Every call is followed by
 ``jax.block_until_ready`` on its result, so asynchronous dispatch is not mistaken for speed
 (numpy and torch results pass through unchanged). ``environment()`` records the device, dtype
 defaults, library versions and CPU; ``Results.write`` stores it with the rows.
@@ -69,6 +72,13 @@ def time_call(fn: Callable[[], object], repeats: int = 5, budget_s: float | None
     return Timing(first, statistics.median(times), min(times), repeats)
 
 
+def cpu_time_call(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(wall seconds, process CPU seconds, result) of one call of ``fn``, result made ready."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = jax.block_until_ready(fn())
+    return time.perf_counter() - start, time.process_time() - cpu, out
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -115,7 +125,14 @@ class Results:
         self.out_dir = Path(out_dir)
         self.rows: list[dict] = []
         self.notes: list[str] = []
+        self.sections: list[Results] = []
         self.env = environment()
+
+    def section(self, title: str, columns: list[str]) -> Results:
+        """A further table (its own rows and notes) written into this result's files."""
+        part = Results(self.name, title, columns, self.out_dir)
+        self.sections.append(part)
+        return part
 
     def add(self, **row) -> dict:
         """Append a row (missing columns are left blank in the table; extra keys go to JSON)."""
@@ -136,13 +153,19 @@ class Results:
             f"torch {env['versions']['torch']}, shapiq {env['versions']['shapiq']}; "
             f"{env['date']}.",
             "",
-            "| " + " | ".join(self.columns) + " |",
-            "|" + "---|" * len(self.columns),
         ]
+        if self.rows or not self.sections:
+            lines += self._table()
+        for part in self.sections:
+            lines += ["", f"## {part.title}", "", *part._table()]
+        return "\n".join(lines) + "\n"
+
+    def _table(self) -> list[str]:
+        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(_fmt(r.get(c)) for c in self.columns) + " |" for r in self.rows]
         if self.notes:
             lines += [""] + [f"- {text}" for text in self.notes]
-        return "\n".join(lines) + "\n"
+        return lines
 
     def write(self) -> tuple[Path, Path]:
         """Write ``<out_dir>/<name>.json`` and ``<name>.md``; return both paths."""
@@ -151,6 +174,9 @@ class Results:
         md_path = self.out_dir / f"{self.name}.md"
         payload = {"name": self.name, "title": self.title, "environment": self.env,
                    "columns": self.columns, "rows": self.rows, "notes": self.notes}
+        if self.sections:
+            payload["sections"] = [{"title": p.title, "columns": p.columns, "rows": p.rows,
+                                    "notes": p.notes} for p in self.sections]
         json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
         md_path.write_text(self.markdown())
         return json_path, md_path

@@ -2,7 +2,8 @@
 
 ``and_or(v, method=...)`` validates its input and dispatches to the ADMM solver with a
 certified gap (:mod:`._admm`, the default), the exact linear program (:mod:`._andor_lp`) or the
-published SGD recipe (:mod:`._andor_published`). The problem is stated in docs/math.md.
+published SGD recipe (:mod:`._andor_published`). The problem is stated in
+docs/math/andor.md.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import JaxinterInputError, check_game, n_players_from_size
-from ._admm import admm_and_or
+from ._admm import admm_and_or, warm_games
 from ._andor_lp import and_or_lp
 from ._andor_published import published
 from ._andor_result import AndOrResult, error_bound
@@ -22,28 +23,47 @@ METHODS = ("default", "lp", "published")
 
 
 def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None = None,
-           tol: float = 1e-3, rho: float = 10.0, beta: float = 1.0, relax: float = 1.6,
-           check_every: int = 25, lr: float = 1e-5) -> AndOrResult:
+           tol: float = 1e-3, init: AndOrResult | None = None, slots: int | None = None,
+           rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int = 25,
+           restarts: bool = True, lr: float = 1e-5) -> AndOrResult:
     """Sparsest AND-OR decomposition of games v (..., 2**n) with |q| <= c_q |v(N) - v(empty)|.
 
-    method: "default" (ADMM with exact Kronecker solves, see the module docstring; stops when
-    the certified relative gap is below ``tol`` for every game or after ``steps``, by default
-    ``4000 + 2000 (n - 8)`` and at least 2000 (8000 at n = 10 brings MLP games within 1% of
-    the LP optimum; 6000 left certified gaps up to 2%); knobs ``rho`` (penalty on normalized
-    games), ``beta`` (copy-constraint weight), ``relax`` (over-relaxation), ``check_every``
-    (steps between loss records and stopping tests)), "lp" (exact, scipy HiGHS, one game at a time,
-    practical up to n of about 10) or "published" (SGD momentum 0.9, learning rate ``lr``
-    decayed log-uniformly to lr / 10 over ``steps`` = 10,000 by default, q clipped before every
-    step, final iterate; the published default lr is 1e-5).
-    Returns an :class:`AndOrResult` whose arrays keep the batch axes of v.
+    Args:
+      v: (..., 2**n) games (subset axis last, any leading batch axes, floating dtype kept).
+      c_q: bound of the error term q relative to |v(N) - v(empty)|.
+      method: "default" (ADMM with exact Kronecker solves and a certified gap, see
+        docs/math/andor.md), "lp" (exact, scipy HiGHS, one game at a time, n <= 12) or
+        "published" (the published SGD recipe: momentum 0.9, learning rate ``lr`` decayed
+        log-uniformly to lr / 10 over ``steps`` = 10,000 by default, q clipped before every
+        step, final iterate).
+      steps: "default": iteration budget per game, by default :func:`default_steps`; a game stops
+        earlier once its certified relative gap (loss - lower bound) / loss is below ``tol``.
+      tol: certified relative gap at which a game stops ("default").
+      init: an :class:`AndOrResult` of related games with the same shape as v (the clean game of
+        a noisy copy, the previous layer, the previous checkpoint): "default" starts from its
+        games and multipliers (a warm start); "lp" and "published" ignore it.
+      slots: "default": games solved side by side; the others wait in a queue and enter as
+        games finish, so a finished game costs nothing more. Default: all games on
+        accelerators, ``2**(12 - n)`` (at least 1) on CPU.
+      rho, beta, relax, check_every, restarts: "default": penalty on max-normalized games,
+        weight of the game copy, over-relaxation, steps between checks (loss record,
+        certificate, restart and stopping tests), and whether to restart from the running
+        average when it certifies a smaller gap.
+      lr: "published": learning rate.
+
+    Returns:
+      An :class:`AndOrResult` whose arrays keep the batch axes of v.
     """
     v, n = check_game(v, "v")
     if method not in METHODS:
         raise JaxinterInputError(f"method: expected one of {METHODS}, got {method!r}")
     if not np.isfinite(c_q) or c_q < 0:
         raise JaxinterInputError(f"c_q: expected a finite number >= 0, got {c_q!r}")
-    if steps is not None and (not isinstance(steps, int | np.integer) or steps < 1):
-        raise JaxinterInputError(f"steps: expected a positive integer, got {steps!r}")
+    for name, value in (("steps", steps), ("slots", slots)):
+        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
+            raise JaxinterInputError(f"{name}: expected a positive integer, got {value!r}")
+    if init is not None:
+        check_init(init, v.shape)
     kappa = error_bound(v, c_q)
     if method == "lp":
         return and_or_lp(v, kappa)
@@ -54,13 +74,45 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
             raise JaxinterInputError(f"{name}: expected a positive number, got {value!r}")
     if not 0 < relax < 2:
         raise JaxinterInputError(f"relax: expected a number in (0, 2), got {relax!r}")
-    steps = int(steps or max(2000, 4000 + 2000 * (n - 8)))
+    steps = int(steps or default_steps(n))
     check_every = int(min(check_every, steps))
     batch = v.shape[:-1]
-    flat = admm_and_or(v.reshape(-1, 2**n), kappa.reshape(-1), jnp.asarray(tol, v.dtype), n=n,
-                    rho=float(rho), beta=float(beta), relax=float(relax),
-                    steps=steps - steps % check_every, check_every=check_every)
-    return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), flat)
+    flat = v.reshape(-1, 2**n)
+    games = flat.shape[0]
+    slots = int(min(slots or default_slots(n, games), games))
+    warm = None
+    if init is not None:
+        warm = warm_games(jax.tree.map(lambda x: x.reshape((games,) + x.shape[len(batch):]),
+                                       init), v.dtype)
+    result = admm_and_or(flat, kappa.reshape(-1), jnp.asarray(tol, v.dtype), warm, n=n,
+                         rho=float(rho), beta=float(beta), relax=float(relax),
+                         steps=steps - steps % check_every, check_every=check_every,
+                         slots=slots, restarts=bool(restarts))
+    return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
+
+
+def default_steps(n: int) -> int:
+    """Default iteration budget of the "default" method: 4000 * 1.75**((n - 8) / 2), >= 2000."""
+    return max(2000, int(4000 * 1.75 ** ((n - 8) / 2)))
+
+
+def default_slots(n: int, games: int) -> int:
+    """Default number of lanes: every game at once on accelerators, 2**(12 - n) on CPU."""
+    if jax.default_backend() != "cpu":
+        return games
+    return max(1, 2 ** max(12 - n, 0))
+
+
+def check_init(init, shape: tuple[int, ...]) -> None:
+    """Raise unless ``init`` is an AndOrResult of games with the given shape (..., 2**n)."""
+    if not isinstance(init, AndOrResult):
+        raise JaxinterInputError(
+            f"init: expected an AndOrResult of a previous extraction, got {type(init).__name__}")
+    if tuple(init.i_and.shape) != tuple(shape) or tuple(init.dual.shape) != (
+            tuple(shape[:-1]) + (2, shape[-1])):
+        raise JaxinterInputError(
+            f"init: expected a result for games of shape {tuple(shape)}, got one for "
+            f"{tuple(init.i_and.shape)}")
 
 
 KINDS = ("and", "andor")

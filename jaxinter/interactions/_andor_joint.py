@@ -2,7 +2,7 @@
 
 Each model i gets its own split g_i = g_shared + g_i' (|g_i'| bounded) and error term q_i; the
 loss sum_S max_i |I_i(S)| + alpha sum_{S,i} |I_i(S)| favours interactions that all models share
-(docs/math.md, "Several models at once").
+(docs/math/andor.md, "Several models at once").
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _joint(v, kappa, bound, *, n, steps, alpha, lr):
 def and_or_joint(v, *, model_axis: int = 0, sample_axis: int | None = None, c_q: float = 0.04,
                  c_g: float = 0.5, alpha: float = 0.1, steps: int = 3000,
                  lr: float = 0.02) -> JointResult:
-    """Joint AND-OR extraction of several models explaining the same games (DESIGN.md 3.3).
+    """Joint AND-OR extraction of several models explaining the same games (docs/math/andor.md).
 
     v: (..., 2**n) with the models along ``model_axis``. Each model i gets
     g_i = g_shared + g_i' with |g_i'| <= c_g E_x |v_i(N) - v_i(empty)| (mean over

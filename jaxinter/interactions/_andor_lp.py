@@ -1,7 +1,7 @@
 """Exact AND-OR sparsification as a linear program (scipy HiGHS), one game at a time.
 
-The problem of :mod:`jaxinter.andor`, min ||I_and||_1 + ||I_or||_1 over the split and
-|q| <= kappa, is written in the AND game a = u_and and the complemented OR game
+The problem of :func:`jaxinter.interactions.and_or`, min ||I_and||_1 + ||I_or||_1 over the
+split and |q| <= kappa, is written in the AND game a = u_and and the complemented OR game
 b~(T) = u_or(N \\ T): I_and = M a, I_or(S) = -(M b~)(S) for nonempty S, and I_or(empty) = 0
 without loss (the empty AND and OR atoms coincide, so the optimum is unchanged). Each Moebius
 inverse a = zeta(I_and) is written as n sparse butterfly stages with one block of auxiliary
@@ -82,14 +82,19 @@ def _program(n: int):
     return cost, a_ub, a_eq, bounds, last, n_stage
 
 
-def solve_lp(v: np.ndarray, kappa: float) -> tuple[float, np.ndarray, np.ndarray]:
-    """Exact optimum for one game v (2**n,) (float64 numpy): (loss, q, g)."""
+def solve_lp(v: np.ndarray, kappa: float,
+             method: str = "highs") -> tuple[float, np.ndarray, np.ndarray]:
+    """Exact optimum for one game v (2**n,) (float64 numpy): (loss, q, g).
+
+    method: scipy's HiGHS variant ("highs" picks one; "highs-ipm", interior point with
+    crossover, is several times faster from n = 10 on).
+    """
     v = np.asarray(v, np.float64)
     n = v.size.bit_length() - 1
     cost, a_ub, a_eq, bounds, last, n_stage = _program(n)
     b_ub = np.concatenate([v + kappa, kappa - v])
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.zeros(a_eq.shape[0]),
-                  bounds=bounds, method="highs")
+                  bounds=bounds, method=method)
     if res.status != 0:
         raise RuntimeError(f"HiGHS failed on an AND-OR LP (n = {n}): {res.message}")
     a = res.x[last : last + v.size]
@@ -99,7 +104,7 @@ def solve_lp(v: np.ndarray, kappa: float) -> tuple[float, np.ndarray, np.ndarray
 
 
 def and_or_lp(v, kappa):
-    """:func:`jaxinter.andor.and_or` with method="lp": games (..., 2**n), bounds (...)."""
+    """:func:`jaxinter.interactions.and_or` with method="lp": games (..., 2**n), bounds (...)."""
     n = v.shape[-1].bit_length() - 1
     if n > 12:
         raise JaxinterInputError(f"v: method='lp' supports n <= 12 players, got n = {n}")

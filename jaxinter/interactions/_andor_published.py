@@ -7,7 +7,7 @@ lr = 1e-5 with 10,000 steps); before every step q is clipped to [-kappa, kappa];
 sum |I_and| + |I_or| is recorded at every step; the update is skipped on the last step and the
 final iterate (not the best) is returned. Gradients of |x| use sign(x) (0 at 0) like torch.
 Runs in ``lax.scan`` and is vmapped over games; it is here to reproduce published numbers:
-it stays well above the optimum (see :mod:`jaxinter.andor`).
+it stays well above the optimum (see :func:`jaxinter.interactions.and_or`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 For games v (..., 2**n), a split g and an error term q with |q| <= kappa define
 u_and = (v + q) / 2 + g and u_or = (v + q) / 2 - g; the objective is
 sum_S |I_and(S)| + |I_or(S)| with I_and = moebius(u_and) and I_or = or_interactions(u_or)
-(docs/math.md, "AND-OR decomposition"). Every solver returns an :class:`AndOrResult`.
+(docs/math/andor.md). Every solver returns an :class:`AndOrResult`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ class AndOrResult:
     loss: (...) final objective sum |I_and| + |I_or| (unfolded). loss_history: (..., k)
     objective of the iterate every ``check_every`` steps (the best so far for "default").
     lower_bound: (...) certified lower bound on the optimum ("default" and "lp"; NaN
-    otherwise). residual: (...) relative ADMM primal residual (0 for exact or primal methods).
-    steps: (...) iterations run.
+    otherwise). residual: (...) relative fixed-point residual ||T(t) - t|| / ||t|| of the last
+    ADMM step (0 for exact or primal methods). steps: (...) iterations run.
+    dual: (..., 2, 2**n) the solver's multipliers of the AND coefficients and of the Moebius
+    coefficients of the complemented OR game, in [-1, 1] ("default"; 0 otherwise); with the
+    games (i_and_unfolded, g) it is what ``and_or(..., init=result)`` warm-starts from.
     """
 
     i_and: jax.Array
@@ -46,6 +49,7 @@ class AndOrResult:
     lower_bound: jax.Array
     residual: jax.Array
     steps: jax.Array
+    dual: jax.Array
 
     def unfolded(self) -> tuple[jax.Array, jax.Array]:
         """(i_and, i_or) before folding singleton and empty OR terms into AND."""
@@ -72,12 +76,16 @@ def l1_objective(v, q, g, n):
     return i_and, i_or, jnp.sum(jnp.abs(i_and), -1) + jnp.sum(jnp.abs(i_or), -1)
 
 
-def make_result(v, q, g, kappa, history, lower_bound, residual, steps, n) -> AndOrResult:
+def make_result(v, q, g, kappa, history, lower_bound, residual, steps, n,
+                dual=None) -> AndOrResult:
+    """AndOrResult of the split (g, q) of games v (..., 2**n); ``dual`` defaults to 0."""
     q = jnp.clip(q, -kappa[..., None], kappa[..., None])  # exact bound despite rounding
     i_and_u, i_or_u, loss = l1_objective(v, q, g, n)
     i_and, i_or = fold(i_and_u, i_or_u)
+    if dual is None:
+        dual = jnp.zeros(v.shape[:-1] + (2, v.shape[-1]), v.dtype)
     return AndOrResult(i_and, i_or, i_and_u, i_or_u, q, g, kappa, loss, history,
-                       lower_bound, residual, steps)
+                       lower_bound, residual, steps, dual)
 
 
 def error_bound(v: jax.Array, c_q: float) -> jax.Array:
