@@ -10,18 +10,20 @@
   ``is_labeled``.
 - Reports: ``write_report`` writes a self-contained ``report.html`` (``Section``, ``Table``,
   embedded PNG figures) and ``summary.json``.
-- Progress of long jobs on stderr: ``progress``, ``log``.
+- Progress of long jobs on stderr (a live tqdm bar on a terminal, one line per stage
+  elsewhere): ``Progress``, ``progress``, ``log``.
 
 It imports nothing from the other layers.
 """
 
 from ._files import write_atomic
-from ._progress import log, progress
+from ._progress import Progress, log, progress
 from ._report import Section, Table, to_jsonable, write_report
 from ._store import StageCache, load_tree, save_json, save_tree, tree_from_arrays, tree_to_arrays
 from ._summary import is_labeled, labeled, labeled_array, labeled_frame_rows
 
 __all__ = [
+    "Progress",
     "Section",
     "StageCache",
     "Table",
