@@ -6,6 +6,9 @@
   ``NnxResNet``; weights transfer one to one with ``linen_to_nnx`` and ``nnx_to_linen``.
 - Activations by name: ``activation``, ``ACTIVATIONS``.
 - The one batched forward pass over a dataset: ``apply_in_batches``.
+- Your own model: ``load_model`` (a factory ``module:function`` and an Orbax or msgpack
+  checkpoint) -> ``UserModel``; ``load_factory``, ``build_model``, ``restore_checkpoint``,
+  ``checkpoint_fingerprint``.
 
 It imports nothing but ``jaxinter.errors``. See docs/models.md.
 """
@@ -23,6 +26,14 @@ from ._linen import MLP, VGG, ResNet, ViT, init_variables
 from ._nnx import MLP as NnxMLP
 from ._nnx import VGG as NnxVGG
 from ._nnx import ResNet as NnxResNet
+from ._user import (
+    UserModel,
+    build_model,
+    checkpoint_fingerprint,
+    load_factory,
+    load_model,
+    restore_checkpoint,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -34,10 +45,16 @@ __all__ = [
     "NnxVGG",
     "QUADRATIC_ALPHA",
     "ResNet",
+    "UserModel",
     "ViT",
     "activation",
     "apply_in_batches",
+    "build_model",
+    "checkpoint_fingerprint",
     "init_variables",
     "linen_to_nnx",
+    "load_factory",
+    "load_model",
     "nnx_to_linen",
+    "restore_checkpoint",
 ]
