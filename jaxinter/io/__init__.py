@@ -1,6 +1,7 @@
 """Storage, reports and progress: layer 1 of jaxinter, a leaf every higher layer may use.
 
-- Files that are whole or absent: ``write_atomic``, ``save_json``, ``to_jsonable``.
+- Files that are whole or absent: ``write_atomic``, ``save_json``, ``to_jsonable``; what
+  identifies an input file's content: ``file_fingerprint``.
 - Pytrees of arrays on disk (typed PRNG keys included): ``save_tree``, ``load_tree``,
   ``tree_to_arrays``, ``tree_from_arrays``.
 - Resumable jobs: ``StageCache``, one atomic file per stage, kept apart by the options each
@@ -16,7 +17,7 @@
 It imports nothing from the other layers.
 """
 
-from ._files import write_atomic
+from ._files import file_fingerprint, write_atomic
 from ._progress import Progress, log, progress
 from ._report import Section, Table, to_jsonable, write_report
 from ._store import StageCache, load_tree, save_json, save_tree, tree_from_arrays, tree_to_arrays
@@ -27,6 +28,7 @@ __all__ = [
     "Section",
     "StageCache",
     "Table",
+    "file_fingerprint",
     "is_labeled",
     "labeled",
     "labeled_array",

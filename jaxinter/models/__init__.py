@@ -7,8 +7,7 @@
 - Activations by name: ``activation``, ``ACTIVATIONS``.
 - The one batched forward pass over a dataset: ``apply_in_batches``.
 - Your own model: ``load_model`` (a factory ``module:function`` and an Orbax or msgpack
-  checkpoint) -> ``UserModel``; ``load_factory``, ``build_model``, ``restore_checkpoint``,
-  ``checkpoint_fingerprint``.
+  checkpoint) -> ``UserModel``; ``load_factory``, ``build_model``, ``restore_checkpoint``.
 
 It imports nothing but ``jaxinter.errors``. See docs/models.md.
 """
@@ -29,7 +28,6 @@ from ._nnx import ResNet as NnxResNet
 from ._user import (
     UserModel,
     build_model,
-    checkpoint_fingerprint,
     load_factory,
     load_model,
     restore_checkpoint,
@@ -50,7 +48,6 @@ __all__ = [
     "activation",
     "apply_in_batches",
     "build_model",
-    "checkpoint_fingerprint",
     "init_variables",
     "linen_to_nnx",
     "load_factory",

@@ -258,18 +258,3 @@ def _listed(what: str, items: list) -> str:
     more = f" and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
     return f"{what} {', '.join(names)}{more}"
 
-
-def checkpoint_fingerprint(path: str | Path) -> list:
-    """What identifies a checkpoint's content cheaply: its files' relative names, sizes and
-    modification times (stage caches recompute when it changes).
-
-    Args:
-      path: a checkpoint file or directory.
-
-    Returns:
-      A JSON-able list.
-    """
-    path = Path(path).expanduser()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    return [[str(p.relative_to(path)) if path.is_dir() else p.name, p.stat().st_size,
-             p.stat().st_mtime_ns] for p in files]
