@@ -14,6 +14,7 @@ from pathlib import Path
 from ..data import PATH_DATASETS, Dataset, load_dataset
 from ..errors import JaxinterInputError
 from ..io import file_fingerprint
+from ..masking import CapturedFn, capture, layer_names
 from ..models import UserModel, load_factory, load_model
 
 USER_FIELDS = ("data_path", "label_column", "model_factory", "checkpoint")
@@ -36,10 +37,14 @@ def check_user_inputs(config, *, checkpoint: bool = True) -> None:
             object.__setattr__(config, name, os.fspath(value))
         elif value is not None and not isinstance(value, str):
             raise JaxinterInputError(f"{name}: expected a path or None, got {value!r}")
-    if (config.dataset in PATH_DATASETS) != (config.data_path is not None):
+    if config.dataset in PATH_DATASETS and config.data_path is None:
         raise JaxinterInputError(
-            f"data_path: expected a path for the datasets {list(PATH_DATASETS)} and only "
-            f"for them, got {config.data_path!r} for {config.dataset!r}")
+            f"data_path: expected a path for dataset {config.dataset!r} (a folder of IDX files "
+            f"or an .npz for mnist, an .npz or CSV for file), got None")
+    if config.dataset not in PATH_DATASETS and config.data_path is not None:
+        raise JaxinterInputError(
+            f"data_path: expected None for the built-in dataset {config.dataset!r}, got "
+            f"{config.data_path!r}")
     if not isinstance(config.label_column, str) or not config.label_column:
         raise JaxinterInputError(f"label_column: expected a column name, got "
                                  f"{config.label_column!r}")
@@ -88,6 +93,22 @@ def user_model(config, ds: Dataset, seed: int) -> UserModel:
     """
     return load_model(config.model_factory, config.checkpoint, input_shape=ds.input_shape,
                       num_classes=ds.num_classes, seed=seed)
+
+
+def capture_user_model(user: UserModel, layers: str | None) -> CapturedFn:
+    """A user's model captured: the layers matching ``layers`` (a regular expression), else
+    every layer it sows, or every submodule's output when it sows none.
+
+    Args:
+      user: the :class:`jaxinter.models.UserModel`.
+      layers: regular expression (full match) of layer names, or None.
+
+    Returns:
+      :class:`jaxinter.masking.CapturedFn` with the user's weights.
+    """
+    sows = bool(layer_names(user.model, user.variables, input_shape=user.input_shape))
+    return capture(user.model, user.variables, layers, input_shape=user.input_shape,
+                   all_modules=not sows)
 
 
 def user_depends(config) -> dict:

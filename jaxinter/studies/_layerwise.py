@@ -49,14 +49,19 @@ from ..masking import (
     Players,
     ProbeSet,
     capture,
-    layer_names,
     masked_layer_scores,
     salient_patch_ids,
     train_probes,
 )
 from ..models import MLP, VGG, ResNet, ViT, init_variables
 from ..training import train
-from ._inputs import check_user_inputs, load_study_data, user_depends, user_model
+from ._inputs import (
+    capture_user_model,
+    check_user_inputs,
+    load_study_data,
+    user_depends,
+    user_model,
+)
 
 DATASETS = ("digits", "wine", "breast_cancer", "iris", "mnist", "file")
 IMAGE_DATASETS = ("digits", "mnist")
@@ -393,11 +398,7 @@ def _captured_template(config, ds) -> tuple[CapturedFn, object]:
         variables = init_variables(model, jax.random.key(0))
         return capture(model, variables, LAYER_PATTERNS[config.model]), model
     user = user_model(config, ds, config.seed)
-    shape = user.input_shape
-    sows = bool(layer_names(user.model, user.variables, input_shape=shape))
-    captured = capture(user.model, user.variables, config.layers, input_shape=shape,
-                       all_modules=not sows)  # nothing sown: every submodule's output
-    return captured, user.factory
+    return capture_user_model(user, config.layers), user.factory
 
 
 def _trained_models(config, ds, stage: Stage, depends) -> tuple[list[CapturedFn], np.ndarray]:
