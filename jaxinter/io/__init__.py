@@ -9,6 +9,8 @@
 - Self-describing ``summary.json`` content: ``labeled`` arrays (``{"axes", "coords",
   "values"}``), read back with ``labeled_array`` or as tidy rows with ``labeled_frame_rows``;
   ``is_labeled``.
+- Tidy pandas tables of every result dataclass and study: ``to_dataframe`` (pandas is the
+  optional extra ``jaxinter[pandas]``).
 - Reports: ``write_report`` writes a self-contained ``report.html`` (``Section``, ``Table``,
   embedded PNG figures) and ``summary.json``.
 - Progress of long jobs on stderr (a live tqdm bar on a terminal, one line per stage
@@ -18,6 +20,7 @@ It imports nothing from the other layers.
 """
 
 from ._files import file_fingerprint, write_atomic
+from ._frames import to_dataframe
 from ._progress import Progress, log, progress
 from ._report import Section, Table, to_jsonable, write_report
 from ._store import StageCache, load_tree, save_json, save_tree, tree_from_arrays, tree_to_arrays
@@ -38,6 +41,7 @@ __all__ = [
     "progress",
     "save_json",
     "save_tree",
+    "to_dataframe",
     "to_jsonable",
     "tree_from_arrays",
     "tree_to_arrays",
