@@ -69,6 +69,7 @@ from .interactions import (
     transform_diagnostics,
     zeta,
 )
+from .io import to_dataframe
 from .masking import (
     CapturedFn,
     LinearProbe,
@@ -170,6 +171,7 @@ __all__ = [
     "subset_index",
     "subset_masks",
     "subset_orders",
+    "to_dataframe",
     "to_msb",
     "to_shapiq",
     "token_baseline",

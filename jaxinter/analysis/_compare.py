@@ -13,6 +13,8 @@ of that order on either side) are NaN; average them over samples with
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -51,6 +53,10 @@ class KnowledgeChange:
       forget: (..., n + 1) what layer l encodes and L does not.
       new: (..., n + 1) what L encodes and l does not.
     """
+
+    frame_axes: ClassVar[dict] = {
+        "all_l": ("order",), "all_ref": ("order",), "overlap": ("order",),
+        "forget": ("order",), "new": ("order",)}
 
     all_l: jax.Array
     all_ref: jax.Array

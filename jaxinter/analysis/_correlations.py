@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -610,8 +611,16 @@ class CumulantBreakdown:
     the quadratic). The parts sum to the measured moments.
     """
 
+    frame_axes: ClassVar[dict] = {
+        "cov_parts": ("class", "cov_part", "unit_i", "unit_j"),
+        "mean_parts": ("class", "mean_part", "unit_i")}
+
     mean_parts: jax.Array
     cov_parts: jax.Array
+
+    def frame_coords(self) -> dict:
+        """Labels of the axes of ``jaxinter.io.to_dataframe``."""
+        return {"mean_part": MEAN_PARTS, "cov_part": COV_PARTS}
 
     def norms(self):
         """Euclidean / Frobenius norm of each part: (C, 3) and (C, 4)."""
@@ -829,6 +838,12 @@ class XorClosureCheck:
     pre_var, k4_diag: exact variance and kappa_iiii of the pre-activation.
     """
 
+    frame_axes: ClassVar[dict] = {
+        "exact_mean": ("class", "unit"), "exact_var": ("class", "unit"),
+        "closure_mean": ("class", "unit"), "closure_var": ("class", "unit"),
+        "mc_mean": ("class", "unit"), "mc_var": ("class", "unit"),
+        "pre_var": ("class", "unit"), "k4_diag": ("class", "unit")}
+
     exact_mean: jax.Array
     exact_var: jax.Array
     closure_mean: jax.Array
@@ -936,6 +951,14 @@ class CorrelationAnalysis:
     rounding check).
     """
 
+    frame_axes: ClassVar[dict] = {
+        "closure_mean_error": ("layer", "class"), "closure_cov_error": ("layer", "class"),
+        "exact_cov_error": ("layer", "class"), "surrogate_accuracy": ("layer",),
+        "accuracy": (), "local_mean_error": ("hidden_layer", "class"),
+        "local_cov_error": ("hidden_layer", "class"),
+        "mean_part_norms": ("hidden_layer", "class", "mean_part"),
+        "cov_part_norms": ("hidden_layer", "class", "cov_part")}
+
     layers: tuple = struct.field(pytree_node=False)
     activation: str = struct.field(pytree_node=False)
     accuracy: jax.Array
@@ -949,6 +972,11 @@ class CorrelationAnalysis:
     mean_part_norms: jax.Array | None = None
     cov_part_norms: jax.Array | None = None
     exact_cov_error: jax.Array | None = None
+
+    def frame_coords(self) -> dict:
+        """Labels of the axes of ``jaxinter.io.to_dataframe``."""
+        return {"layer": self.layers, "hidden_layer": self.layers[1:-1],
+                "mean_part": MEAN_PARTS, "cov_part": COV_PARTS}
 
     @property
     def has_closure(self) -> bool:

@@ -17,6 +17,7 @@ Precision: the functions keep the widest float dtype JAX allows: float64 under
 from __future__ import annotations
 
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +34,10 @@ class Cumulants:
     mean: (..., N); cov: (..., N, N); k3: (..., N, N) with k3[i, j] = kappa_ijj;
     k4: (..., N, N) with k4[i, j] = kappa_iijj; count: (...,) samples (or weight) per class.
     """
+
+    frame_axes: ClassVar[dict] = {
+        "cov": ("unit_i", "unit_j"), "k3": ("unit_i", "unit_j"), "k4": ("unit_i", "unit_j"),
+        "mean": ("unit_i",), "count": ()}
 
     mean: jax.Array
     cov: jax.Array

@@ -29,6 +29,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -98,6 +99,8 @@ class Turn:
     exceed ``min_change``.
     """
 
+    frame_axes: ClassVar[dict] = {"index": (), "drop": (), "rise": (), "two_phase": ()}
+
     index: jax.Array
     drop: jax.Array
     rise: jax.Array
@@ -157,6 +160,10 @@ class Trajectories:
     reaches half of |I_last|.
     """
 
+    frame_axes: ClassVar[dict] = {
+        "path": ("subset",), "net": ("subset",), "reversals": ("subset",),
+        "half_time": ("subset",)}
+
     path: jax.Array
     net: jax.Array
     reversals: jax.Array
@@ -209,6 +216,10 @@ class DetourSummary:
     sum net; reversals: mean sign reversals; half_time: mean time to half final strength;
     count: number of interactions aggregated.
     """
+
+    frame_axes: ClassVar[dict] = {
+        "detour": ("order",), "detour_pooled": ("order",), "reversals": ("order",),
+        "half_time": ("order",), "count": ("order",)}
 
     detour: jax.Array
     detour_pooled: jax.Array
@@ -311,6 +322,10 @@ class OrderDynamics:
     gap_onset: (...) checkpoint index where the test - train loss gap starts its final rise.
     """
 
+    frame_axes: ClassVar[dict] = {
+        "spectrum": ("checkpoint", ..., "order"), "mean_order": ("checkpoint", ...),
+        "high_order_share": ("checkpoint", ...), "gap_onset": (), "turn": ()}
+
     spectrum: jax.Array
     mean_order: jax.Array
     high_order_share: jax.Array
@@ -362,6 +377,11 @@ class InteractionRecord:
     of the salient interactions summed over probe samples; train_loss, test_loss: () mean
     cross-entropy on the tracker's evaluation sets.
     """
+
+    frame_axes: ClassVar[dict] = {
+        "i_and": ("probe", "layer", "subset"), "i_or": ("probe", "layer", "subset"),
+        "strength_and": ("layer", "order"), "strength_or": ("layer", "order"),
+        "train_loss": (), "test_loss": ()}
 
     i_and: jax.Array
     i_or: jax.Array

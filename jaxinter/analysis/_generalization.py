@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 from math import comb
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -211,6 +212,8 @@ class SharedRatios:
       (:func:`shared_ratio_top_k`); NaN where C(n, m) <= k.
     """
 
+    frame_axes: ClassVar[dict] = {"salient": ("type", "order"), "top_k": ("type", "order")}
+
     salient: jax.Array
     top_k: jax.Array
 
@@ -253,6 +256,9 @@ class Sensitivity:
     relative_change: sum |I_p(S) - I(S)| / sum |I(S)| over the same entries.
     count: number of salient clean interactions of that order (summed over samples).
     """
+
+    frame_axes: ClassVar[dict] = {
+        "flip_rate": ("order",), "relative_change": ("order",), "count": ("order",)}
 
     flip_rate: jax.Array
     relative_change: jax.Array

@@ -27,6 +27,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import flax.struct
 import jax
@@ -88,6 +89,19 @@ class LayerwiseAggregate:
       num_samples: number of samples aggregated.
     """
 
+    frame_axes: ClassVar[dict] = {
+        "salient_by_order": ("layer", "type", "order"),
+        "strength_by_order": ("layer", "type", "order"),
+        "strength_per_subset_by_order": ("layer", "type", "order"),
+        "completeness_by_order": ("layer", "type", "order"),
+        "redundancy_by_order": ("layer", "type", "order"),
+        "stability_by_order": ("layer", "type", "order"),
+        "stability_support_by_order": ("layer", "type", "order"),
+        "scale": ("layer",), "salient_per_sample": ("layer", "type"),
+        "salient_per_sample_layer_threshold": ("layer", "type"),
+        "completeness": ("layer", "type"), "redundancy": ("layer", "type"),
+        "change_by_order": ("layer", "type", "part", "order")}
+
     scale: jax.Array
     salient_per_sample: jax.Array
     salient_per_sample_layer_threshold: jax.Array
@@ -104,6 +118,10 @@ class LayerwiseAggregate:
     layer_names: tuple[str, ...] = flax.struct.field(pytree_node=False)
     ratio: float = flax.struct.field(pytree_node=False)
     num_samples: int = flax.struct.field(pytree_node=False)
+
+    def frame_coords(self) -> dict:
+        """Labels of the axes of ``jaxinter.io.to_dataframe``."""
+        return {"layer": self.layer_names, "part": CHANGE_PARTS}
 
     @property
     def n(self) -> int:
@@ -168,6 +186,11 @@ class LayerwiseResult:
       ratio: the salient threshold (``tau = ratio * max |I|`` per sample and layer, both types).
     """
 
+    frame_axes: ClassVar[dict] = {
+        "v": ("sample", "layer", "subset"), "i_and": ("sample", "layer", "subset"),
+        "i_or": ("sample", "layer", "subset"),
+        "stability": ("sample", "layer", "type", "order"), "sample_ids": ("sample",)}
+
     v: jax.Array
     i_and: jax.Array
     i_or: jax.Array
@@ -175,6 +198,10 @@ class LayerwiseResult:
     sample_ids: jax.Array
     layer_names: tuple[str, ...] = flax.struct.field(pytree_node=False)
     ratio: float = flax.struct.field(pytree_node=False, default=0.05)
+
+    def frame_coords(self) -> dict:
+        """Labels of the axes of ``jaxinter.io.to_dataframe``."""
+        return {"layer": self.layer_names, "sample": np.asarray(self.sample_ids)}
 
     @property
     def n(self) -> int:

@@ -8,6 +8,7 @@ over leading axes and jit-able.
 from __future__ import annotations
 
 from math import comb
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -82,6 +83,11 @@ class OrderSummary:
       high_order_share: (..., 2) share of the salient strength at orders m > n / 2 (NaN if
         none).
     """
+
+    frame_axes: ClassVar[dict] = {
+        "count": ("type", "order"), "strength": ("type", "order"),
+        "positive": ("type", "order"), "negative": ("type", "order"),
+        "mean_order": ("type",), "high_order_share": ("type",)}
 
     count: jax.Array
     strength: jax.Array
@@ -188,6 +194,8 @@ class SupportedMean:
       num_samples: number of samples in all.
     """
 
+    frame_axes: ClassVar[dict] = {"mean": (), "support": ()}
+
     mean: jax.Array
     support: jax.Array
     num_samples: int = struct.field(pytree_node=False)
@@ -232,6 +240,9 @@ class StrongestInteractions:
       value: (..., k) its interaction I(S) (0 in empty slots).
       valid: (..., k) bool, False in the slots past the game's number of salient interactions.
     """
+
+    frame_axes: ClassVar[dict] = {
+        "kind": ("rank",), "subset": ("rank",), "value": ("rank",), "valid": ("rank",)}
 
     kind: jax.Array
     subset: jax.Array

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -60,6 +61,12 @@ class Separation:
     counts: (K,) samples per class.
     trace_within, trace_between: () Tr(SS_w), Tr(SS_b).
     """
+
+    frame_axes: ClassVar[dict] = {
+        "per_direction": ("direction",), "within": ("direction",),
+        "singular_values": ("direction",), "kept": ("direction",), "fuzziness": (),
+        "rank": (), "condition": (), "trace_within": (), "trace_between": (),
+        "counts": ("class",)}
 
     fuzziness: np.ndarray
     per_direction: np.ndarray
@@ -275,6 +282,11 @@ class SeparationLaw:
     residuals: (L+1,) ln D_l minus the fitted line.
     """
 
+    frame_axes: ClassVar[dict] = {
+        "fuzziness": ("layer",), "log_fuzziness": ("layer",), "layer_index": ("layer",),
+        "residuals": ("layer",), "beta": (), "intercept": (), "rho": (), "pearson_r": (),
+        "r2": (), "ratio_spread": (), "ratios": ("transition",)}
+
     fuzziness: np.ndarray
     log_fuzziness: np.ndarray
     layer_index: np.ndarray
@@ -287,6 +299,9 @@ class SeparationLaw:
     ratio_spread: np.ndarray
     residuals: np.ndarray
 
+    def frame_coords(self) -> dict:
+        """Labels of the axes of ``jaxinter.io.to_dataframe``."""
+        return {"layer": np.asarray(self.layer_index).astype(int)}
 
 def fit_law(fuzziness, layer_index=None) -> SeparationLaw:
     """Fit ln D_l = beta l + c to D values (L+1,), layers 0..L unless ``layer_index`` is given."""
@@ -342,10 +357,15 @@ class LayerSeparation:
     per_layer: dict name -> :class:`Separation`. law: :class:`SeparationLaw` over ``names``.
     """
 
+    frame_axes: ClassVar[dict] = {"law": ()}
+
     per_layer: dict
     law: SeparationLaw
     names: tuple[str, ...] = struct.field(pytree_node=False)
 
+    def frame_coords(self) -> dict:
+        """Labels of the axes of ``jaxinter.io.to_dataframe``."""
+        return {"layer": self.names}
 
 def _layer_features(captured, x):
     """Captured layers of x (``captured`` is traced, so new weights reuse the program)."""
@@ -387,6 +407,10 @@ class SeparationRecord:
     fuzziness, log_fuzziness: (L+1,) D_l and ln D_l, layer 0 = input; rho, pearson_r, r2,
     ratio_spread: () of the fit (:class:`SeparationLaw`).
     """
+
+    frame_axes: ClassVar[dict] = {
+        "fuzziness": ("layer",), "log_fuzziness": ("layer",), "rho": (), "pearson_r": (),
+        "r2": (), "ratio_spread": ()}
 
     fuzziness: np.ndarray
     log_fuzziness: np.ndarray

@@ -67,9 +67,14 @@ class History:
       member axis: (T, P, ...).
     """
 
+    frame_axes: ClassVar[dict] = {"record": ("step", ...)}
+
     steps: np.ndarray
     record: Any
 
+    def frame_coords(self) -> dict:
+        """Labels of the axes of ``jaxinter.io.to_dataframe``."""
+        return {"step": np.asarray(self.steps)}
 
 def _step_key(step: int) -> str:
     return f"step_{int(step):010d}"

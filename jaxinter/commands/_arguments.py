@@ -1,4 +1,5 @@
-"""Arguments every command shares, and argparse types that check flags at parse time."""
+"""Arguments every command shares (output, seed, your own data and model), and argparse types
+that check flags at parse time."""
 
 from __future__ import annotations
 
@@ -13,6 +14,34 @@ def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         help=f"output folder for report.html, figures and summary.json (default runs/{command})",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+class _DataFile(argparse.Action):
+    """``--data PATH``: the dataset is the user's file (``dataset="file"``, ``data_path``)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        namespace.dataset, namespace.data_path = "file", value
+
+
+def add_user_arguments(parser: argparse.ArgumentParser, layers: bool = False) -> None:
+    """Your own data and model, the same in every analysis command: ``--data``,
+    ``--label-column``, ``--model-factory``, ``--checkpoint`` (and ``--layers``)."""
+    g = parser.add_argument_group("your own data and model (docs/your_model.md)")
+    g.add_argument("--data", action=_DataFile, metavar="PATH",
+                   help="your dataset instead of --dataset: an .npz with x_train, y_train, "
+                        "x_test, y_test, or a CSV with a label column")
+    g.add_argument("--label-column", default="label",
+                   help="the CSV column of the classes (default label)")
+    g.add_argument("--model-factory", default=None, metavar="MODULE:FUNCTION",
+                   help="a function returning your Flax Linen or NNX model (module:function "
+                        "or file.py:function); it may take input_shape, num_classes, rngs")
+    g.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="your trained weights for --model-factory: an Orbax checkpoint "
+                        "directory or a Flax msgpack file")
+    if layers:
+        g.add_argument("--layers", default=None, metavar="REGEX",
+                       help="the layers of your model to analyse (regular expression; default "
+                            "every sown layer, or every submodule's output)")
 
 
 def int_at_least(low: int, high: int | None = None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._arguments import add_common_arguments, int_at_least
+from ._arguments import add_common_arguments, add_user_arguments, int_at_least
 
 HELP = "networks as maps of class-conditional cumulants (Fischer et al. 2022): HTML report"
 
@@ -24,7 +24,8 @@ def _activations(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "correlations")
-    parser.add_argument("--dataset", default="digits", choices=["digits", "mnist"],
+    add_user_arguments(parser)
+    parser.add_argument("--dataset", default="digits", choices=["digits", "mnist", "file"],
                         help="main dataset (default digits; mnist needs --data-path)")
     parser.add_argument("--data-path", type=Path, default=None,
                         help="MNIST folder of IDX files or .npz (e.g. ../shared/data/mnist)")
@@ -54,7 +55,8 @@ def config_from_args(args: argparse.Namespace):
         dataset=args.dataset, data_path=args.data_path, activations=tuple(args.activations),
         depth=args.depth, width=args.width, alpha=args.alpha, epochs=args.epochs,
         repeats=args.repeats, xor=not args.no_xor, xor_epochs=args.xor_epochs,
-        xor_samples=args.xor_samples, seed=args.seed,
+        xor_samples=args.xor_samples, seed=args.seed, label_column=args.label_column,
+        model_factory=args.model_factory, checkpoint=args.checkpoint,
     )
 
 

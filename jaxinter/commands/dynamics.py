@@ -14,7 +14,7 @@ from ..io import Section, Table, log, write_report
 from ..plots import dynamics as plots
 from ..studies import DynamicsConfig, DynamicsStudy, run_dynamics
 from ..studies._dynamics import DATASETS, EPSILON, MIN_COUNT, SIGMA, TOP_K, TYPES
-from ._arguments import add_common_arguments, int_at_least
+from ._arguments import add_common_arguments, add_user_arguments, int_at_least
 
 HELP = "training dynamics and generalization power of interactions (population of MLPs)"
 
@@ -44,6 +44,7 @@ def _positive_float(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = DynamicsConfig()
     add_common_arguments(parser, "dynamics")
+    add_user_arguments(parser)
     parser.add_argument("--dataset", default=defaults.dataset, choices=DATASETS,
                         help=f"data set (default {defaults.dataset})")
     parser.add_argument("--data-path", default=None, help="MNIST folder or .npz (mnist only)")

@@ -27,7 +27,7 @@ from ..io import Section, Table, log, write_report
 from ..plots import layerwise as pl
 from ..studies import LayerwiseConfig, LayerwiseStudy, run_layerwise
 from ..studies._layerwise import DATASETS, EXTRACTIONS, LAYER_PATTERNS
-from ._arguments import add_common_arguments, int_at_least
+from ._arguments import add_common_arguments, add_user_arguments, int_at_least
 
 HELP = "interactions of every layer: what emerges, what is forgotten (Cheng et al. 2024)"
 DEFAULTS = LayerwiseConfig()
@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data and model")
     g.add_argument("--dataset", default=DEFAULTS.dataset, choices=DATASETS,
                    help="dataset (default digits, shipped with scikit-learn)")
-    g.add_argument("--data-path", default=None, help="MNIST folder (IDX) or .npz file")
+    g.add_argument("--data-path", default=None,
+                   help="MNIST folder (IDX) or .npz file; your file with --dataset file")
     g.add_argument("--train-size", type=int_at_least(1), default=None,
                    help="use only the first N training samples")
     g.add_argument("--model", default=DEFAULTS.model, choices=sorted(LAYER_PATTERNS),
@@ -77,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk-size", type=int_at_least(1), default=DEFAULTS.chunk_size,
                    help="masked inputs per model call")
     add_common_arguments(parser, "layerwise")
+    add_user_arguments(parser, layers=True)
 
 
 def config_from_args(args: argparse.Namespace) -> LayerwiseConfig:

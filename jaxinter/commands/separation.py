@@ -18,7 +18,7 @@ import numpy as np
 from ..io import Section, Table, log, write_report
 from ..plots import separation as plots
 from ..studies import SeparationConfig, SeparationStudy, run_separation
-from ._arguments import add_common_arguments, int_at_least
+from ._arguments import add_common_arguments, add_user_arguments, int_at_least
 
 HELP = "law of data separation: separation fuzziness per layer, its decay, during training"
 
@@ -26,6 +26,7 @@ HELP = "law of data separation: separation fuzziness per layer, its decay, durin
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = SeparationConfig()
     add_common_arguments(parser, "separation")
+    add_user_arguments(parser, layers=True)
     parser.add_argument("--dataset", default=d.dataset,
                         help=f"dataset name of jaxinter.data.load_dataset (default {d.dataset})")
     parser.add_argument("--data-path", default=None, help="path for mnist (IDX folder or .npz)")
@@ -93,11 +94,12 @@ def render_separation(study: SeparationStudy, out_dir: Path | str) -> Path:
     """
     out, c = Path(out_dir), study.config
     laws = {v: plots.plot_depths(
-        {f"{v}, {d} hidden layers": study.run(v, d).final.law for d in c.depths},
+        {f"{v}, {d} hidden layers": study.run(v, d).final.law for d in study.depths},
         out / f"law_{v}.png", title=f"ln D by layer ({c.split} data), {v}")
-        for v in c.variants}
-    emergence = [_emergence(study.run("bn-relu", d), out) for d in c.depths]
-    deepest = study.run("bn-relu", max(c.depths))
+        for v in study.variants}
+    main = study.variants[0]  # bn-relu, or your model
+    emergence = [_emergence(study.run(main, d), out) for d in study.depths]
+    deepest = study.run(main, max(study.depths))
     directions = plots.plot_directions(
         deepest.final.per_layer, out / "directions.png",
         title=f"{deepest.depth} hidden layers: share of D per direction")
@@ -106,7 +108,7 @@ def render_separation(study: SeparationStudy, out_dir: Path | str) -> Path:
         Section("The law after training",
                 "ln D_l by layer with the least-squares line. He & Su report Pearson r between "
                 "-0.997 and -1.000 for BatchNorm-ReLU nets trained to the end.",
-                figures=[laws["bn-relu"]],
+                figures=[laws[main]],
                 tables=[Table(f"Fit per model ({c.split} data; other split = {c.other_split})",
                               HEADER, law_rows(study))]),
         Section("The law emerging during training",
@@ -120,7 +122,7 @@ def render_separation(study: SeparationStudy, out_dir: Path | str) -> Path:
     if c.controls:
         sections.append(Section(
             "Controls", "Same training without batch norm (no-bn) and without the "
-            "nonlinearity (bn-linear).", figures=[laws[v] for v in c.variants[1:]]))
+            "nonlinearity (bn-linear).", figures=[laws[v] for v in study.variants[1:]]))
     return write_report(out, "The law of data separation", sections, study.summary())
 
 

@@ -41,7 +41,8 @@ class Dataset:
         return dataclasses.replace(self, **changes)
 
 
-def _finish(x_tr, y_tr, x_te, y_te, num_classes, name, info=None) -> Dataset:
+def finish(x_tr, y_tr, x_te, y_te, num_classes, name, info=None) -> Dataset:
+    """A :class:`Dataset` of float32 inputs and int32 labels (the loaders' common end)."""
     x_tr, x_te = np.asarray(x_tr, np.float32), np.asarray(x_te, np.float32)
     return Dataset(
         x_tr,
@@ -55,7 +56,8 @@ def _finish(x_tr, y_tr, x_te, y_te, num_classes, name, info=None) -> Dataset:
     )
 
 
-def _stratified_split(x, y, test_fraction: float, seed: int):
+def stratified_split(x, y, test_fraction: float, seed: int):
+    """``(x_train, x_test, y_train, y_test)``: a split keeping the class shares (fixed seed)."""
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < test_fraction < 1.0:
@@ -69,27 +71,27 @@ def _standardize(x_tr, x_te):
     return (x_tr - mean) / std, (x_te - mean) / std
 
 
-def _digits(*, flat: bool = False, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
+def load_digits(*, flat: bool = False, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     from sklearn.datasets import load_digits
 
     d = load_digits()
     x = d.images.astype(np.float32) / 16.0
     x = x.reshape(len(x), -1) if flat else x[..., None]
-    x_tr, x_te, y_tr, y_te = _stratified_split(x, d.target, test_fraction, seed)
-    return _finish(x_tr, y_tr, x_te, y_te, 10, "digits", {"split": f"stratified, seed {seed}"})
+    x_tr, x_te, y_tr, y_te = stratified_split(x, d.target, test_fraction, seed)
+    return finish(x_tr, y_tr, x_te, y_te, 10, "digits", {"split": f"stratified, seed {seed}"})
 
 
-def _tabular(name: str):
+def tabular_loader(name: str):
     def load(*, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
         import sklearn.datasets as skd
 
         d = getattr(skd, f"load_{name}")()
-        x_tr, x_te, y_tr, y_te = _stratified_split(
+        x_tr, x_te, y_tr, y_te = stratified_split(
             d.data.astype(np.float64), d.target, test_fraction, seed
         )
         x_tr, x_te = _standardize(x_tr, x_te)
         info = {"feature_names": list(d.feature_names), "split": f"stratified, seed {seed}"}
-        return _finish(x_tr, y_tr, x_te, y_te, len(d.target_names), name, info)
+        return finish(x_tr, y_tr, x_te, y_te, len(d.target_names), name, info)
 
     return load
 
@@ -220,7 +222,7 @@ def _per_class(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(idx))
 
 
-def _mnist(
+def load_mnist(
     path=None,
     *,
     flat: bool = False,
@@ -255,13 +257,13 @@ def _mnist(
         x_tr, x_te = _resize(x_tr, size), _resize(x_te, size)
     x_tr = x_tr.reshape(len(x_tr), -1) if flat else x_tr[..., None]
     x_te = x_te.reshape(len(x_te), -1) if flat else x_te[..., None]
-    return _finish(x_tr, y_tr, x_te, y_te, 10, "mnist", {"split": note, "path": str(path)})
+    return finish(x_tr, y_tr, x_te, y_te, 10, "mnist", {"split": note, "path": str(path)})
 
 
 # ------------------------------------------------------------------------------- generated
 
 
-def _xor(*, n_train: int = 800, n_test: int = 400, std: float = 0.3, seed: int = 0) -> Dataset:
+def load_xor(*, n_train: int = 800, n_test: int = 400, std: float = 0.3, seed: int = 0) -> Dataset:
     """Four Gaussian blobs at (+-1, +-1), equal size; label = XOR of the signs of the centre.
 
     Both class means are 0: the class information sits in the covariance.
@@ -278,7 +280,7 @@ def _xor(*, n_train: int = 800, n_test: int = 400, std: float = 0.3, seed: int =
     x_tr, y_tr = draw(n_train)
     x_te, y_te = draw(n_test)
     info = {"centres": centres.tolist(), "std": std, "rule": "y = sign(c0) != sign(c1)"}
-    return _finish(x_tr, y_tr, x_te, y_te, 2, "xor", info)
+    return finish(x_tr, y_tr, x_te, y_te, 2, "xor", info)
 
 
 def boolean_rule(x: np.ndarray, terms: Sequence[Sequence[int]]) -> np.ndarray:
@@ -296,7 +298,7 @@ def boolean_rule(x: np.ndarray, terms: Sequence[Sequence[int]]) -> np.ndarray:
     return np.any([np.all(x[:, list(t)], axis=1) for t in terms], axis=0).astype(np.int32)
 
 
-def _boolean(
+def load_boolean(
     *,
     n_features: int = 8,
     terms: Sequence[Sequence[int]] = ((0, 1), (2, 3, 4)),
@@ -321,51 +323,7 @@ def _boolean(
     y = boolean_rule(x, terms)
     rule = " OR ".join("(" + " AND ".join(f"x{i}" for i in t) + ")" for t in terms)
     info = {"terms": terms, "rule": rule, "p": p}
-    return _finish(x[:n_train], y[:n_train], x[n_train:], y[n_train:], 2, "boolean", info)
-
-
-DATASETS = {
-    "digits": _digits,
-    "wine": _tabular("wine"),
-    "breast_cancer": _tabular("breast_cancer"),
-    "iris": _tabular("iris"),
-    "mnist": _mnist,
-    "xor": _xor,
-    "boolean": _boolean,
-}
-
-
-def load_dataset(name: str, path=None, **options) -> Dataset:
-    """Load a dataset by name.
-
-    Args:
-      name: one of ``DATASETS``: "digits", "wine", "breast_cancer", "iris", "mnist", "xor",
-        "boolean".
-      path: folder of MNIST IDX files or an .npz file (MNIST only).
-      **options: the loader's keyword arguments, e.g. ``flat=True`` (digits, mnist),
-        ``size=(10, 10)``, ``per_class=100``, ``n_train``, ``n_test`` (mnist), ``std``
-        (xor), ``terms=((0, 1), (2, 3))`` (boolean), ``seed``, ``test_fraction``.
-
-    Returns:
-      A ``Dataset``: float32 inputs, int32 labels, a fixed split.
-
-    Raises:
-      JaxinterInputError: on an unknown name or option, a path for a built-in dataset, or
-        unreadable MNIST files.
-    """
-    if name not in DATASETS:
-        raise JaxinterInputError(
-            f"name: unknown dataset {name!r}; expected one of {list(DATASETS)}"
-        )
-    loader = DATASETS[name]
-    if name == "mnist":
-        return loader(path, **options)
-    if path is not None:
-        raise JaxinterInputError(f"path: dataset {name!r} is built in and takes no path")
-    try:
-        return loader(**options)
-    except TypeError as err:
-        raise JaxinterInputError(f"options: {name!r} loader: {err}") from err
+    return finish(x[:n_train], y[:n_train], x[n_train:], y[n_train:], 2, "boolean", info)
 
 
 def add_label_noise(labels, fraction: float, num_classes: int, seed: int) -> np.ndarray:

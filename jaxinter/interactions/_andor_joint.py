@@ -8,6 +8,7 @@ loss sum_S max_i |I_i(S)| + alpha sum_{S,i} |I_i(S)| favours interactions that a
 from __future__ import annotations
 
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +27,11 @@ class JointResult:
     2**n) with g = g_shared + g_specific; g_shared: (..., 2**n); loss: (...) final joint
     objective; loss_history: (..., steps).
     """
+
+    frame_axes: ClassVar[dict] = {
+        "i_and": ("model", ..., "subset"), "i_or": ("model", ..., "subset"),
+        "q": ("model", ..., "subset"), "g": ("model", ..., "subset"), "g_shared": ("subset",),
+        "loss": (), "loss_history": ("check",)}
 
     i_and: jax.Array
     i_or: jax.Array

@@ -8,6 +8,8 @@ sum_S |I_and(S)| + |I_or(S)| with I_and = moebius(u_and) and I_or = or_interacti
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -36,6 +38,11 @@ class AndOrResult:
     coefficients of the complemented OR game, in [-1, 1] ("default"; 0 otherwise); with the
     games (i_and_unfolded, g) it is what ``and_or(..., init=result)`` warm-starts from.
     """
+
+    frame_axes: ClassVar[dict] = {
+        "i_and": ("subset",), "i_or": ("subset",), "i_and_unfolded": ("subset",),
+        "i_or_unfolded": ("subset",), "q": ("subset",), "g": ("subset",), "kappa": (),
+        "loss": (), "lower_bound": (), "residual": (), "steps": (), "loss_history": ("check",)}
 
     i_and: jax.Array
     i_or: jax.Array

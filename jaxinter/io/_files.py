@@ -63,3 +63,19 @@ def to_jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def file_fingerprint(path: str | Path) -> list:
+    """What identifies a file's or folder's content cheaply: the relative names, sizes and
+    modification times of its files (a stage cache ``depends`` on it to see a changed input).
+
+    Args:
+      path: a file or a directory (e.g. a checkpoint).
+
+    Returns:
+      A JSON-able list.
+    """
+    path = Path(path).expanduser()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [[str(p.relative_to(path)) if path.is_dir() else p.name, p.stat().st_size,
+             p.stat().st_mtime_ns] for p in files]

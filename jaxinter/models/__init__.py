@@ -6,6 +6,8 @@
   ``NnxResNet``; weights transfer one to one with ``linen_to_nnx`` and ``nnx_to_linen``.
 - Activations by name: ``activation``, ``ACTIVATIONS``.
 - The one batched forward pass over a dataset: ``apply_in_batches``.
+- Your own model: ``load_model`` (a factory ``module:function`` and an Orbax or msgpack
+  checkpoint) -> ``UserModel``; ``load_factory``, ``build_model``, ``restore_checkpoint``.
 
 It imports nothing but ``jaxinter.errors``. See docs/models.md.
 """
@@ -23,6 +25,13 @@ from ._linen import MLP, VGG, ResNet, ViT, init_variables
 from ._nnx import MLP as NnxMLP
 from ._nnx import VGG as NnxVGG
 from ._nnx import ResNet as NnxResNet
+from ._user import (
+    UserModel,
+    build_model,
+    load_factory,
+    load_model,
+    restore_checkpoint,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -34,10 +43,15 @@ __all__ = [
     "NnxVGG",
     "QUADRATIC_ALPHA",
     "ResNet",
+    "UserModel",
     "ViT",
     "activation",
     "apply_in_batches",
+    "build_model",
     "init_variables",
     "linen_to_nnx",
+    "load_factory",
+    "load_model",
     "nnx_to_linen",
+    "restore_checkpoint",
 ]

@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 ORDER_CMAP = "viridis"  # colour map for interaction order
-AND_COLOR, OR_COLOR = "#1f77b4", "#d62728"
+AND_COLOR = "#1f77b4"  # AND interactions in every figure
+OR_COLOR = "#d62728"  # OR interactions in every figure
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.6):

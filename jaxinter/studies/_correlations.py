@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from os import PathLike
 from pathlib import Path
 
 import jax
@@ -34,11 +33,12 @@ from ..analysis import (
 from ..data import load_dataset
 from ..errors import JaxinterInputError
 from ..io import StageCache, labeled, log, tree_from_arrays, tree_to_arrays
-from ..models import ACTIVATIONS, MLP, QUADRATIC_ALPHA, init_variables
+from ..models import ACTIVATIONS, MLP, QUADRATIC_ALPHA, UserModel, init_variables
 from ..models._common import check_activation
 from ..training import train
+from ._inputs import check_user_inputs, load_study_data, user_depends, user_model
 
-DATASETS = ("digits", "mnist")
+DATASETS = ("digits", "mnist", "file")
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
 XOR_DEPTH, XOR_WIDTH = 2, 8  # the XOR network: one quadratic hidden layer of 8 units
@@ -48,8 +48,13 @@ XOR_DEPTH, XOR_WIDTH = 2, 8  # the XOR network: one quadratic hidden layer of 8 
 class CorrelationsConfig:
     """Settings of :func:`run_correlations`; the defaults are those of ``jaxinter correlations``.
 
-    dataset: ``digits`` or ``mnist``; data_path: the MNIST folder of IDX files or .npz
-    (``mnist`` only). activations: MLP activations (names of
+    dataset: ``digits``, ``mnist`` or ``file``; data_path: the MNIST folder of IDX files or
+    .npz (``mnist``), or your .npz or CSV (``file``; label_column: the CSV column of the
+    classes); inputs are flattened. model_factory: ``"module:function"`` returning a
+    ``jaxinter.models.MLP`` (the moment maps follow dense layers), analysed instead of the
+    built-in MLPs (activations, depth, width then come from it); checkpoint: its trained
+    weights (Orbax directory or msgpack file), or None to train it here.
+    activations: MLP activations (names of
     :data:`jaxinter.models.ACTIVATIONS`), one network each. depth: linear layers of the MLP;
     width: hidden width; alpha: the quadratic activation z + alpha z**2 (also of the XOR net).
     epochs: training epochs (Adam 1e-3, batch 64). repeats: surrogate draws per layer.
@@ -59,6 +64,9 @@ class CorrelationsConfig:
 
     dataset: str = "digits"
     data_path: str | None = None
+    label_column: str = "label"
+    model_factory: str | None = None
+    checkpoint: str | None = None
     activations: tuple[str, ...] = ("quadratic", "relu", "erf")
     depth: int = 3
     width: int = 64
@@ -73,7 +81,7 @@ class CorrelationsConfig:
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise JaxinterInputError(f"dataset: expected one of {DATASETS}, got {self.dataset!r}")
-        self._check_data_path()
+        check_user_inputs(self)
         self._check_activations()
         check_activation("quadratic", self.alpha)
         for name, low in (("depth", 1), ("width", 1), ("epochs", 1), ("repeats", 1),
@@ -83,17 +91,6 @@ class CorrelationsConfig:
                 raise JaxinterInputError(f"{name}: expected an int >= {low}, got {value!r}")
         if not isinstance(self.xor, bool):
             raise JaxinterInputError(f"xor: expected True or False, got {self.xor!r}")
-
-    def _check_data_path(self):
-        path = self.data_path
-        if path is not None and not isinstance(path, str | PathLike):
-            raise JaxinterInputError(f"data_path: expected a path or None, got {path!r}")
-        if (path is None) != (self.dataset != "mnist"):
-            raise JaxinterInputError(
-                f"data_path: expected a path for dataset 'mnist' and None for "
-                f"{self.dataset!r}, got {path!r}"
-            )
-        object.__setattr__(self, "data_path", None if path is None else str(path))
 
     def _check_activations(self):
         names = self.activations
@@ -293,16 +290,35 @@ def _trained(model, data, epochs: int, seed: int, cache, key: str, depends: dict
     return tree_from_arrays(got, like), float(got["test_accuracy"])
 
 
-def _activation_run(config: CorrelationsConfig, ds, act: str, cache, key):
-    """(stack, analysis, trained-on-real accuracy, trained-on-surrogate accuracy) of one MLP."""
+def _user_mlp(config: CorrelationsConfig, ds) -> UserModel:
+    """The user's model, which must be a Linen ``jaxinter.models.MLP``."""
+    user = user_model(config, ds, config.seed)
+    if not isinstance(user.model, MLP):
+        raise JaxinterInputError(
+            f"model_factory: the correlations study follows the moments through dense layers; "
+            f"expected a jaxinter.models.MLP (Linen), got {type(user.model).__name__}")
+    return user
+
+
+def _activation_run(config: CorrelationsConfig, ds, act: str, cache, key,
+                    user: UserModel | None = None):
+    """(stack, analysis, trained-on-real accuracy, trained-on-surrogate accuracy) of one MLP
+    (built-in, or the user's)."""
     t0 = time.perf_counter()
-    model = MLP(input_shape=ds.input_shape, num_classes=ds.num_classes, depth=config.depth,
-                width=config.width, activation=act, alpha=config.alpha)
+    model = user.model if user is not None else MLP(
+        input_shape=ds.input_shape, num_classes=ds.num_classes, depth=config.depth,
+        width=config.width, activation=act, alpha=config.alpha)
     depends = {k: getattr(config, k) for k in ("dataset", "data_path", "depth", "width",
                                                "epochs", "seed")}
-    depends.update(activation=act, alpha=config.alpha if act == "quadratic" else None)
-    variables, real = _trained(model, lambda: ds, config.epochs, config.seed, cache, f"model_{act}",
-                               depends)
+    depends.update(activation=act, alpha=config.alpha if act == "quadratic" else None,
+                   **user_depends(config))
+    if user is not None and user.restored:
+        variables = user.variables
+        real = float(np.mean(np.asarray(model.apply(variables, ds.x_test)).argmax(-1)
+                             == ds.y_test))
+    else:
+        variables, real = _trained(model, lambda: ds, config.epochs, config.seed, cache,
+                                   f"model_{act}", depends)
 
     def surrogate_data():
         x_sur = gaussian_surrogate_data(jax.random.fold_in(key, 1), ds.x_train, ds.y_train,
@@ -359,8 +375,16 @@ def run_correlations(config: CorrelationsConfig, folder: Path | None = None) -> 
     t0 = time.perf_counter()
     cache = None if folder is None else StageCache(Path(folder) / "cache", label="correlations")
     key = jax.random.key(config.seed)
-    ds = load_dataset(config.dataset, config.data_path, flat=True)
-    runs = {act: _activation_run(config, ds, act, cache, key) for act in config.activations}
+    ds = load_study_data(config)
+    ds = ds.replace(x_train=ds.x_train.reshape(len(ds.x_train), -1),
+                    x_test=ds.x_test.reshape(len(ds.x_test), -1),
+                    input_shape=(int(np.prod(ds.input_shape)),))
+    if config.model_factory is None:
+        runs = {act: _activation_run(config, ds, act, cache, key) for act in config.activations}
+    else:
+        user = _user_mlp(config, ds)
+        runs = {user.model.activation: _activation_run(config, ds, user.model.activation, cache,
+                                                       key, user)}
     xor = _xor_run(config, cache, key) if config.xor else None
     return CorrelationsStudy(
         config=config,

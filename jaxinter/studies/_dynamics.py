@@ -35,14 +35,14 @@ from ..analysis import (
     salient_mask,
     train_test_similarity,
 )
-from ..data import load_dataset
 from ..errors import JaxinterInputError, check_choice, check_int, check_number
 from ..io import StageCache, labeled, log
 from ..masking import Players, mean_baseline
-from ..models import MLP
+from ..models import MLP, load_model
 from ..training import Population, Trainer, init_population, train_population
+from ._inputs import check_user_inputs, load_study_data, user_depends
 
-DATASETS = ("digits", "wine", "breast_cancer", "iris", "mnist")
+DATASETS = ("digits", "wine", "breast_cancer", "iris", "mnist", "file")
 TYPES = ("AND", "OR")
 PERTURBATIONS = ("gaussian", "adversarial")
 TOP_K = 3  # k of the top-k cross-seed shared ratio
@@ -54,7 +54,11 @@ SIGMA, EPSILON = 0.1, 0.05  # Gaussian noise and gradient-sign step of the sensi
 class DynamicsConfig:
     """Settings of :func:`run_dynamics` (the defaults are those of ``jaxinter dynamics``).
 
-    dataset: one of ``DATASETS``; data_path: MNIST folder or .npz (mnist only, and required).
+    dataset: one of ``DATASETS``; data_path: MNIST folder or .npz (mnist), or your .npz or
+      CSV file (file; label_column: its CSV column of the classes).
+    model_factory: ``"module:function"`` returning your Flax Linen or NNX model, trained here
+      instead of the MLP (width and depth then unused); checkpoint: must be None, the study
+      trains from initialization.
     players: 2..12 players: image blocks on a 2 x (n/2) grid (1 x n for odd n), or groups of
       consecutive tabular features.
     noise: distinct label-noise rates in [0, 1); seeds: seeds per rate, starting at ``seed``.
@@ -67,6 +71,9 @@ class DynamicsConfig:
 
     dataset: str = "digits"
     data_path: str | None = None
+    label_column: str = "label"
+    model_factory: str | None = None
+    checkpoint: str | None = None
     players: int = 8
     noise: tuple[float, ...] = (0.0, 0.2, 0.5)
     seeds: int = 2
@@ -84,12 +91,7 @@ class DynamicsConfig:
 
     def __post_init__(self):
         check_choice(self.dataset, "dataset", DATASETS)
-        if (self.dataset == "mnist") != (self.data_path is not None):
-            raise JaxinterInputError(
-                f"data_path: expected a path for dataset 'mnist' and only then, got "
-                f"{self.data_path!r} for {self.dataset!r}")
-        if self.data_path is not None and not isinstance(self.data_path, str):
-            raise JaxinterInputError(f"data_path: expected a string, got {self.data_path!r}")
+        check_user_inputs(self, checkpoint=False)
         check_int(self.players, "players", 2, 12)
         if isinstance(self.noise, str) or not hasattr(self.noise, "__iter__"):
             raise JaxinterInputError(f"noise: expected a list of rates, got {self.noise!r}")
@@ -345,8 +347,8 @@ def _seeds(config: DynamicsConfig) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class _Data:
-    """The study's inputs: flattened splits, players, baseline and the probe set (the first k
-    probe samples from the training split, the next k from the test split)."""
+    """The study's inputs: splits, players, baseline and the probe set (the first k probe
+    samples from the training split, the next k from the test split)."""
 
     name: str
     num_classes: int
@@ -360,15 +362,11 @@ class _Data:
 
 
 def _prepare(config: DynamicsConfig) -> _Data:
-    """Data (flattened inputs), players, baseline and the class-balanced probe set."""
-    try:
-        ds = load_dataset(config.dataset, config.data_path)
-    except OSError as err:
-        raise JaxinterInputError(f"data_path: cannot read {config.data_path}: {err}") from err
-    flat = lambda a: np.asarray(a, np.float32).reshape(len(a), -1)  # noqa: E731
+    """Data, players, baseline and the class-balanced probe set."""
+    ds = load_study_data(config)
     keep = slice(config.train_limit)
-    x_tr, y_tr = flat(ds.x_train)[keep], np.asarray(ds.y_train)[keep]
-    x_te, y_te = flat(ds.x_test), np.asarray(ds.y_test)
+    x_tr, y_tr = np.asarray(ds.x_train)[keep], np.asarray(ds.y_train)[keep]
+    x_te, y_te = np.asarray(ds.x_test), np.asarray(ds.y_test)
     if config.batch_size > len(x_tr):
         raise JaxinterInputError(
             f"batch_size: expected at most the {len(x_tr)} training samples, got "
@@ -383,7 +381,7 @@ def _prepare(config: DynamicsConfig) -> _Data:
 
 def _block_players(input_shape, n: int) -> Players:
     """Images: a 2 x (n / 2) grid of blocks over (H, W) (1 x n for odd n), all channels of a
-    block together; tabular data: n groups of consecutive features. On flattened inputs."""
+    block together; tabular data: n groups of consecutive features (flat input indices)."""
     if len(input_shape) >= 2:
         h, w = input_shape[0], input_shape[1]
         rows = 2 if n % 2 == 0 else 1
@@ -394,8 +392,7 @@ def _block_players(input_shape, n: int) -> Players:
         groups = [(g[:, None] * channels + np.arange(channels)).ravel() for g in groups]
     else:
         groups = np.array_split(np.arange(input_shape[0]), min(n, input_shape[0]))
-    flat = (int(np.prod(input_shape)),)
-    return Players.from_groups([list(map(int, g)) for g in groups], flat)
+    return Players.from_groups([list(map(int, g)) for g in groups], tuple(input_shape))
 
 
 def _balanced(y, k: int) -> np.ndarray:
@@ -410,14 +407,20 @@ def _train(config: DynamicsConfig, data: _Data,
            cache: Path | None) -> tuple[Population, Trainer, History]:
     """The population trained with the tracker (resumed from ``cache/track`` when there)."""
     x_tr, y_tr = data.train
-    model = MLP(input_shape=(x_tr.shape[1],), num_classes=data.num_classes,
-                depth=config.depth, width=config.width)
-    trainer = Trainer(model, optax.adam(config.lr))
+    shape = tuple(x_tr.shape[1:])
+    if config.model_factory is None:
+        model = MLP(input_shape=shape, num_classes=data.num_classes, depth=config.depth,
+                    width=config.width)
+    else:
+        model = load_model(config.model_factory, input_shape=shape,
+                           num_classes=data.num_classes).factory
+    trainer = Trainer(model, optax.adam(config.lr), shape)
     tracker = InteractionTracker(
         trainer.logits, data.probe_x, data.probe_y, data.players, data.baseline,
         train=data.train, test=data.test, every=config.every, method=config.method,
         andor_options={"steps": config.andor_steps},
-        folder=None if cache is None else cache / "track", config=config.to_dict())
+        folder=None if cache is None else cache / "track",
+        config={**config.to_dict(), **user_depends(config)})
     members = len(config.noise) * config.seeds
     log(f"[dynamics] {data.name}: {len(x_tr)} train / {len(data.test[1])} test, "
         f"n = {data.players.n} players, {members} members (noise {list(config.noise)} x "
@@ -494,4 +497,5 @@ def _sensitivity(config: DynamicsConfig, data: _Data, pop: Population, trainer: 
     if cache is None:
         return Sensitivity(**compute())
     stages = StageCache(cache, label="dynamics")
-    return Sensitivity(**stages.get_or_compute("sensitivity", compute, config.to_dict()))
+    return Sensitivity(**stages.get_or_compute("sensitivity", compute,
+                                               {**config.to_dict(), **user_depends(config)}))

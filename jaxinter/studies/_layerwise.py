@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from ..analysis import (
     LAYERWISE_TYPES,
@@ -40,7 +40,7 @@ from ..analysis import (
     strongest_interactions,
     supported_mean,
 )
-from ..data import Dataset, load_dataset
+from ..data import Dataset
 from ..errors import JaxinterInputError, check_choice, check_int, check_number
 from ..interactions import extract_interactions, players_of
 from ..io import StageCache, labeled, log, progress, tree_from_arrays, tree_to_arrays
@@ -55,8 +55,15 @@ from ..masking import (
 )
 from ..models import MLP, VGG, ResNet, ViT, init_variables
 from ..training import train
+from ._inputs import (
+    capture_user_model,
+    check_user_inputs,
+    load_study_data,
+    user_depends,
+    user_model,
+)
 
-DATASETS = ("digits", "wine", "breast_cancer", "iris", "mnist")
+DATASETS = ("digits", "wine", "breast_cancer", "iris", "mnist", "file")
 IMAGE_DATASETS = ("digits", "mnist")
 LAYER_PATTERNS = {  # the captured layers of each model, as a regular expression
     "mlp": r"hidden_\d+",
@@ -77,11 +84,21 @@ class LayerwiseConfig:
     """Options of a layerwise study; the defaults are those of ``jaxinter layerwise``.
 
     Attributes:
-      dataset: one of :data:`DATASETS` (digits, shipped with scikit-learn, by default).
-      data_path: folder (IDX files) or .npz file of MNIST; only for ``dataset="mnist"``.
+      dataset: one of :data:`DATASETS` (digits, shipped with scikit-learn, by default; "file"
+        for your own .npz or CSV, ``jaxinter.data.load_data_file``).
+      data_path: folder (IDX files) or .npz file of MNIST (``dataset="mnist"``), or your file
+        (``dataset="file"``).
+      label_column: the CSV column of the classes (``dataset="file"``).
       train_size: use only the first N training samples (None: all).
       model: one of :data:`LAYER_PATTERNS`: mlp, cnn (VGG-style), resnet (batch norm), vit;
-        all but mlp need images.
+        all but mlp need images. Ignored with ``model_factory``.
+      model_factory: ``"module:function"`` returning your Flax Linen or NNX model (see
+        ``jaxinter.models.load_model``), analysed instead of a built-in one; the second model
+        (for the IoU) is the same factory trained with ``seed + 1``.
+      checkpoint: your trained weights (Orbax directory or Flax msgpack file) for
+        ``model_factory``; None trains the factory's model here.
+      layers: regular expression (full match) of the captured layers of your model; None takes
+        every layer it sows, or every submodule's output when it sows none.
       depth: MLP: number of linear layers (7 = MLP-7); ResNet: blocks per stage (depth // 2).
       width: MLP width (1024 for MLP-7).
       epochs, batch_size: training of each model.
@@ -103,8 +120,12 @@ class LayerwiseConfig:
 
     dataset: str = "digits"
     data_path: str | None = None
+    label_column: str = "label"
     train_size: int | None = None
     model: str = "mlp"
+    model_factory: str | None = None
+    checkpoint: str | None = None
+    layers: str | None = None
     depth: int = 5
     width: int = 128
     epochs: int = 30
@@ -127,8 +148,10 @@ class LayerwiseConfig:
         check_choice(self.model, "model", tuple(LAYER_PATTERNS))
         check_choice(self.extraction, "extraction", EXTRACTIONS)
         check_choice(self.also_extraction, "also_extraction", (None, *EXTRACTIONS))
-        self._check_data_path()
-        if self.model != "mlp" and self.dataset not in IMAGE_DATASETS:
+        check_user_inputs(self)
+        if self.layers is not None and not isinstance(self.layers, str):
+            raise JaxinterInputError(f"layers: expected a regular expression, got {self.layers!r}")
+        if self.model != "mlp" and self.dataset not in (*IMAGE_DATASETS, "file"):
             raise JaxinterInputError(
                 f"model: expected 'mlp' for the tabular dataset {self.dataset!r} (the other "
                 f"models need images), got {self.model!r}")
@@ -147,19 +170,6 @@ class LayerwiseConfig:
         check_number(self.sigma, "sigma", 0.0, low_open=True)
         if self.also_extraction == self.extraction:
             object.__setattr__(self, "also_extraction", None)
-
-    def _check_data_path(self):
-        if isinstance(self.data_path, os.PathLike):
-            object.__setattr__(self, "data_path", os.fspath(self.data_path))
-        if self.data_path is not None and not isinstance(self.data_path, str):
-            raise JaxinterInputError(f"data_path: expected a path or None, got {self.data_path!r}")
-        if self.dataset == "mnist" and self.data_path is None:
-            raise JaxinterInputError(
-                "data_path: expected a folder of IDX files or an .npz file for 'mnist', got None")
-        if self.dataset != "mnist" and self.data_path is not None:
-            raise JaxinterInputError(
-                f"data_path: expected None for the built-in dataset {self.dataset!r}, "
-                f"got {self.data_path!r}")
 
     def to_dict(self) -> dict:
         """The fields as a JSON-ready dict; ``LayerwiseConfig(**d)`` is the inverse."""
@@ -187,7 +197,9 @@ def stage_depends(config: LayerwiseConfig, ds: Dataset) -> dict[str, dict]:
       noise_scores, layer (each layer's extraction), model_b and also.
     """
     model = {k: getattr(config, k) for k in ("dataset", "data_path", "train_size", "model",
-                                             "depth", "width", "epochs", "batch_size")}
+                                             "depth", "width", "epochs", "batch_size", "layers")}
+    if config.model_factory is not None or config.dataset == "file":
+        model.update(user_depends(config))
     image = {"patch_size": _patch_size(config, ds)} if len(ds.input_shape) == 3 else {}
     if config.model == "vit":
         model.update(image)
@@ -355,12 +367,13 @@ def _timed(timings: dict[str, float], stage: str):
 
 
 def _load(config: LayerwiseConfig) -> Dataset:
-    ds = load_dataset(config.dataset, config.data_path)
+    ds = load_study_data(config)
     if config.train_size:
         keep = slice(0, config.train_size)
         ds = ds.replace(x_train=ds.x_train[keep], y_train=ds.y_train[keep])
     log(f"[layerwise] {ds.name}: {len(ds.x_train)} train / {len(ds.x_test)} test, "
-        f"input {ds.input_shape}, {ds.num_classes} classes; model {config.model}")
+        f"input {ds.input_shape}, {ds.num_classes} classes; model "
+        f"{config.model_factory or config.model}")
     return ds
 
 
@@ -377,22 +390,43 @@ def _build_model(config: LayerwiseConfig, ds: Dataset):
     return ViT(shape, classes, patch_size=_patch_size(config, ds), dim=64, depth=2)
 
 
-def _train_models(config, ds, model, stage: Stage, depends) -> tuple[list, np.ndarray]:
-    """Variables and test accuracy of the two models (seeds ``seed`` and ``seed + 1``)."""
-    like = init_variables(model, jax.random.key(0))
-    variables, accuracy = [], []
+def _captured_template(config, ds) -> tuple[CapturedFn, object]:
+    """The first model captured with its (initial or restored) weights, and what ``train``
+    takes: a built-in model, or the user's factory."""
+    if config.model_factory is None:
+        model = _build_model(config, ds)
+        variables = init_variables(model, jax.random.key(0))
+        return capture(model, variables, LAYER_PATTERNS[config.model]), model
+    user = user_model(config, ds, config.seed)
+    return capture_user_model(user, config.layers), user.factory
+
+
+def _trained_models(config, ds, stage: Stage, depends) -> tuple[list[CapturedFn], np.ndarray]:
+    """The two models (seeds ``seed`` and ``seed + 1``) captured, and their test accuracy; the
+    first is the user's checkpoint when there is one."""
+    template, trainable = _captured_template(config, ds)
+    captured, accuracy = [], []
     for seed in (config.seed, config.seed + 1):
         def fit(seed=seed):
-            data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
-            result = train(model, data, epochs=config.epochs, batch_size=config.batch_size,
-                           seed=seed)
-            return {**tree_to_arrays(result.variables),
-                    "test_accuracy": result.history[-1]["test_accuracy"]}
+            weights = template.variables
+            if config.checkpoint is None or seed != config.seed:
+                data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+                trained = train(trainable, data, epochs=config.epochs,
+                                batch_size=config.batch_size, seed=seed,
+                                input_shape=template.input_shape).variables
+                weights = (capture(trained, input_shape=template.input_shape).variables
+                           if isinstance(trained, nnx.Module) else
+                           {k: v for k, v in trained.items() if k != "intermediates"})
+            correct = correctly_classified(template.replace(variables=weights), ds.x_test,
+                                           ds.y_test)
+            return {**tree_to_arrays(weights), "test_accuracy": len(correct) / len(ds.y_test)}
 
         got = stage(f"model_seed{seed}", fit, {**depends, "seed": seed})
-        variables.append(tree_from_arrays(got, like))
+        weights = {k: v for k, v in got.items() if k != "test_accuracy"}
+        captured.append(template.replace(variables=tree_from_arrays(weights,
+                                                                    template.variables)))
         accuracy.append(float(got["test_accuracy"]))
-    return variables, np.asarray(accuracy)
+    return captured, np.asarray(accuracy)
 
 
 def _analysed_samples(config, ds, captured: list[CapturedFn]) -> np.ndarray:
@@ -519,10 +553,8 @@ def run_layerwise(config: LayerwiseConfig, folder=None) -> LayerwiseStudy:
     stage = _stage_function(folder)
     ds = _load(config)
     depends = stage_depends(config, ds)
-    model = _build_model(config, ds)
     with _timed(timings, "training"):
-        variables, test_accuracy = _train_models(config, ds, model, stage, depends["model"])
-    captured = [capture(model, v, LAYER_PATTERNS[config.model]) for v in variables]
+        captured, test_accuracy = _trained_models(config, ds, stage, depends["model"])
     ids = _analysed_samples(config, ds, captured)
     x, y = ds.x_test[ids], ds.y_test[ids]
     players, boxes, names = _players(config, ds, x)

@@ -22,6 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import optax
+from flax import nnx
 
 from ..analysis import (
     History,
@@ -29,15 +30,23 @@ from ..analysis import (
     SeparationLaw,
     SeparationRecord,
     SeparationTracker,
+    correctly_classified,
     fit_law,
     layer_separation,
 )
-from ..data import DATASETS, Dataset, load_dataset
+from ..data import DATASETS, Dataset
 from ..errors import JaxinterInputError, check_choice, check_int, check_int_list, check_number
 from ..io import StageCache, labeled, log, tree_from_arrays, tree_to_arrays
 from ..masking import capture
 from ..models import MLP
 from ..training import Trainer, train
+from ._inputs import (
+    capture_user_model,
+    check_user_inputs,
+    load_study_data,
+    user_depends,
+    user_model,
+)
 
 VARIANTS = {  # name -> (batchnorm, activation)
     "bn-relu": (True, "relu"),
@@ -51,7 +60,13 @@ LAYERS = "input (l=0) + hidden_1..hidden_d; logits excluded"
 class SeparationConfig:
     """Settings of :func:`run_separation` (the defaults are those of ``jaxinter separation``).
 
-    dataset: a name of :func:`jaxinter.data.load_dataset`; data_path: its path (mnist);
+    dataset: a name of :func:`jaxinter.data.load_dataset`; data_path: its path (mnist, or your
+    .npz or CSV for "file"); label_column: the CSV column of the classes;
+    model_factory: ``"module:function"`` returning your Flax Linen or NNX model, measured
+    instead of the MLPs (variant "model"; depth = its number of measured layers); checkpoint:
+    its trained weights (Orbax directory or msgpack file), measured as they are, or None to
+    train it here with the tracker; layers: regular expression of its measured layers (None:
+    every sown layer, or every submodule's output);
     size: (H, W) downscaling and per_class: training images per class (mnist only).
     depths: distinct numbers of hidden layers (>= 2); width: hidden width.
     epochs, batch_size, lr, weight_decay: SGD (momentum 0.9) with cosine decay from ``lr``.
@@ -62,6 +77,10 @@ class SeparationConfig:
 
     dataset: str = "digits"
     data_path: str | None = None
+    label_column: str = "label"
+    model_factory: str | None = None
+    checkpoint: str | None = None
+    layers: str | None = None
     size: tuple[int, int] | None = None
     per_class: int | None = None
     depths: tuple[int, ...] = (4, 8, 20)
@@ -77,8 +96,8 @@ class SeparationConfig:
 
     def __post_init__(self):
         check_choice(self.dataset, "dataset", DATASETS)
-        if self.data_path is not None and not isinstance(self.data_path, str):
-            raise JaxinterInputError(f"data_path: expected a string, got {self.data_path!r}")
+        if self.layers is not None and not isinstance(self.layers, str):
+            raise JaxinterInputError(f"layers: expected a regular expression, got {self.layers!r}")
         if self.size is not None:
             size = check_int_list(self.size, "size", 1)
             if len(size) != 2:
@@ -88,6 +107,7 @@ class SeparationConfig:
         if self.dataset != "mnist" and (self.size is not None or self.per_class is not None):
             raise JaxinterInputError(
                 f"size, per_class: only for dataset 'mnist', got {self.dataset!r}")
+        check_user_inputs(self)
         depths = check_int_list(self.depths, "depths", 2, distinct=True)
         object.__setattr__(self, "depths", depths)
         for name in ("width", "epochs", "batch_size", "track_every"):
@@ -107,7 +127,10 @@ class SeparationConfig:
 
     @property
     def variants(self) -> tuple[str, ...]:
-        """The trained variants: ``bn-relu``, and the controls when asked."""
+        """The trained variants: ``bn-relu``, and the controls when asked (``model`` for your
+        own model)."""
+        if self.model_factory is not None:
+            return ("model",)
         return tuple(VARIANTS) if self.controls else ("bn-relu",)
 
     @property
@@ -151,8 +174,8 @@ class SeparationStudy:
     config: the :class:`SeparationConfig`.
     dataset: data set name; split_note: where its images come from; n_train, n_test: sizes;
     input_shape: the model input; n_measured: samples of the measured split.
-    runs: one :class:`SeparationRun` per (variant, depth), variants (``config.variants``)
-      outer, depths in ``config.depths`` order inner.
+    runs: one :class:`SeparationRun` per (variant, depth), variants (``variants``) outer,
+      depths (``depths``) inner.
     """
 
     config: SeparationConfig
@@ -164,23 +187,33 @@ class SeparationStudy:
     n_measured: int
     runs: tuple[SeparationRun, ...]
 
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The variants of the runs, in order."""
+        return tuple(dict.fromkeys(r.variant for r in self.runs))
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        """The depths of the runs, in order."""
+        return tuple(dict.fromkeys(r.depth for r in self.runs))
+
     def run(self, variant: str, depth: int) -> SeparationRun:
         """The run of one variant and depth."""
         return next(r for r in self.runs if (r.variant, r.depth) == (variant, depth))
 
     def grid(self, value) -> np.ndarray:
         """(V, D, ...) array of ``value(run)`` over variants x depths."""
-        return np.array([[value(self.run(v, d)) for d in self.config.depths]
-                         for v in self.config.variants], float)
+        return np.array([[value(self.run(v, d)) for d in self.depths]
+                         for v in self.variants], float)
 
     def layer_grid(self, value, offset: int = 0) -> np.ndarray:
         """(V, D, ..., max depth + 1 - offset) array of the per-layer ``value(run)`` (layers
         last), NaN beyond each model's layers."""
         lead = np.shape(value(self.runs[0]))[:-1]
-        width = max(self.config.depths) + 1 - offset
-        out = np.full((len(self.config.variants), len(self.config.depths), *lead, width), np.nan)
-        for i, v in enumerate(self.config.variants):
-            for j, d in enumerate(self.config.depths):
+        width = max(self.depths) + 1 - offset
+        out = np.full((len(self.variants), len(self.depths), *lead, width), np.nan)
+        for i, v in enumerate(self.variants):
+            for j, d in enumerate(self.depths):
                 row = np.asarray(value(self.run(v, d)), float)
                 out[i, j, ..., : row.shape[-1]] = row
         return out
@@ -188,8 +221,8 @@ class SeparationStudy:
     def summary(self) -> dict:
         """The content of ``summary.json``: every array labeled with its axes."""
         c = self.config
-        model = {"variant": list(c.variants), "depth": list(c.depths)}
-        layers = list(range(max(c.depths) + 1))
+        model = {"variant": list(self.variants), "depth": list(self.depths)}
+        layers = list(range(max(self.depths) + 1))
         epochs = self.runs[0].epochs.tolist()
 
         def per_model(value, description):
@@ -208,7 +241,7 @@ class SeparationStudy:
                                           f"std of ln(D_l / D_(l-1)), {where}"),
             }
 
-        trajectory = {"variant": list(c.variants), "depth": list(c.depths),
+        trajectory = {"variant": list(self.variants), "depth": list(self.depths),
                       "checkpoint": epochs}
         return {
             "dataset": self.dataset, "split": c.split,
@@ -266,14 +299,15 @@ def run_separation(config: SeparationConfig, folder: Path | str | None = None
     log(f"[separation] {ds.name}: {len(ds.x_train)} train / {len(ds.x_test)} test, input "
         f"{ds.input_shape}; depths {list(config.depths)}; variants {list(config.variants)}")
     stages = None if folder is None else StageCache(Path(folder) / "cache", label="separation")
+    models = ([("model", None)] if config.model_factory is not None else
+              [(variant, depth) for variant in config.variants for depth in config.depths])
     runs = []
-    for variant in config.variants:
-        for depth in config.depths:
-            run = _train_model(config, ds, variant, depth, stages)
-            log(f"[separation] {variant} depth {depth}: rho {float(run.final.law.rho):.4f} "
-                f"r {float(run.final.law.pearson_r):.5f} train acc {run.train_accuracy:.3f} "
-                f"({run.seconds:.1f}s)")
-            runs.append(run)
+    for variant, depth in models:
+        run = _train_model(config, ds, variant, depth, stages)
+        log(f"[separation] {variant} depth {run.depth}: rho {float(run.final.law.rho):.4f} "
+            f"r {float(run.final.law.pearson_r):.5f} train acc {run.train_accuracy:.3f} "
+            f"({run.seconds:.1f}s)")
+        runs.append(run)
     return SeparationStudy(
         config=config, dataset=ds.name, split_note=str(ds.info.get("split", "")),
         n_train=len(ds.x_train), n_test=len(ds.x_test), input_shape=tuple(ds.input_shape),
@@ -283,10 +317,7 @@ def run_separation(config: SeparationConfig, folder: Path | str | None = None
 def _load(config: SeparationConfig) -> Dataset:
     options = {k: v for k, v in (("size", config.size), ("per_class", config.per_class))
                if v is not None}
-    try:
-        return load_dataset(config.dataset, config.data_path, **options)
-    except OSError as err:
-        raise JaxinterInputError(f"data_path: cannot read {config.data_path}: {err}") from err
+    return load_study_data(config, **options)
 
 
 def _split(ds: Dataset, split: str):
@@ -299,37 +330,65 @@ def _optimizer(config: SeparationConfig, steps: int) -> optax.GradientTransforma
                        optax.sgd(schedule, momentum=0.9))
 
 
-def _train_model(config: SeparationConfig, ds: Dataset, variant: str, depth: int,
-                 stages: StageCache | None) -> SeparationRun:
-    """One model trained with a tracker (or read from its stage); final analysis on both
-    splits from its weights."""
+def _model(config: SeparationConfig, ds: Dataset, variant: str, depth: int | None, optimizer):
+    """(what ``train`` takes, its initial or restored weights, the captured model) of a
+    variant: an MLP of ``depth`` hidden layers, or the user's model (variant "model")."""
+    key = jax.random.key(config.seed)
+    if variant == "model":
+        user = user_model(config, ds, config.seed)
+        if user.restored:
+            weights = user.model if user.variables is None else user.variables
+        else:
+            trainer = Trainer(user.factory, optimizer, user.input_shape)
+            weights = trainer.variables(trainer.init(key))  # what train() starts from
+        return user.factory, weights, capture_user_model(user, config.layers)
     batchnorm, activation = VARIANTS[variant]
     model = MLP(input_shape=ds.input_shape, num_classes=ds.num_classes, depth=depth + 1,
                 width=config.width, batchnorm=batchnorm, activation=activation)
+    trainer = Trainer(model, optimizer)
+    initial = trainer.variables(trainer.init(key))  # what train() starts from with this key
+    return model, initial, capture(model, initial, r"hidden_\d+")
+
+
+def _weights(variables):
+    """A model's weights as arrays: a Linen variables dict, or an NNX module's state."""
+    return nnx.state(variables) if isinstance(variables, nnx.Module) else variables
+
+
+def _train_model(config: SeparationConfig, ds: Dataset, variant: str, depth: int | None,
+                 stages: StageCache | None) -> SeparationRun:
+    """One model trained with a tracker (or read from its stage, or restored from the user's
+    checkpoint); final analysis on both splits from its weights."""
     per_epoch = len(ds.x_train) // config.batch_size
     optimizer = _optimizer(config, config.epochs * per_epoch)
     key = jax.random.key(config.seed)
-    trainer = Trainer(model, optimizer)
-    initial = trainer.variables(trainer.init(key))  # what train() starts from with this key
-    captured = capture(model, initial, r"hidden_\d+")
+    model, initial, captured = _model(config, ds, variant, depth, optimizer)
+    depth = len(captured.names)
     tracker = SeparationTracker(captured, *_split(ds, config.split), ds.num_classes,
                                 every=config.track_every * per_epoch)
 
     def compute() -> dict:
         tracker(0, initial)
+        if config.checkpoint is not None:  # the user's trained model, measured as it is
+            accuracy = [len(correctly_classified(captured, x, y)) / len(y)
+                        for x, y in (_split(ds, "train"), _split(ds, "test"))]
+            return tree_to_arrays({"variables": _weights(initial), "trajectory":
+                                   tracker.history(), "metrics": np.array([*accuracy, np.nan,
+                                                                           0.0])})
         start = time.perf_counter()
         result = train(model, ds, epochs=config.epochs, batch_size=config.batch_size,
-                       optimizer=optimizer, key=key, callback=tracker, progress=False)
+                       optimizer=optimizer, key=key, callback=tracker, progress=False,
+                       input_shape=captured.input_shape)
         last = result.history[-1]
         metrics = [last["accuracy"], last.get("test_accuracy", np.nan), last["loss"],
                    time.perf_counter() - start]
-        return tree_to_arrays({"variables": result.variables, "trajectory": tracker.history(),
-                               "metrics": np.array(metrics)})
+        return tree_to_arrays({"variables": _weights(result.variables),
+                               "trajectory": tracker.history(), "metrics": np.array(metrics)})
 
-    like = {"variables": initial, "metrics": np.zeros(4),
+    like = {"variables": _weights(initial), "metrics": np.zeros(4),
             "trajectory": History(np.zeros(0), SeparationRecord(*[np.zeros(0)] * 6))}
-    depends = {**config.to_dict(), "variant": variant, "depth": depth, "controls": None,
-               "depths": None}
+    depends = {**config.to_dict(), **user_depends(config), "variant": variant, "depth": depth,
+               "controls": None, "depths": None}
     arrays = (compute() if stages is None
               else stages.get_or_compute(f"{variant}_d{depth}", compute, depends))
     stored = tree_from_arrays(arrays, like)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import optax
 from flax import linen
 
 from ..errors import JaxinterInputError, check_finite
-from ..io import log
+from ..io import Progress, log
 from ..models import apply_in_batches
 from ._checkpoints import load_checkpoint, save_checkpoint
 from ._trainer import Trainer, TrainState, cross_entropy
@@ -105,15 +104,6 @@ def _evaluate_batched(trainer: Trainer, state: TrainState, x, y, chunk: int = 20
             "accuracy": float(np.mean(logits.argmax(-1) == np.asarray(y)))}
 
 
-def _progress_line(row: dict, epochs: int, total: int, elapsed: float, done: int) -> str:
-    shown = " ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "epoch"))
-    eta = elapsed / max(done, 1) * (total - row["step"])
-    return (
-        f"[train] epoch {row['epoch']:.2f}/{epochs} step {row['step']}/{total} {shown} "
-        f"elapsed {elapsed:.1f}s eta {eta:.1f}s"
-    )
-
-
 def train(
     model,
     data,
@@ -146,8 +136,9 @@ def train(
         tracker), else one epoch.
       checkpoint: .npz path; saved after every segment, and resumed from when it exists (it
         must come from the same model, data size and batch size).
-      progress: print a line to stderr whenever an epoch ends (and after every callback
-        segment), with the metrics, elapsed time and an estimate of the time left.
+      progress: show the progress on stderr (``jaxinter.io.Progress``): a live bar over the
+        steps with rate, ETA and the latest metrics on a terminal, else a line when training
+        starts and one when it ends.
       input_shape: input shape without the batch axis; default ``model.input_shape``.
 
     Returns:
@@ -169,8 +160,8 @@ def train(
     total = epochs * per_epoch
     segment = every or per_epoch
     x, y = jnp.asarray(x), jnp.asarray(y)
-    start, first = time.perf_counter(), int(state.step)
-    step = first
+    step = int(state.step)
+    bar = Progress("train", total, unit="step", initial=step) if progress else None
     while step < total:
         n_steps = min(segment - step % segment, total - step)
         state, metrics = trainer.jitted_run(state, x, y, num_steps=n_steps, batch_size=batch_size)
@@ -183,11 +174,12 @@ def train(
         history.append(row)
         if checkpoint is not None:
             save_checkpoint(checkpoint, state, history, config)
-        epoch_ended = step // per_epoch > (step - n_steps) // per_epoch
-        if progress and (callback is not None or epoch_ended or step == total):
-            log(_progress_line(row, epochs, total, time.perf_counter() - start, step - first))
+        if bar is not None:
+            bar.update(n_steps, **{k: v for k, v in row.items() if k != "step"})
         if callback is not None:
             callback(step, trainer.variables(state), row)
+    if bar is not None:
+        bar.close()
     return TrainResult(trainer.variables(state), history, state, trainer)
 
 

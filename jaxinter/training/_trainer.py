@@ -97,7 +97,8 @@ class _Nnx:
     def apply(self, params, rest, x, train: bool):
         module = nnx.merge(self.train_def if train else self.eval_def, params, rest, copy=True)
         logits = module(x)
-        return logits, nnx.state(module, nnx.Not(nnx.Param))
+        # values a model sows outside nnx.capture are not state to carry between steps
+        return logits, nnx.state(module, nnx.Not(nnx.Any(nnx.Param, nnx.Intermediate)))
 
     def variables(self, state: TrainState):
         """The trained model as an NNX module (in training mode, like a freshly built one)."""

@@ -204,4 +204,5 @@ def test_errors(tmp_path):
         add_label_noise(np.array([0, 3]), 0.5, 3, 0)
     with pytest.raises(JaxinterInputError, match="labels"):
         add_label_noise(np.array([0.0, 1.0]), 0.5, 3, 0)
-    assert set(DATASETS) == {"digits", "wine", "breast_cancer", "iris", "mnist", "xor", "boolean"}
+    assert set(DATASETS) == {"digits", "wine", "breast_cancer", "iris", "mnist", "xor", "boolean",
+                             "file"}

@@ -16,12 +16,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from jaxinter.io import (  # noqa: E402  # noqa: E402
+from jaxinter.io import (  # noqa: E402
+    Progress,
     Section,
     StageCache,
     Table,
     load_tree,
-    progress,  # noqa: E402
+    progress,
     save_json,
     save_tree,
     write_report,
@@ -173,14 +174,36 @@ def test_stage_cache_depends_per_stage(tmp_path, monkeypatch):
 
 
 def test_progress_lines():
+    """Off a terminal: one line when a stage starts and one when it ends, with the counts."""
     stream = io.StringIO()
     assert list(progress(range(3), "fit", stream=stream)) == [0, 1, 2]
     lines = stream.getvalue().splitlines()
-    assert [re.match(r"\[fit\] (\d)/3 elapsed [\d.]+s eta [\d.]+s$", x).group(1) for x in lines] \
-        == ["1", "2", "3"]
+    assert lines[0] == "[fit] start: 0/3 its done"
+    assert re.fullmatch(r"\[fit\] done: 3/3 its in [\d.]+s", lines[1]) and len(lines) == 2
     stream = io.StringIO()
-    list(progress(iter("ab"), "gen", stream=stream))  # unknown length: no total, no eta
-    assert stream.getvalue().splitlines()[-1].startswith("[gen] 2 elapsed")
+    list(progress(iter("ab"), "gen", stream=stream))  # unknown length: no total
+    assert re.fullmatch(r"\[gen\] done: 2 its in [\d.]+s", stream.getvalue().splitlines()[-1])
+    stream = io.StringIO()
+    with Progress("train", 10, unit="step", initial=4, stream=stream) as bar:
+        bar.update(6, loss=0.25)
+    assert re.fullmatch(r"\[train\] done: 10/10 steps in [\d.]+s, loss 0.25",
+                        stream.getvalue().splitlines()[-1])
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal():
+    """On a terminal: a live tqdm bar with the count, rate, ETA and the latest metrics."""
+    stream = _Terminal()
+    with Progress("train", 4, unit="step", stream=stream) as bar:
+        for _ in range(4):
+            bar.update(1, loss=0.5)
+    shown = stream.getvalue()
+    assert "\r" in shown and "train" in shown and "4/4" in shown and "step/s" in shown
+    assert "loss=0.5" in shown and "<00:00" in shown  # rate and ETA columns of tqdm
 
 
 def test_labeled_arrays_round_trip_through_json():

@@ -130,11 +130,13 @@ def test_checkpoint_resume_progress_and_errors(digits, tmp_path, capsys):
     # same weights and batch statistics as the uninterrupted run, same history
     chex.assert_trees_all_close(resumed.variables, full.variables, rtol=1e-5, atol=1e-6)
     assert [h["step"] for h in resumed.history] == [3, 6, 8, 9, 12, 15, 16]
-    # progress: a resume note, then one line per finished epoch (steps 12, 16) with an ETA
+    # progress off a terminal: a resume note, a start line at step 8 of 16, an end line with
+    # the final metrics
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[0] == f"[train] resumed from {path} at step 8"
-    assert [ln.split()[4] for ln in lines[1:]] == ["12/16", "16/16"]
-    assert all("test_accuracy" in ln and " eta " in ln for ln in lines[1:])
+    assert lines[1] == "[train] start: 8/16 steps done"
+    assert lines[2].startswith("[train] done: 16/16 steps in ") and len(lines) == 3
+    assert f"test_accuracy {resumed.history[-1]['test_accuracy']:.4g}" in lines[2]
     with pytest.raises(JaxinterInputError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.npz", full.state)
     with pytest.raises(JaxinterInputError, match="batch_size"):  # other settings: refused
