@@ -187,3 +187,8 @@ def or_matrix(masks: np.ndarray) -> np.ndarray:
         for mask_l in masks[(masks <= mask_s).all(1)]:
             out[s, rows[tuple(~mask_l)]] -= (-1.0) ** (mask_s.sum() - mask_l.sum())
     return out
+
+
+def popcount_array(n: int) -> np.ndarray:
+    """(2**n,) |S| of every subset index S."""
+    return np.array([popcount(s) for s in range(2**n)])
