@@ -3,12 +3,15 @@
 jaxinter: the O(n p K) thin-SVD algorithm (float64, samples streamed in chunks).
 numpy / PyTorch: the dense approach of research code: build the p x p matrices SS_w and SS_b,
 then trace(SS_w @ pinv(SS_b)) (float64, hermitian pinv, which is the faster eigh-based one).
-The dense baselines run at p <= 1024 (best of ``--repeats`` calls) and at p = 4096 once: by
-default only PyTorch and only at n = 1000, since its O(p^3) eigendecomposition costs minutes on a
-loaded 2-core CPU whatever n is (``--full-dense`` adds numpy and n = 10,000 at p = 4096; the
-whole run then takes about twice as long). At p = 16,384 the dense approach would need three
-2 GiB matrices and an eigendecomposition of hours on 2 cores, so it is not run. jaxinter at
-p >= 16,384 takes best of ``min(repeats, 2)`` calls.
+Every system of a row gets the same treatment (``rounds.time_rounds``): its first call is timed
+alone (for jaxinter: with compilation) and reported separately, then the systems are called in
+``--repeats`` interleaved rounds (rotating order) and the median of the rounds is compared (the
+minimum and process CPU seconds are in the JSON). At p = 4096 the dense approach costs minutes
+per call on a loaded 2-core CPU whatever n is (one O(p^3) eigendecomposition), so that row runs
+one round for every system, and by default only PyTorch and only at n = 1000
+(``--full-dense`` adds numpy and n = 10,000). At p = 16,384 the dense approach would need three
+2 GiB matrices and an eigendecomposition of hours on 2 cores, so it is not run; jaxinter alone
+runs ``min(repeats, 2)`` rounds there.
 
 Run: .venv/bin/python benchmarks/bench_separation.py [--quick] [--full-dense]
 Writes benchmarks/results/separation.json and separation.md.
@@ -20,13 +23,13 @@ import argparse
 import json
 import os
 import platform
-import time
 from functools import partial
 from pathlib import Path
 
 import jax
 import numpy as np
 import torch
+from rounds import load_average, time_rounds
 
 import jaxinter as ji
 from jaxinter.analysis import separation_statistics
@@ -74,19 +77,6 @@ def dense_torch(x, y):
     return float(torch.trace(ss_w @ torch.linalg.pinv(ss_b, hermitian=True)))
 
 
-def time_call(fn, repeats: int):
-    """(first call seconds, steady-state seconds list, value)."""
-    start = time.perf_counter()
-    value = fn()
-    first = time.perf_counter() - start
-    steady = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        steady.append(time.perf_counter() - start)
-    return first, steady, value
-
-
 def jaxinter_fn(x, y):
     def fn():
         return float(separation_statistics(x, y, check_values=False).fuzziness)
@@ -96,24 +86,31 @@ def jaxinter_fn(x, y):
 DENSE = {"numpy_dense": dense_numpy, "torch_dense": dense_torch}
 
 
+def rounds_for(p: int, repeats: int) -> int:
+    """Interleaved rounds at width p: ``repeats``, one where the dense approach takes minutes
+    (p = 4096), at most 2 where jaxinter runs alone (p >= 16,384)."""
+    if p <= 1024:
+        return repeats
+    return 1 if p <= DENSE_MAX_P else min(repeats, 2)
+
+
 def bench_row(n: int, p: int, repeats: int, dense: tuple[str, ...]) -> dict:
     """Time jaxinter and the dense baselines named in ``dense`` on one (n, p) problem."""
     x, y = make_data(n, p)
-    row = {"n": n, "p": p, "K": K}
-    first, steady, d = time_call(jaxinter_fn(x, y), repeats if p < 16384 else min(repeats, 2))
-    row["jaxinter"] = {"first_s": first, "steady_s": min(steady),
-                       "median_s": float(np.median(steady)),
-                       "compile_s": max(first - min(steady), 0.0), "repeats": len(steady), "D": d}
+    systems = {"jaxinter": jaxinter_fn(x, y), **{name: partial(DENSE[name], x, y)
+                                                 for name in dense}}
+    outputs = {}
+    rounds = rounds_for(p, repeats)
+    timings = time_rounds(systems, rounds, outputs=outputs)
+    row = {"n": n, "p": p, "K": K, "rounds": rounds, "load_average": load_average()}
+    d = outputs["jaxinter"]
+    for name, t in timings.items():
+        row[name] = {**t.row(), "D": outputs[name]}
+        if name != "jaxinter":
+            row[name]["rel_diff_vs_jaxinter"] = abs(outputs[name] - d) / abs(d)
+            row[name]["speedup_jaxinter"] = t.median_s / timings["jaxinter"].median_s
     if not dense:
         row["dense_memory_gib"] = 3 * p * p * 8 / 2**30  # SS_w, SS_b, pinv
-        return row
-    reps = repeats if p <= 1024 else 0  # one call at p = 4096
-    for name in dense:
-        first, steady, value = time_call(partial(DENSE[name], x, y), reps)
-        t = min(steady) if steady else first
-        row[name] = {"steady_s": t, "repeats": max(len(steady), 1), "D": value,
-                     "rel_diff_vs_jaxinter": abs(value - d) / abs(d),
-                     "speedup_jaxinter": t / row["jaxinter"]["steady_s"]}
     return row
 
 
@@ -146,7 +143,8 @@ def main(argv=None):
         "dtype": "float32 input, float64 compute (all systems)",
         "versions": {"jax": jax.__version__, "jaxinter": ji.__version__, "numpy": np.__version__,
                      "torch": torch.__version__, "python": platform.python_version()},
-        "K": K, "repeats": args.repeats, "full_dense": args.full_dense, "rows": rows,
+        "K": K, "repeats": args.repeats, "full_dense": args.full_dense,
+        "torch_threads": torch.get_num_threads(), "rows": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = "separation_quick" if args.quick else "separation"
@@ -164,28 +162,33 @@ def dense_systems(n: int, p: int, full: bool) -> tuple[str, ...]:
 
 def write_markdown(meta: dict, path: Path) -> None:
     """The markdown table of a results JSON (``--rewrite-md`` rebuilds it from the JSON)."""
-    def diff(entry):
-        return f"{entry['rel_diff_vs_jaxinter']:.1e}"
+    def cells(entry):
+        if not entry:
+            return ["not run", "--", "--", "--"]
+        return [f"{entry['median_s']:.3g}", f"{entry['first_s']:.3g}",
+                f"{entry['speedup_jaxinter']:.0f}x", f"{entry['rel_diff_vs_jaxinter']:.1e}"]
 
     lines = [
         "# Separation fuzziness: jaxinter vs dense pseudo-inverse", "",
-        f"{meta['device']}; {meta['dtype']}; K = {meta['K']}; best of {meta['repeats']} "
-        "steady-state calls (jaxinter at p >= 16384: best of 2; dense at p = 4096: one call, "
+        f"{meta['device']}; {meta['dtype']}; K = {meta['K']}. Every system of a row: its first "
+        f"call alone (reported apart; jaxinter's includes compilation), then the same number of "
+        f"interleaved rounds ({meta['repeats']} at p <= 1024, 1 at p = 4096 where the dense "
+        "approach takes minutes per call, 2 for jaxinter alone beyond), compared by the median "
+        "of the rounds; dense at p = 4096: "
         + ("both n" if meta.get("full_dense") else "PyTorch at n = 1000 only; numpy with "
-           "--full-dense") + "). "
-        f"{meta['note']}. 'rel. diff' is |D_dense - D_jaxinter| / D_jaxinter.", "",
-        "| p | n | jaxinter (s) | jaxinter compile (s) | numpy dense (s) | torch dense (s) | "
-        "speedup vs numpy | speedup vs torch | rel. diff numpy | rel. diff torch |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+           "--full-dense") + f". {meta['note']}. 'rel. diff' is |D_dense - D_jaxinter| / "
+        "D_jaxinter; the JSON has minima, process CPU seconds and the load average per row.",
+        "",
+        "| p | n | rounds | jaxinter (s) | jaxinter first call (s) | numpy dense (s) | numpy "
+        "first call (s) | speedup vs numpy | rel. diff numpy | torch dense (s) | torch first "
+        "call (s) | speedup vs torch | rel. diff torch |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in meta["rows"]:
         j = row["jaxinter"]
-        systems = [row.get(name) for name in DENSE]
-        times = [f"{e['steady_s']:.3g}" if e else "not run" for e in systems]
-        speedups = [f"{e['speedup_jaxinter']:.0f}x" if e else "--" for e in systems]
-        diffs = [diff(e) if e else "--" for e in systems]
-        lines.append(f"| {row['p']} | {row['n']} | {j['steady_s']:.3g} | {j['compile_s']:.2g} | "
-                     + " | ".join(times + speedups + diffs) + " |")
+        numpy_cells, torch_cells = (cells(row.get(name)) for name in DENSE)
+        lines.append(f"| {row['p']} | {row['n']} | {row['rounds']} | {j['median_s']:.3g} | "
+                     f"{j['first_s']:.3g} | " + " | ".join(numpy_cells + torch_cells) + " |")
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

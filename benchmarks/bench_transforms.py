@@ -35,7 +35,8 @@ import torch
 from shapiq import ExactComputer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Results, time_call  # noqa: E402
+from harness import Results  # noqa: E402
+from rounds import load_average, time_rounds  # noqa: E402
 
 import jaxinter as ji  # noqa: E402
 from jaxinter.interactions import from_shapiq_values  # noqa: E402
@@ -114,39 +115,41 @@ def main() -> int:
                              f"intermediate ({3 * nbytes / GIB:.0f} GiB) exceed ~6 GB")
                 continue
             u_np = np.random.default_rng(n).normal(size=(batch, 2**n)).astype(np.float32)
-            u = jnp.asarray(u_np)
-            t = time_call(partial(ji.moebius, u, check_values=False), 10, budget)
-            ref = np.asarray(ji.moebius(u))
-            row.update({"jaxinter": t.min_s * 1e3, "jaxinter first call": t.first_s * 1e3,
-                        })
+            u, u_t = jnp.asarray(u_np), torch.from_numpy(u_np)
             copy = jax.jit(jnp.negative)
-            tc = time_call(partial(copy, u), 10, budget)
-            row["copy"] = tc.min_s * 1e3
-            row["GB/s"] = 2 * nbytes / t.min_s / 1e9
-            row["copy_GB/s"] = 2 * nbytes / tc.min_s / 1e9
-            row["bandwidth vs copy"] = tc.min_s / t.min_s
-
-            tn = time_call(partial(numpy_moebius, u_np, n), 10, budget)
-            row["numpy butterfly"] = tn.min_s * 1e3
-            row["x vs numpy"] = tn.min_s / t.min_s
-            u_t = torch.from_numpy(u_np)
-            tt = time_call(partial(torch_moebius, u_t, n), 10, budget)
-            row["torch butterfly"] = tt.min_s * 1e3
-            row["x vs torch"] = tt.min_s / t.min_s
-            row["diff_numpy"] = rel_diff(numpy_moebius(u_np, n), ref)
-            row["diff_torch"] = rel_diff(torch_moebius(u_t, n), ref)
-
+            systems = {"jaxinter": partial(ji.moebius, u, check_values=False),
+                       "copy": partial(copy, u), "numpy": partial(numpy_moebius, u_np, n),
+                       "torch": partial(torch_moebius, u_t, n)}
             if n <= DENSE_MAX_N:
                 m = dense_matrix(n)
-                td = time_call(partial(torch_dense_moebius, u_t, m), 10, budget)
-                row["torch dense"] = td.min_s * 1e3
-                row["diff_dense"] = rel_diff(torch_dense_moebius(u_t[:1], m), ref[:1])
-
-            if n <= SHAPIQ_MAX_N and batch == 1:
+                systems["dense"] = partial(torch_dense_moebius, u_t, m)
+            measured = n <= SHAPIQ_MAX_N and batch == 1
+            if measured:
                 game = u_np[0].astype(np.float64)
-                ts = time_call(partial(shapiq_moebius, game, n), 3, budget / 2)
-                shapiq_per_game[n] = ts.min_s
-                row["shapiq"] = ts.min_s * 1e3
+                systems["shapiq"] = partial(shapiq_moebius, game, n)
+            # every system once per round, in a rotating order; a slow one sits out the later
+            # rounds once its calls used the budget
+            times = time_rounds(systems, 10, budget)
+            t = times["jaxinter"]
+            ref = np.asarray(ji.moebius(u))
+            row.update({"jaxinter": t.min_s * 1e3, "jaxinter first call": t.first_s * 1e3})
+            row["copy"] = times["copy"].min_s * 1e3
+            row["GB/s"] = 2 * nbytes / t.min_s / 1e9
+            row["copy_GB/s"] = 2 * nbytes / times["copy"].min_s / 1e9
+            row["bandwidth vs copy"] = times["copy"].min_s / t.min_s
+            row["numpy butterfly"] = times["numpy"].min_s * 1e3
+            row["x vs numpy"] = times["numpy"].min_s / t.min_s
+            row["torch butterfly"] = times["torch"].min_s * 1e3
+            row["x vs torch"] = times["torch"].min_s / t.min_s
+            row["diff_numpy"] = rel_diff(numpy_moebius(u_np, n), ref)
+            row["diff_torch"] = rel_diff(torch_moebius(u_t, n), ref)
+            if "dense" in times:
+                row["torch dense"] = times["dense"].min_s * 1e3
+                row["diff_dense"] = rel_diff(torch_dense_moebius(u_t[:1], m), ref[:1])
+            if measured:
+                shapiq_per_game[n] = times["shapiq"].min_s
+                row["shapiq"] = times["shapiq"].min_s * 1e3
+                row["x vs shapiq"] = times["shapiq"].min_s / t.min_s
                 row["diff_shapiq"] = rel_diff(from_shapiq_values(shapiq_moebius(game, n), n),
                                               ref[0])
             else:
@@ -155,25 +158,27 @@ def main() -> int:
                 est = shapiq_per_game[n0] * 3.0 ** (n - n0) * batch
                 row["shapiq"] = f"~{est * 1e3:.3g} (est.)"
                 row["shapiq_estimated_s"] = est
-            shapiq_s = row.get("shapiq_estimated_s", shapiq_per_game.get(n))
-            row["x vs shapiq"] = shapiq_s / t.min_s
-            row["timings"] = {"jaxinter": t.row(), "copy": tc.row(), "numpy": tn.row(),
-                              "torch": tt.row()}
+                row["x vs shapiq"] = f"~{est / t.min_s:.3g} (est.)"  # rests on the estimate
+            row["timings"] = {name: timing.row() for name, timing in times.items()}
+            row["load_average"] = load_average()
             results.add(**row)
             print(f"n={n:2d} batch={batch:3d} jaxinter {t.min_s * 1e3:9.3f} ms  "
-                  f"numpy {tn.min_s * 1e3:9.3f}  torch {tt.min_s * 1e3:9.3f}  "
-                  f"copy {tc.min_s * 1e3:8.3f}  [{time.perf_counter() - start:.0f} s]",
-                  flush=True)
+                  f"numpy {row['numpy butterfly']:9.3f}  torch {row['torch butterfly']:9.3f}  "
+                  f"copy {row['copy']:8.3f}  [{time.perf_counter() - start:.0f} s]", flush=True)
 
-    results.note("Times in milliseconds: the best of the steady-state repeats (the JSON also "
-                 "has medians); the first call, with jit compilation, is listed separately for "
-                 "jaxinter. Timings were taken on a shared 2-core CPU with other jobs running "
-                 "(load average in the JSON), where the minimum is the least disturbed estimate; "
-                 "compare ratios within a row, not absolute times across runs. All systems use "
-                 "their default threading (XLA, torch: 2 threads; numpy: 1).")
+    results.note("Times in milliseconds: the best of up to 10 rounds in which every system is "
+                 "called once, in a rotating order (a slow system sits out the later rounds "
+                 "once its calls used the time budget; the JSON has each system's rounds, "
+                 "medians and CPU seconds); the first call, with jit compilation, is timed "
+                 "alone and listed separately for jaxinter. Timings were taken on a shared "
+                 "2-core CPU with other jobs running (load average in the JSON), where the "
+                 "minimum is the least disturbed estimate; compare ratios within a row, not "
+                 "absolute times across runs. All systems use their default threading (XLA, "
+                 "torch: 2 threads; numpy: 1).")
     results.note(f"shapiq measured for batch 1 and n <= {SHAPIQ_MAX_N}; beyond, and for batch "
                  "256 (shapiq has no batching), its time is extrapolated as t(n0) 3**(n - n0) "
-                 "x batch from the largest measured n0 and marked 'est.'.")
+                 "x batch from the largest measured n0 and marked 'est.', and so is every "
+                 "'x vs shapiq' ratio that rests on such an estimate.")
     results.note(f"torch dense: only n <= {DENSE_MAX_N} (the 2**n x 2**n float32 matrix is "
                  "64 MiB at n = 12, 1 GiB at n = 14, 16 GiB at n = 16); one sample at a time.")
     results.note("GB/s = effective bandwidth = 2 x batch x 2**n x 4 bytes / time (every value "

@@ -159,3 +159,36 @@ def k_sii(u: np.ndarray, order: int) -> np.ndarray:
             if s & t == t and popcount(s) <= order:
                 out[..., t] += bern[popcount(s) - popcount(t)] * base[..., s]
     return out
+
+
+def msb_masks(n: int) -> np.ndarray:
+    """(2**n, n) bool masks in the published code's order: row r = binary_repr(r, n), so player
+    0 is the most significant bit (as its ``generate_all_masks``)."""
+    return np.array([[c == "1" for c in np.binary_repr(r, width=n)] for r in range(2**n)])
+
+
+def harsanyi_matrix(masks: np.ndarray) -> np.ndarray:
+    """Dense (2**n, 2**n) map v -> I_and over the rows of ``masks``:
+    A[S, L] = (-1)^{|S| - |L|} for L subset S, else 0."""
+    inside = (masks[None, :, :] <= masks[:, None, :]).all(-1)  # [S, L]: L subset S
+    parity = masks.sum(1)[:, None] - masks.sum(1)[None, :]
+    return np.where(inside, (-1.0) ** parity, 0.0)
+
+
+def or_matrix(masks: np.ndarray) -> np.ndarray:
+    """Dense (2**n, 2**n) map w -> I_or over the rows of ``masks``: I_or(empty) = w(empty),
+    I_or(S) = -sum_{L subset S} (-1)^{|S| - |L|} w(N minus L) for S nonempty."""
+    rows = {tuple(m): r for r, m in enumerate(masks)}
+    out = np.zeros((len(masks), len(masks)))
+    for s, mask_s in enumerate(masks):
+        if not mask_s.any():
+            out[s, s] = 1.0
+            continue
+        for mask_l in masks[(masks <= mask_s).all(1)]:
+            out[s, rows[tuple(~mask_l)]] -= (-1.0) ** (mask_s.sum() - mask_l.sum())
+    return out
+
+
+def popcount_array(n: int) -> np.ndarray:
+    """(2**n,) |S| of every subset index S."""
+    return np.array([popcount(s) for s in range(2**n)])

@@ -38,6 +38,9 @@ def test_readme_shows_the_current_benchmark_tables():
     spec.loader.exec_module(module)
     readme = (ROOT / "README.md").read_text()
     assert module.render(readme) == readme, "run benchmarks/update_readme.py"
+    for page in module.DOCS:  # the guides' benchmark tables too
+        assert module.render_page(page.read_text()) == page.read_text(), page.name
+    assert "<!-- benchmark:layerwise -->" in (ROOT / "docs" / "layerwise.md").read_text()
 
 
 def test_bad_flags_are_usage_errors(capsys):

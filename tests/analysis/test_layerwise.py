@@ -236,6 +236,7 @@ def test_aggregate_matches_the_definitions():
         close(agg.completeness, want["overlap"].sum(-1) / all_ref.sum(-1))
         close(agg.redundancy, want["forget"].sum(-1) / all_l.sum(-1))
         close(agg.completeness_by_order, np.where(all_ref > 0, want["overlap"] / all_ref, np.nan))
+        close(agg.redundancy_by_order, np.where(all_l > 0, want["forget"] / all_l, np.nan))
     stability = np.asarray(res.stability, np.float64)
     support = np.isfinite(stability).sum(0)
     np.testing.assert_array_equal(agg.stability_support_by_order, support)

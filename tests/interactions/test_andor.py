@@ -1,7 +1,9 @@
-"""AND-OR extraction against the exact LP optimum, brute force and a torch reference.
+"""AND-OR extraction against the exact LP optimum and brute force.
 
 Games are random functions and, for the solver's behaviour on the games it is built for, scores
-of a trained network (digits MLP, salient 2x2 patches as players) on every masked input.
+of a trained network (digits MLP, salient 2x2 patches as players) on every masked input. The
+published recipe is checked against a PyTorch transcription of the research code in
+``test_published_recipe.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from jaxinter.interactions._admm import MOEBIUS_BIT, kron_apply
 from jaxinter.interactions._transforms import (
     moebius_kernel,
     or_inverse_kernel,
-    or_kernel,
     zeta_kernel,
 )
 
@@ -154,38 +155,6 @@ def test_lp_mode_and_published_semantics():
     assert np.all(hist[:, -1] < 0.8 * hist[:, 0])  # it decreases ...
     assert np.all(np.asarray(pub.loss) > opt * 1.001)  # ... but stays above the optimum
     assert np.all(np.abs(pub.q) <= pub.kappa[:, None])
-
-
-def test_published_matches_torch_reference():
-    """Step-by-step agreement with a torch transcription of the published loop (dense)."""
-    torch = pytest.importorskip("torch")
-    n, steps, lr = 4, 60, 1e-2
-    v = games(n, 3)[1]
-    kappa = 0.04 * abs(v[-1] - v[0])
-    eye = np.eye(2**n)
-    to_and = torch.tensor(np.asarray(moebius_kernel(eye.T, n)).T, dtype=torch.float64)
-    to_or = torch.tensor(np.asarray(or_kernel(eye.T, n)).T, dtype=torch.float64)
-    r = torch.tensor(v)
-    p = torch.zeros_like(r, requires_grad=True)
-    q = torch.zeros_like(r, requires_grad=True)
-    opt = torch.optim.SGD([p, q], lr=0.0, momentum=0.9)
-    eta = np.logspace(np.log10(lr), np.log10(lr) - 1, steps)
-    losses = []
-    for it in range(steps):
-        q.data = torch.clamp(q.data, -kappa, kappa)
-        half = 0.5 * (r + q)
-        loss = (to_and @ (half + p)).abs().sum() + (to_or @ (half - p)).abs().sum()
-        losses.append(loss.item())
-        if it + 1 < steps:
-            opt.zero_grad()
-            opt.param_groups[0]["lr"] = eta[it]
-            loss.backward()
-            opt.step()
-    with jax.enable_x64(True):
-        res = and_or(jnp.asarray(v), method="published", steps=steps, lr=lr)
-        np.testing.assert_allclose(res.loss_history, losses, rtol=1e-6)
-        np.testing.assert_allclose(res.q, q.detach().numpy(), atol=1e-6)
-        np.testing.assert_allclose(res.g, p.detach().numpy(), atol=1e-6)
 
 
 def brute_reconstruction(i_and, i_or, n):

@@ -201,3 +201,28 @@ def test_config_rejects_mnist_without_a_path_and_round_trips():
     assert CorrelationsConfig(**d) == config
     with pytest.raises(JaxinterInputError, match=r"^config: expected a CorrelationsConfig"):
         run_correlations({"dataset": "digits"})
+
+
+def test_every_model_and_xor_field_of_the_summary(tiny):
+    """The accuracies, closure, local and exact errors the report shows, and the XOR variance
+    ratios, equal to the analyses (the exact-vs-Monte-Carlo ratio recomputed from the table)."""
+    study, _ = tiny
+    summary = json.loads(json.dumps(to_jsonable(study.summary()), allow_nan=False))
+    models, analysis = summary["models"], study.analyses["quadratic"]
+    for name in ("accuracy", "closure_mean_error", "local_cov_error", "exact_cov_error"):
+        np.testing.assert_allclose(labeled_array(models[name])[0][0],
+                                   np.asarray(getattr(analysis, name), float), rtol=1e-6,
+                                   err_msg=name)
+    np.testing.assert_allclose(labeled_array(models["trained_on_real_accuracy"])[0],
+                               study.trained_on_real_accuracy)
+    # the quadratic net's exact map reproduces every layer to rounding
+    assert np.nanmax(labeled_array(models["exact_cov_error"])[0]) < 1e-6
+    xor = summary["xor"]
+    check = study.xor.check
+    np.testing.assert_allclose(labeled_array(xor["mc_over_exact_var"])[0],
+                               check.mc_var / check.exact_var, rtol=1e-6)
+    table = labeled_array(xor["first_layer"])[0]
+    np.testing.assert_allclose(table[..., 2] / table[..., 4], check.exact_var / check.mc_var,
+                               rtol=1e-6)  # exact vs Monte Carlo columns, as the table shows
+    np.testing.assert_allclose(labeled_array(xor["models"]["surrogate_accuracy"])[0][0],
+                               study.xor.analysis.surrogate_accuracy, rtol=1e-6)

@@ -235,3 +235,40 @@ def test_config_round_trip_and_data_dependent_checks():
     assert DynamicsConfig(**json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(JaxinterInputError, match="^batch_size: .* 133 training samples"):
         run_dynamics(DynamicsConfig(dataset="wine", batch_size=500))
+
+
+def test_every_member_and_checkpoint_field_of_the_summary(study):
+    """The per-member and per-checkpoint fields that the report and figures show: equal to the
+    study's arrays, and the derived ones recomputed from the per-checkpoint curves."""
+    summary = study.summary()
+    rec, dyn = study.history.record, study.dynamics
+    train_loss = np.asarray(rec.train_loss)
+    curve = np.asarray(dyn.mean_order)  # (T, P)
+    np.testing.assert_allclose(_read(summary["train_loss"])[0].reshape(curve.shape), train_loss,
+                               rtol=1e-6)
+    np.testing.assert_allclose(_read(summary["mean_order"])[0].reshape(curve.shape), curve,
+                               rtol=1e-6)
+    np.testing.assert_allclose(_read(summary["final_train_loss"])[0].ravel(), train_loss[-1],
+                               rtol=1e-6)
+    np.testing.assert_allclose(_read(summary["final_test_loss"])[0].ravel(),
+                               np.asarray(rec.test_loss)[-1], rtol=1e-6)
+    points = np.stack([curve[0], np.nanmin(curve, 0), curve[-1]], -1)  # recomputed
+    np.testing.assert_allclose(_read(summary["mean_order_points"])[0].reshape(points.shape),
+                               points, rtol=1e-6)
+    # the spectrum is a distribution over orders; the high-order share is its upper part
+    spectrum = _read(summary["spectrum"])[0]
+    np.testing.assert_allclose(np.nansum(spectrum, -1), 1, atol=1e-5)
+    n = study.n_players
+    high = spectrum[..., n // 2 + 1:].sum(-1)[-1]
+    np.testing.assert_allclose(_read(summary["final_high_order_share"])[0], high, atol=1e-5)
+    mean = (spectrum[..., 1:] * np.arange(1, n + 1)).sum(-1) / spectrum[..., 1:].sum(-1)
+    np.testing.assert_allclose(_read(summary["mean_order"])[0], mean, rtol=1e-4)
+    np.testing.assert_array_equal(_read(summary["gap_onset_step"])[0], study.gap_onset_step)
+    np.testing.assert_array_equal(_read(summary["two_phase"])[0].ravel(),
+                                  np.asarray(dyn.turn.two_phase))
+    for name in ("shared_ratio", "shared_ratio_top_k"):
+        field = "salient" if name == "shared_ratio" else "top_k"
+        np.testing.assert_allclose(_read(summary[name])[0], getattr(study.shared, field),
+                                   rtol=1e-6)
+    np.testing.assert_allclose(_read(summary["sensitivity"]["flip_rate"])[0],
+                               study.sensitivity.flip_rate, rtol=1e-6)

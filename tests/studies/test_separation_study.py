@@ -145,3 +145,38 @@ def test_config_round_trip():
     assert config.size == (10, 10) and config.depths == (4, 8)
     assert config.variants == ("bn-relu", "no-bn", "bn-linear")
     assert SeparationConfig(**json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_every_summary_law_field_is_its_fit_recomputed(study):
+    """r, R^2, rho and the ratio spread of every model on both splits and without the input,
+    recomputed from the summary's own D_l by least squares; accuracies and losses as trained."""
+    summary = study.summary()
+    for key, split in (("law", "fuzziness"), ("other_split", "other_split")):
+        d = _read(summary[split] if split == "fuzziness" else summary[split]["fuzziness"])[0]
+        fields = summary[key]
+        for j, depth in enumerate(study.config.depths):
+            ln_d = np.log(d[0, j, : depth + 1])
+            layer = np.arange(depth + 1)
+            r = np.corrcoef(layer, ln_d)[0, 1]
+            np.testing.assert_allclose(_read(fields["pearson_r"])[0][0, j], r, rtol=1e-6)
+            np.testing.assert_allclose(_read(fields["r2"])[0][0, j], r**2, rtol=1e-6)
+            np.testing.assert_allclose(_read(fields["rho"])[0][0, j],
+                                       np.exp(np.polyfit(layer, ln_d, 1)[0]), rtol=1e-6)
+            np.testing.assert_allclose(_read(fields["ratio_spread"])[0][0, j],
+                                       np.std(np.diff(ln_d)), rtol=1e-6, atol=1e-12)
+            if key == "law":  # the input left out: layers 1..d
+                r_hidden = np.corrcoef(layer[1:], ln_d[1:])[0, 1]
+                np.testing.assert_allclose(_read(summary["hidden_only"]["pearson_r"])[0][0, j],
+                                           r_hidden, rtol=1e-6)
+                np.testing.assert_allclose(_read(summary["hidden_only"]["r2"])[0][0, j],
+                                           r_hidden**2, rtol=1e-6)
+    for name in ("test_accuracy", "train_loss", "train_seconds"):
+        attr = "seconds" if name == "train_seconds" else name
+        np.testing.assert_allclose(_read(summary[name])[0][0],
+                                   [getattr(r, attr) for r in study.runs], rtol=1e-6)
+    for name in ("pearson_r", "rho"):
+        values = _read(summary["trajectory"][name])[0]
+        for j, run in enumerate(study.runs):
+            np.testing.assert_allclose(values[0, j], getattr(run.trajectory.record, name),
+                                       rtol=1e-6)
+    assert summary["n_measured"] == study.n_measured == summary["n_train"]
