@@ -34,28 +34,6 @@ SCANNED = sorted(set(SOURCES) | set(PAGES))
 
 # Developer notes kept outside the repository (names split so this file does not match).
 NOTES = re.compile("DESIGN" + r"(\.md|\s+\d)|" + "STYLE" + r"\.md")
-# Files owned by other engineers that still mention those notes, or point to a page that does
-# not exist (docs/math.md); their pointers are replaced when their branches merge.
-NOTES_ELSEWHERE = {
-    "jaxinter/analysis/_compare.py",
-    "jaxinter/analysis/_correlations.py",
-    "jaxinter/analysis/_dynamics.py",
-    "jaxinter/analysis/_generalization.py",
-    "jaxinter/analysis/_layerwise.py",
-    "jaxinter/analysis/_metrics.py",
-    "jaxinter/analysis/_separation.py",
-    "jaxinter/commands/dynamics.py",
-    "jaxinter/interactions/_andor_joint.py",
-    "notebooks/quickstart.ipynb",
-    "tests/analysis/test_generalization.py",
-    "tests/analysis/test_separation.py",
-}
-POINTERS_ELSEWHERE = {
-    "jaxinter/interactions/_andor.py",
-    "jaxinter/interactions/_andor_joint.py",
-    "jaxinter/interactions/_andor_result.py",
-}
-REASON = "references in files owned by other engineers are replaced at merge"
 
 FENCE = re.compile(r"^(```|~~~)")
 LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -68,10 +46,8 @@ def _rel(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-def _params(paths, owned_elsewhere=frozenset()):
-    mark = pytest.mark.xfail(strict=False, reason=REASON)
-    return [pytest.param(p, id=_rel(p), marks=[mark] if _rel(p) in owned_elsewhere else [])
-            for p in paths]
+def _params(paths):
+    return [pytest.param(p, id=_rel(p)) for p in paths]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,12 +197,12 @@ def test_inline_math_renders(page):
 
 
 @pytest.mark.parametrize("source", _params(
-    [p for p in SOURCES if p != Path(__file__).resolve()], POINTERS_ELSEWHERE))
+    [p for p in SOURCES if p != Path(__file__).resolve()]))
 def test_code_points_to_existing_docs(source):
     assert not broken_pointers(source), "\n".join(broken_pointers(source))
 
 
-@pytest.mark.parametrize("path", _params(SCANNED, NOTES_ELSEWHERE))
+@pytest.mark.parametrize("path", _params(SCANNED))
 def test_no_mention_of_developer_notes(path):
     hits = [f"{_rel(path)}:{n}: {line.strip()}"
             for n, line in enumerate(path.read_text().splitlines(), 1) if NOTES.search(line)]

@@ -1,6 +1,6 @@
 """Pieces shared by the Linen and NNX model forms: activations, layer configs, weight transfer.
 
-Both forms of a model use the same submodule names (``dense_1``, ``bn_1``, ``block_2/conv1``...),
+Both forms of a model use the same submodule names (``dense1``, ``bn1``, ``res2/conv1``...),
 so parameters map one to one: Linen ``params[path]`` <-> NNX ``nnx.Param`` at the same path,
 Linen ``batch_stats[path]`` <-> NNX ``nnx.BatchStat`` at the same path.
 """

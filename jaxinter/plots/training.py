@@ -22,7 +22,7 @@ def _column(history: Sequence[Mapping], key: str) -> np.ndarray | None:
 def plot_training(history: Sequence[Mapping], path, title: str = "Training"):
     """Two panels against epochs: cross-entropy loss (left) and accuracy in % (right).
 
-    ``history`` is :attr:`jaxinter.train.TrainResult.history`: one row per logged segment with
+    ``history`` is :attr:`jaxinter.training.TrainResult.history`: one row per logged segment with
     ``epoch``, ``loss``, ``accuracy`` (means over the segment's minibatches, training mode) and,
     with test data, ``test_loss``, ``test_accuracy`` (whole test split after the segment, eval
     mode). Train points sit at the middle of their segment, test points at its end. The final

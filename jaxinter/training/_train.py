@@ -126,9 +126,12 @@ def train(
       model: Linen module, NNX module, or factory ``rngs -> nnx.Module``.
       data: a :class:`jaxinter.data.Dataset` or ``(x_train, y_train[, x_test, y_test])``;
         x of shape (n, *input_shape), y (n,) integer classes below the model's number of logits.
-      epochs, batch_size: ``epochs * (n_train // batch_size)`` steps in all.
+      epochs: passes over the training set; ``epochs * (n_train // batch_size)`` steps in all.
+      batch_size: examples per step.
       optimizer: an optax transformation; default ``optax.adam(learning_rate)``.
-      seed / key: PRNG key (``key`` wins) for the weights and the data order.
+      learning_rate: Adam's learning rate when ``optimizer`` is None.
+      seed: integer seed for the weights and the data order, used when ``key`` is None.
+      key: PRNG key for the weights and the data order (wins over ``seed``).
       callback: ``callback(step, variables, metrics)`` after every ``every`` steps and at the
         end; ``variables`` as in :meth:`Trainer.variables`, ``metrics`` the history row. A
         tracker (:class:`jaxinter.analysis.Tracker`) is such a callback.
