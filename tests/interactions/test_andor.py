@@ -395,15 +395,16 @@ def test_warm_start_within_a_batch_of_families(network_games):
     for r in (cold, warm):
         assert np.all(np.asarray(r.gap) <= 1.001e-3)
     np.testing.assert_allclose(warm.loss, cold.loss, rtol=2e-3)  # both within tol of optimum
-    np.testing.assert_array_equal(warm.loss[0], cold.loss[0])  # the first member starts cold
     # copies of the first member certify again from its solution in a fraction of the steps
     repeated = and_or(jnp.stack([clean, clean, clean]), slots=3, warm_start="chained")
     steps = np.asarray(repeated.steps)
     assert steps[1:].sum() < 0.5 * 2 * steps[0].sum(), steps
     np.testing.assert_allclose(repeated.loss[1:], repeated.loss[:1].repeat(2, 0), rtol=2e-3)
-    # with a lane per game every game enters at once, before any source finished: all cold
-    wide = and_or(family, slots=12, warm_start="from_first")
-    np.testing.assert_allclose(wide.loss, and_or(family, slots=12).loss, rtol=1e-6)
+    # with a lane per game every game enters at once, before any source finished: all cold,
+    # so a copy runs exactly as its source does
+    wide = and_or(jnp.stack([clean, clean]), slots=12, warm_start="from_first")
+    np.testing.assert_array_equal(wide.steps[1], wide.steps[0])
+    np.testing.assert_array_equal(wide.loss[1], wide.loss[0])
 
 
 def test_warm_start_is_validated():
