@@ -828,7 +828,8 @@ def main() -> None:
                   "benchmarks/results/andor_details.md.")
     if "main" in parts:
         main_res.write()
-    details.write()
+    if set(parts) & set(sections):
+        details.write()
     if "main" in parts:
         figure(games)
 
