@@ -17,13 +17,15 @@ Parts (``--parts``, default all):
   Quality: loss / LP optimum - 1 and the certified gap, medians and maxima over all games.
 - ``levers``: iterations and time to tol per game with each lever added in turn, starting from
   the solver before this change (commit 5e49a25, loaded from git).
-- ``warm``: the saving of ``and_or(v, init=previous)`` in three families of games: noisy copies
-  of an image from the clean image, layer l + 1 (probe scores) from layer l, checkpoint t + 1
-  from checkpoint t.
+- ``warm``: the saving of warm starts in three families of games: noisy copies of an image from
+  the clean image, layer l + 1 (probe scores) from layer l, checkpoint t + 1 from checkpoint t;
+  in one call (``warm_start=``, members after their source in the queue) and as a second call
+  (``init=previous``), against cold starts, interleaved.
 - ``transforms``: one Kronecker product of 2x2 factors on (2, 2**n): fused two-bit passes (the
   solver's) vs dense products over chunks of 5 bits (before) vs one pass per bit.
-- ``e2e``: the extraction stage of the default ``jaxinter layerwise`` job and of the MNIST
-  reproduction (MLP-7, 100 images, 7 layers, n = 10), before and after, interleaved.
+- ``e2e``: the extraction stage of the default ``jaxinter layerwise`` job (the command run from
+  main before the levers, commit 977f363, and from this tree) and of the MNIST setting (MLP-7,
+  100 images, its layers, n = 10, no noisy copies), before and after, interleaved.
 
 Writes results/andor.{json,md} (the README table), andor_details.{json,md} (every table) and
 andor.png. Run: .venv/bin/python benchmarks/bench_andor.py [--quick] [--parts main,levers]
@@ -57,6 +59,7 @@ C_Q = 0.04
 GAMES = RESULTS_DIR / "andor_games.npz"
 LP_CACHE = RESULTS_DIR / "andor_lp_cache.json"
 BEFORE = "5e49a25"  # the solver before this benchmark's levers
+BEFORE_MAIN = "977f363"  # main before the levers merged (the same solver as BEFORE)
 PARTS = ("main", "levers", "warm", "transforms", "e2e")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -355,31 +358,42 @@ def _quality(loss, bound, steps, opt):
                 steps_median=float(np.median(steps)), steps_max=int(np.max(steps)))
 
 
+CHUNK = 4  # n >= 12: games per call (one lane there, so chunking costs nothing)
+TORCH_STEPS = 100  # n >= 12: steps timed of the PyTorch transcription, scaled to jaxinter's
+
+
+def _chunked(v):
+    """jaxinter's default extraction of v in calls of CHUNK games (one compilation)."""
+    return [and_or(jnp.asarray(v[i:i + CHUNK])) for i in range(0, len(v), CHUNK)]
+
+
 def _systems(n, v):
-    """name -> (callable, games it solves, factor to 10,000 steps) for the main table."""
+    """name -> (callable, games it solves, steps timed or None for all) for the main table."""
     budget = int(4000 * 1.75 ** ((n - 8) / 2))
-    torch_games = {8: len(v), 10: 20, 12: 2, 14: 1}[n]
-    systems = {
-        "jaxinter default": (partial(and_or, jnp.asarray(v)), len(v), 1.0),
-        "torch, same algorithm (batched)": (partial(TorchADMM(n).solve, v[:torch_games],
-                                                    steps=budget), torch_games, 1.0)}
+    torch_games = {8: 20, 10: 3}.get(n, 1)
+    systems = {"jaxinter default": (partial(and_or, jnp.asarray(v)) if n <= 10 else
+                                    partial(_chunked, v), len(v), None),
+               "torch, same algorithm (batched)": (partial(
+                   TorchADMM(n).solve, v[:torch_games], steps=budget if n <= 10 else
+                   TORCH_STEPS), torch_games, None if n <= 10 else TORCH_STEPS)}
     if n <= 10:
-        count = len(v) if n == 8 else 20
         systems["jaxinter, published recipe (batched)"] = (
-            partial(and_or, jnp.asarray(v[:count]), method="published"), count, 1.0)
+            partial(and_or, jnp.asarray(v[:20]), method="published"), 20, None)
     if n <= 12:
         steps = 10_000 if n <= 10 else 300
-        played = 2 if n <= 10 else 1
         systems["torch, published recipe (dense, per game)"] = (
-            partial(_published_games, v[:played], *dense_transforms(n), steps), played,
-            10_000 / steps)
+            partial(_published_games, v[:1], *dense_transforms(n), steps), 1,
+            None if n <= 10 else steps)
     return systems
 
 
 def _outcome(out):
     """(loss, lower bound, steps) of any system's output."""
-    if isinstance(out, list):  # the published loop in torch: final losses
+    if isinstance(out, list) and isinstance(out[0], float):  # the published loop in torch
         return np.array(out), np.full(len(out), np.nan), np.full(len(out), 10_000)
+    if isinstance(out, list):  # jaxinter in chunks
+        return tuple(np.concatenate([np.asarray(getattr(r, k)) for r in out])
+                     for k in ("loss", "lower_bound", "steps"))
     if isinstance(out, np.ndarray):  # TorchADMM
         return out
     return out.loss, out.lower_bound, out.steps
@@ -387,34 +401,45 @@ def _outcome(out):
 
 def part_main(res, games, quick):
     """Per n, every system of :func:`_systems` interleaved round by round, with quality."""
-    plan = {8: (100, 100, 3), 10: (100, 100, 3), 12: (24, 6, 1), 14: (20, 3, 1)}
+    plan = {8: (100, 100, 3), 10: (100, 100, 2), 12: (24, 6, 1), 14: (20, 0, 1)}
     if quick:
         plan = {8: (20, 20, 1), 10: (10, 10, 1)}
     for n, (count, lp_count, rounds) in plan.items():
         v = games[f"output_n{n}"][:count]
-        opt, lp_s, lp_cpu = lp_optima(v, lp_count, compute=n <= 12)  # n = 14: those cached
+        opt, lp_s, lp_cpu = lp_optima(v, lp_count)
         systems = _systems(n, v)
-        first = {name: cpu_time_call(fn)[0] for name, (fn, _, _) in systems.items()
-                 if name.startswith("jaxinter")}  # compilation (and a first run)
+        compile_call = partial(and_or, jnp.asarray(v[:CHUNK])) if n > 10 else systems[
+            "jaxinter default"][0]  # n > 10: one chunk
+        first = {"jaxinter default": cpu_time_call(compile_call)[0]}
+        if n <= 10:  # compilation (and a first run)
+            first["jaxinter, published recipe (batched)"] = cpu_time_call(
+                systems["jaxinter, published recipe (batched)"][0])[0]
         runs = {name: [] for name in systems}
         for _ in range(rounds):
             for name, (fn, _, _) in systems.items():
                 runs[name].append((*cpu_time_call(fn), os.getloadavg()[0]))
+        ours = _outcome(runs["jaxinter default"][-1][2])
         base = None
-        for name, (_, played, scale) in systems.items():
+        for name, (_, played, timed) in systems.items():
+            total = 10_000 if "published" in name else float(np.mean(ours[2]))
+            scale = 1.0 if timed is None else total / timed
             per = float(np.median([r[0] for r in runs[name]])) / played * scale
             base = base or per
             label = name + (f" ({played} games)" if played < count else "")
-            if scale != 1.0:
-                label += f" [{10_000 / scale:.0f} steps timed, x{scale:.0f} extrapolated]"
+            if timed is not None:
+                label += (f" [{timed} steps timed, x{scale:.0f} extrapolated to "
+                          + ("10,000 steps]" if "published" in name else
+                             "jaxinter's mean steps]"))
             res.add(system=label, n=n, games=played, first_s=first.get(name), s_per_game=per,
                     cpu_s_per_game=float(np.median([r[1] for r in runs[name]])) / played * scale,
                     load=float(np.mean([r[3] for r in runs[name]])), jaxinter_speedup=per / base,
-                    **(_quality(*_outcome(runs[name][-1][2]), opt) if scale == 1.0 else {}))
-        res.add(system=f"scipy HiGHS LP, interior point (cached, {int(np.sum(~np.isnan(opt)))} "
-                "games)", n=n, games=int(np.sum(~np.isnan(opt))), s_per_game=float(
-                    np.nanmean(lp_s)), cpu_s_per_game=float(np.nanmean(lp_cpu)),
-                jaxinter_speedup=float(np.nanmean(lp_s)) / base)
+                    **(_quality(*_outcome(runs[name][-1][2]), opt) if timed is None else {}))
+        lp_games = int(np.sum(~np.isnan(opt)))
+        if lp_games:
+            res.add(system=f"scipy HiGHS LP, interior point (cached, {lp_games} games)", n=n,
+                    games=lp_games, s_per_game=float(np.nanmean(lp_s)),
+                    cpu_s_per_game=float(np.nanmean(lp_cpu)),
+                    jaxinter_speedup=float(np.nanmean(lp_s)) / base)
         print(n, res.rows[-len(systems) - 1:], flush=True)
 
 
@@ -454,39 +479,77 @@ def part_levers(res, games, quick):
         print("levers", n, res.rows[-5:], flush=True)
 
 
+def _warm_families(games, quick):
+    """name -> (family (K, S, 2**n), warm_start): member 0 first, then its related games."""
+    count = 6 if quick else 20
+    noisy = np.concatenate([games["layers"][-1][None], games["noisy"]])[:, :count]
+    families = {
+        "noisy copies <- clean image (output)": (noisy, "from_first"),
+        "layer l + 1 <- layer l (probe scores)": (games["layers"][:, :count], "chained"),
+        "checkpoint t + 1 <- checkpoint t (every 3 epochs)": (
+            games["checkpoints"][:, :count // 2], "chained"),
+    }
+    return dict(list(families.items())[:1]) if quick else families
+
+
+def _previous(result, warm_start):
+    """The init= of members 1.. of a family: member 0's result or each member's predecessor."""
+    if warm_start == "from_first":
+        return jax.tree.map(lambda x: jnp.broadcast_to(x[0], (len(x) - 1,) + x.shape[1:]),
+                            result)
+    return jax.tree.map(lambda x: x[:-1], result)
+
+
+def _steps_stats(steps):
+    steps = np.asarray(steps, np.float64)
+    return float(np.median(steps)), float(np.max(steps)), float(np.mean(steps))
+
+
 def part_warm(res, games, quick):
-    """Cold vs warm (init=) extraction in three families of games at n = 10."""
-    clean = and_or(jnp.asarray(games["layers"][-1]))
-    families = {}
-    noisy = jnp.asarray(games["noisy"])
-    families["noisy copies <- clean image (output)"] = (noisy, jax.tree.map(
-        lambda x: jnp.broadcast_to(x, (len(noisy),) + x.shape), clean))
-    for name, key in (("layer l + 1 <- layer l (probe scores)", "layers"),
-                      ("checkpoint t + 1 <- checkpoint t (every 3 epochs)", "checkpoints")):
-        seq = jnp.asarray(games[key])
-        previous = and_or(seq[:-1])
-        families[name] = (seq[1:], previous)
-    families["the same games again (the most a warm start can save)"] = (
-        jnp.asarray(games["layers"][-1]), clean)
-    if quick:
-        families = dict(list(families.items())[:1])
-    for name, (v, init) in families.items():
-        runs = {"cold": [], "warm": []}
+    """Cold vs warm starts in three families of games at n = 10, members 1.. timed: one call
+    with ``warm_start`` (members after their source in the queue) and ``init=`` (a second call
+    from the previous members' results), interleaved round by round."""
+    for name, (family, warm_start) in _warm_families(games, quick).items():
+        v = jnp.asarray(family)
+        previous = _previous(and_or(v), warm_start)
+        modes = {"cold": partial(and_or, v),
+                 f"warm_start={warm_start!r} (one call)": partial(and_or, v,
+                                                                 warm_start=warm_start),
+                 "init= (members 1.. from the previous result)": partial(and_or, v[1:],
+                                                                         init=previous)}
+        runs = {mode: [] for mode in modes}
         for _ in range(2):  # round 0 compiles
-            for mode in runs:
-                fn = partial(and_or, v, init=init if mode == "warm" else None)
+            for mode, fn in modes.items():
                 runs[mode].append(cpu_time_call(lambda fn=fn: jax.block_until_ready(fn())))
-        (_, cpu_c, cold), (_, cpu_w, warm) = runs["cold"][1], runs["warm"][1]
-        count = int(np.prod(v.shape[:-1]))
-        res.add(family=name, games=count,
-                steps_cold=float(np.mean(cold.steps)), steps_warm=float(np.mean(warm.steps)),
-                cpu_s_per_game_cold=cpu_c / count, cpu_s_per_game_warm=cpu_w / count,
-                saving=1 - cpu_w / cpu_c, steps_saving=1 - float(np.sum(warm.steps))
-                / float(np.sum(cold.steps)),
-                loss_difference_max=float(np.max(np.abs(np.asarray(warm.loss)
-                                                        / np.asarray(cold.loss) - 1))),
-                gap_max_warm=float(np.max(np.asarray(warm.gap))))
-        print("warm", res.rows[-1], flush=True)
+        cold = runs["cold"][1][2]
+        for mode, got in runs.items():
+            _, cpu, out = got[1]
+            members = out if mode.startswith("init") else jax.tree.map(lambda x: x[1:], out)
+            count = int(np.prod(v.shape[:-1]))
+            cpu_members = cpu if mode.startswith("init") else cpu * (  # members' share
+                1 - float(np.sum(out.steps[0]) / np.sum(out.steps)))
+            median, high, mean = _steps_stats(members.steps)
+            res.add(family=name, mode=mode, games=count - len(v[0]), steps_median=median,
+                    steps_max=high, steps_mean=mean,
+                    steps_saving=1 - mean / _steps_stats(cold.steps[1:])[2],
+                    cpu_s_per_game=cpu_members / (count - len(v[0])),
+                    loss_vs_cold_max=float(np.max(np.abs(np.asarray(members.loss)
+                                                         / np.asarray(cold.loss[1:]) - 1))),
+                    gap_median=float(np.median(np.asarray(members.gap))),
+                    gap_max=float(np.max(np.asarray(members.gap))), load=os.getloadavg()[0])
+        base = res.rows[-3]["cpu_s_per_game"]
+        for row in res.rows[-3:]:
+            row["time_saving"] = 1 - row["cpu_s_per_game"] / base
+        print("warm", res.rows[-3:], flush=True)
+    clean = jnp.asarray(games["layers"][-1])
+    cold = and_or(clean)
+    again = and_or(clean, init=cold)
+    median, high, mean = _steps_stats(again.steps)
+    res.add(family="the same games again (the most a warm start can save)", mode="init=",
+            games=len(clean), steps_median=median, steps_max=high, steps_mean=mean,
+            steps_saving=1 - mean / _steps_stats(cold.steps)[2],
+            loss_vs_cold_max=float(np.max(np.abs(np.asarray(again.loss / cold.loss) - 1))),
+            gap_max=float(np.max(np.asarray(again.gap))))
 
 
 def one_bit_passes(f, n, m):
@@ -565,12 +628,12 @@ def _layerwise_cli(package, out):
     timings = json.loads((out / "summary.json").read_text())["timings"]
     cpu = (after.children_user - before.children_user) + (after.children_system
                                                           - before.children_system)
-    return timings["extraction"], timings["total before report"], cpu
+    return timings["extraction"], timings["total"], cpu
 
 
 def part_e2e(res, quick, scratch):
     """Extraction stage of the default layerwise job and of the MNIST reproduction."""
-    packages = {"before": _export(BEFORE, scratch / "before"),
+    packages = {"before": _export(BEFORE_MAIN, scratch / "before"),
                 "after": _export(None, scratch / "after")}
     runs = {name: [] for name in packages}
     for rnd in range(3):  # round 0 fills the caches of the stages before extraction
@@ -592,35 +655,26 @@ def part_e2e(res, quick, scratch):
 
 
 def _warm_projection(res, cache):
-    """The default job's extraction as the command runs it (one call per layer with its noisy
-    copies), cold and with warm starts wired in (noisy copies <- clean, layer l <- l - 1)."""
+    """The default job's extraction as the command runs it (one call per layer: the clean
+    games and their noisy copies), cold and with the noisy copies warm-started (the default)."""
     v = np.load(cache / "scores.npz")["v"]  # (S, L, 2**n)
     noisy = np.load(cache / "noise_scores.npz")["v"].reshape((-1,) + v.shape)
-    layers = v.shape[1]
+    family = jnp.asarray(np.concatenate([v[None], noisy]))  # (1 + K, S, L, 2**n)
 
-    def cold():
-        return [and_or(jnp.asarray(np.concatenate([v[None, :, j], noisy[:, :, j]])))
-                for j in range(layers)]
+    def per_layer(warm_start):
+        return [and_or(family[:, :, j], warm_start=warm_start) for j in range(v.shape[1])]
 
-    def warm():
-        out, previous = [], None
-        for j in range(layers):
-            clean = and_or(jnp.asarray(v[:, j]), init=previous)
-            rest = and_or(jnp.asarray(noisy[:, :, j]), init=jax.tree.map(
-                lambda x: jnp.broadcast_to(x, (len(noisy),) + x.shape), clean))
-            out.append((clean, rest))
-            previous = clean
-        return out
-
-    times = {}
-    for _ in range(2):  # round 0 compiles
-        for name, fn in (("cold", cold), ("warm", warm)):
-            times[name] = cpu_time_call(lambda fn=fn: jax.block_until_ready(fn()))
-    for name, (wall, cpu, _) in times.items():
+    modes = {"after, cold starts": None,
+             "after, noisy copies from the clean game (warm_start, the default)": "from_first"}
+    times = {name: [] for name in modes}
+    for _ in range(3):  # round 0 compiles
+        for name, mode in modes.items():
+            times[name].append(cpu_time_call(lambda mode=mode: jax.block_until_ready(
+                per_layer(mode)))[:2])
+    for name, got in times.items():
+        wall, cpu = np.median(np.array(got[1:]), axis=0)
         res.add(job="jaxinter layerwise extraction stage, in process (steady state)",
-                solver=f"after, {name}" + (" starts (as pipelines would wire init=)"
-                                           if name == "warm" else ""),
-                extraction_s=wall, process_cpu_s=cpu)
+                solver=name, extraction_s=wall, process_cpu_s=cpu)
 
 
 def _mnist(res):
@@ -744,10 +798,11 @@ def main() -> None:
                                               "steps_median", "steps_max", "s_per_game",
                                               "cpu_s_per_game", "first_s", "speedup_vs_before",
                                               "gap_max", "load"]),
-        "warm": details.section("Warm starts (n = 10, games of one trained network)",
-                                ["family", "games", "steps_cold", "steps_warm",
-                                 "cpu_s_per_game_cold", "cpu_s_per_game_warm", "saving",
-                                 "steps_saving", "loss_difference_max", "gap_max_warm"]),
+        "warm": details.section("Warm starts (n = 10, games of one trained network; members "
+                                "1.. of each family)",
+                                ["family", "mode", "games", "steps_median", "steps_max",
+                                 "steps_mean", "steps_saving", "cpu_s_per_game", "time_saving",
+                                 "loss_vs_cold_max", "gap_median", "gap_max", "load"]),
         "transforms": details.section(
             "Kronecker product of 2x2 factors on one (2, 2**n) game pair, CPU microseconds",
             ["n", "lanes", "dense 5-bit chunks", "fused two-bit passes", "one pass per bit",
@@ -773,8 +828,10 @@ def main() -> None:
                   "benchmarks/results/andor_details.md.")
     if "main" in parts:
         main_res.write()
-    details.write()
-    figure(games)
+    if set(parts) & set(sections):
+        details.write()
+    if "main" in parts:
+        figure(games)
 
 
 NOTES = [
@@ -786,9 +843,15 @@ NOTES = [
     "warm-up round; s_per_game = median wall seconds of a round / games, cpu_s_per_game the "
     "same in process CPU seconds (all threads: robust to load); first_s = the first call "
     "(compilation included). jaxinter_speedup = system time / jaxinter time.",
+    "jaxinter default: all games in one call up to n = 10; from n = 12 (one lane, games run one "
+    "after another anyway) calls of 4 games, so first_s (compilation and a first call) is "
+    "measured on 4 games. n = 14: no LP optimum (HiGHS needs about 1-5 minutes per n = 12 game "
+    "here and was not run at n = 14); quality is the certified gap.",
     "'torch, same algorithm (batched)': jaxinter's default solver transcribed to PyTorch "
     "(same iteration, restarts, certificate and stopping; finished games leave the batch; "
-    "eager, 1 thread: 2 threads stall on the shared cores), like for like. 'published recipe': "
+    "eager, 1 thread: 2 threads stall on the shared cores), like for like, on 20 (n = 8), 3 "
+    "(n = 10) or 1 game; from n = 12, 100 steps are timed and scaled to jaxinter's mean steps "
+    "(the cell says so). 'published recipe': "
     "SGD momentum 0.9, lr 1e-5 decayed to 1e-6 over 10,000 steps, q clipped, final iterate; "
     "in torch as research code runs it (dense 2**n x 2**n matrices, one game at a time; where "
     "a cell says so, a few hundred steps were timed and the time scaled to 10,000, and no "

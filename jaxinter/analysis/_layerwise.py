@@ -357,7 +357,9 @@ def layerwise_from_scores(
       sample_ids: (S,) ids of the samples (default 0..S-1).
       ratio: the salient threshold as a fraction of the largest |I|.
       **extraction: keyword arguments of
-        :func:`jaxinter.interactions.extract_interactions` (``method``, ``c_q``...).
+        :func:`jaxinter.interactions.extract_interactions` (``method``, ``c_q``...). With
+        ``v_noisy``, AND-OR extraction warm-starts each noisy copy from its clean game's
+        solution (``warm_start="from_first"``; pass ``warm_start=None`` for cold starts).
 
     Returns:
       A :class:`LayerwiseResult`, with stability when ``v_noisy`` is given.
@@ -377,6 +379,8 @@ def layerwise_from_scores(
                 f"v_noisy: expected (draws, *{v.shape}), got shape {v_noisy.shape}"
             )
         games = jnp.concatenate([games, v_noisy.astype(v.dtype)])  # one extraction call
+        if extraction.get("kind", "andor") == "andor":  # noisy copies start from the clean game
+            extraction = {"warm_start": "from_first", **extraction}
     i_and, i_or = extract_interactions(games, **extraction)
     result = LayerwiseResult(v, i_and[0], i_or[0], None, jnp.asarray(sample_ids),
                              tuple(layer_names), ratio)

@@ -35,10 +35,13 @@ solver before them: 3.8x at n = 8, 3.0x at n = 10, 2.1x at n = 12):
 - per-game stopping: games wait in a queue and run in ``slots`` lanes; a lane whose game is
   certified (or out of steps) takes the next game, so a finished game costs nothing more
   (2x at n = 8 and 10, where the slowest game of a batch needs about twice the mean);
-- warm starts: ``init`` (the result of a related game) seeds the games and the multipliers. The
-  same game certifies again in a few hundred steps, but a related game (a noisy copy, the next
-  layer or checkpoint) saves only a few percent: the iteration count is set by the tail of the
-  convergence, not by the distance of the start.
+- warm starts: ``init`` (the result of a related game) seeds the games and the multipliers, and
+  within one batch ``source`` makes a game start from another game's certified solution when
+  that game has left the queue before it enters (``and_or(..., warm_start=...)``: one call, one
+  compilation). The same game certifies again in a few hundred steps, but a related game saves
+  little: 4% of the steps for noisy copies, 3% for the next layer, none (1% more) for the next
+  checkpoint at n = 10: the iteration count is set by the tail of the convergence, not by the
+  distance of the start.
 
 Tried and left out (no gain on these games): adaptive penalties (residual balancing, and the
 best fixed penalty per game: at most 15%), Nesterov momentum with restarts, Anderson
@@ -342,18 +345,27 @@ class _Outputs(NamedTuple):
     checks: jax.Array  # (B,) int32
 
 
-def _solve_queue(problem: _Problem, v, kappa, tol, init, *, slots, check_every, max_checks,
-                 restarts):
-    """All games v (B, 2**n) (normalized) through ``slots`` lanes -> :class:`_Outputs`."""
+def _solve_queue(problem: _Problem, v, kappa, tol, init, sources, *, slots, check_every,
+                 max_checks, restarts):
+    """All games v (B, 2**n) (normalized) through ``slots`` lanes -> :class:`_Outputs`.
+
+    ``sources``: None or (source (B,) int32, ratio (B,)): game i starts from the solution of
+    game source[i] (scaled by ratio[i]) when that game has finished before i enters a lane.
+    """
     batch = v.shape[0]
 
-    def start(index):
+    def start(index, outputs):
         i = jnp.clip(index, 0, batch - 1)
         game = _Game(v[i], kappa[i])
         if init is None:
             games, dual = jnp.stack([0.5 * v[i], 0.5 * v[i]]), jnp.zeros((2, v.shape[1]), v.dtype)
         else:
             games, dual = init[0][i], init[1][i]
+        if sources is not None:
+            source = jnp.maximum(sources[0][i], 0)
+            ready = (sources[0][i] >= 0) & (outputs.checks[source] > 0)
+            games = jnp.where(ready, outputs.best[source] * sources[1][i], games)
+            dual = jnp.where(ready, outputs.dual[source], dual)
         return _lane_start(problem, jnp.where(index < batch, index, -1), game, games, dual)
 
     outputs = _Outputs(jnp.zeros((batch, 2, v.shape[1]), v.dtype),
@@ -362,16 +374,17 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, *, slots, check_every, 
                        jnp.zeros(batch, v.dtype), jnp.zeros(batch, jnp.int32))
     advance = jax.vmap(partial(_lane_advance, problem, check_every, restarts))
 
-    def refill(lanes, done, waiting):
+    def refill(lanes, outputs, done, waiting):
         """The next waiting games enter the finished lanes (lanes past the queue go idle)."""
-        fresh = jax.vmap(start)(jnp.where(done, waiting + jnp.cumsum(done) - 1, batch))
+        fresh = jax.vmap(start, in_axes=(0, None))(
+            jnp.where(done, waiting + jnp.cumsum(done) - 1, batch), outputs)
         return jax.tree.map(lambda new, old: jnp.where(
             done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old), fresh, lanes)
 
     def round_(carry):
         lanes, outputs, waiting, done = carry
-        lanes = jax.lax.cond(jnp.any(done), partial(refill, done=done, waiting=waiting),
-                             lambda lanes: lanes, lanes)
+        lanes = jax.lax.cond(jnp.any(done), partial(refill, outputs=outputs, done=done,
+                                                    waiting=waiting), lambda lanes: lanes, lanes)
         waiting = jnp.minimum(waiting + jnp.sum(done), batch)
         lanes = advance(lanes)
         active = lanes.index >= 0
@@ -394,7 +407,8 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, *, slots, check_every, 
 
     # idle lanes that all take a game in the first round
     idle = jax.tree.map(lambda s: jnp.full(s.shape, -1 if s.dtype == jnp.int32 else 0, s.dtype),
-                        jax.eval_shape(jax.vmap(start), jnp.arange(slots)))
+                        jax.eval_shape(jax.vmap(start, in_axes=(0, None)), jnp.arange(slots),
+                                       outputs))
     carry = (idle, outputs, jnp.asarray(0), jnp.ones(slots, bool))
     return jax.lax.while_loop(running, round_, carry)[1]
 
@@ -408,11 +422,13 @@ def warm_games(init, dtype):
 
 @partial(jax.jit, static_argnames=("n", "rho", "beta", "relax", "steps", "check_every", "slots",
                                    "restarts"))
-def admm_and_or(v, kappa, tol, init=None, *, n, rho, beta, relax, steps, check_every, slots,
-                restarts=True):
+def admm_and_or(v, kappa, tol, init=None, source=None, *, n, rho, beta, relax, steps,
+                check_every, slots, restarts=True):
     """Flat games v (B, 2**n), bounds kappa (B,) -> AndOrResult with batch axis B.
 
     ``init``: None or (games (B, 2, 2**n), dual (B, 2, 2**n)) of related games (a warm start).
+    ``source``: None or (B,) int32: game i starts from the solution of game source[i] < i
+    (-1: none) if that game has finished when i enters a lane (a warm start within the batch).
     Batch axes are flattened by the caller and ``tol`` is traced, so games of any batch layout
     and any tolerance share one compilation per (B, n, steps, slots).
     """
@@ -420,9 +436,10 @@ def admm_and_or(v, kappa, tol, init=None, *, n, rho, beta, relax, steps, check_e
     scale = jnp.where(scale > 0, scale, 1.0)
     if init is not None:
         init = (init[0] / scale[:, None, None], init[1])
+    sources = None if source is None else (source, scale[jnp.maximum(source, 0)] / scale)
     problem = _Problem(n, rho, beta, relax, v.dtype)
-    out = _solve_queue(problem, v / scale[:, None], kappa / scale, tol, init, slots=slots,
-                       check_every=check_every, max_checks=steps // check_every,
+    out = _solve_queue(problem, v / scale[:, None], kappa / scale, tol, init, sources,
+                       slots=slots, check_every=check_every, max_checks=steps // check_every,
                        restarts=restarts)
     a, b = out.best[:, 0] * scale[:, None], out.best[:, 1] * scale[:, None]
     final = out.history[jnp.arange(v.shape[0]), out.checks - 1]

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import JaxinterInputError, check_game, n_players_from_size
+from ..errors import JaxinterInputError, check_choice, check_game, n_players_from_size
 from ._admm import admm_and_or, warm_games
 from ._andor_lp import and_or_lp
 from ._andor_published import published
@@ -20,10 +20,12 @@ from ._andor_result import AndOrResult, error_bound
 from ._transforms import moebius_kernel
 
 METHODS = ("default", "lp", "published")
+WARM_STARTS = (None, "from_first", "chained")
 
 
 def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None = None,
-           tol: float = 1e-3, init: AndOrResult | None = None, slots: int | None = None,
+           tol: float = 1e-3, init: AndOrResult | None = None, warm_start: str | None = None,
+           slots: int | None = None,
            rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int = 25,
            restarts: bool = True, lr: float = 1e-5) -> AndOrResult:
     """Sparsest AND-OR decomposition of games v (..., 2**n) with |q| <= c_q |v(N) - v(empty)|.
@@ -42,6 +44,12 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
       init: an :class:`AndOrResult` of related games with the same shape as v (the clean game of
         a noisy copy, the previous layer, the previous checkpoint): "default" starts from its
         games and multipliers (a warm start); "lp" and "published" ignore it.
+      warm_start: "default": families of related games along the first axis of v (K, ...),
+        solved in one call: None (every game cold), "from_first" (v[k], k >= 1, starts from
+        the solution of v[0]: noisy copies after their clean game) or "chained" (v[k] from
+        v[k - 1]: layers, checkpoints). Games run in queue order, so a game whose source has
+        not finished when it enters a lane starts cold (with ``slots`` >= the games, as on
+        accelerators by default, every game does). "lp" and "published" ignore it.
       slots: "default": games solved side by side; the others wait in a queue and enter as
         games finish, so a finished game costs nothing more. Default: all games on
         accelerators, ``2**(12 - n)`` (at least 1) on CPU.
@@ -64,6 +72,10 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
             raise JaxinterInputError(f"{name}: expected a positive integer, got {value!r}")
     if init is not None:
         check_init(init, v.shape)
+    check_choice(warm_start, "warm_start", WARM_STARTS)
+    if warm_start is not None and v.ndim < 2:
+        raise JaxinterInputError(
+            f"warm_start: expected games (K, ..., 2**n) with a family axis, got shape {v.shape}")
     kappa = error_bound(v, c_q)
     if method == "lp":
         return and_or_lp(v, kappa)
@@ -84,11 +96,26 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     if init is not None:
         warm = warm_games(jax.tree.map(lambda x: x.reshape((games,) + x.shape[len(batch):]),
                                        init), v.dtype)
-    result = admm_and_or(flat, kappa.reshape(-1), jnp.asarray(tol, v.dtype), warm, n=n,
+    result = admm_and_or(flat, kappa.reshape(-1), jnp.asarray(tol, v.dtype), warm,
+                         family_sources(batch, warm_start), n=n,
                          rho=float(rho), beta=float(beta), relax=float(relax),
                          steps=steps - steps % check_every, check_every=check_every,
                          slots=slots, restarts=bool(restarts))
     return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
+
+
+def family_sources(batch: tuple[int, ...], warm_start: str | None) -> jax.Array | None:
+    """(prod(batch),) int32 flat index of the game each game starts from (-1: cold), or None.
+
+    ``batch`` = (K, *rest): member k of a family starts from member 0 ("from_first") or from
+    member k - 1 ("chained"), with the same indices in ``rest``.
+    """
+    if warm_start is None:
+        return None
+    rest = int(np.prod(batch[1:], dtype=int))
+    member, index = np.divmod(np.arange(int(np.prod(batch, dtype=int))), rest)
+    source = index if warm_start == "from_first" else (member - 1) * rest + index
+    return jnp.asarray(np.where(member > 0, source, -1), jnp.int32)
 
 
 def default_steps(n: int) -> int:

@@ -19,6 +19,7 @@ from jaxinter.analysis import salient_mask
 from jaxinter.errors import JaxinterInputError
 from jaxinter.interactions import and_or, and_or_joint, solve_lp
 from jaxinter.interactions._admm import MOEBIUS_BIT, kron_apply
+from jaxinter.interactions._andor import family_sources
 from jaxinter.interactions._transforms import (
     moebius_kernel,
     or_inverse_kernel,
@@ -373,6 +374,44 @@ def test_per_game_stopping_in_a_queue(network_games):
         both = np.asarray(queued.loss)[steps.argmin()] if other.loss.ndim == 0 else queued.loss
         np.testing.assert_allclose(other.loss, both, rtol=2e-3)
         assert np.all(np.asarray(other.gap) <= 1.001e-3)
+
+
+def test_family_sources_index_the_member_before_or_the_first():
+    got = np.asarray(family_sources((3, 2, 2), "chained"))
+    want = [-1] * 4 + [0, 1, 2, 3, 4, 5, 6, 7]  # (k, i, j) starts from (k - 1, i, j)
+    np.testing.assert_array_equal(got, want)
+    got = np.asarray(family_sources((3, 2), "from_first"))
+    np.testing.assert_array_equal(got, [-1, -1, 0, 1, 0, 1])  # (k, i) from (0, i)
+    assert family_sources((3, 2), None) is None
+
+
+def test_warm_start_within_a_batch_of_families(network_games):
+    """Noisy copies after their clean games in one call (``warm_start``): each copy starts from
+    its clean game's certified solution, and every game reaches the cold start's optimum."""
+    clean, noisy = (jnp.asarray(g, jnp.float32) for g in network_games[8])
+    family = jnp.stack([clean, noisy])  # (2, 6, 2**8): member 0 is the clean game
+    cold = and_or(family, slots=3)
+    warm = and_or(family, slots=3, warm_start="from_first")
+    for r in (cold, warm):
+        assert np.all(np.asarray(r.gap) <= 1.001e-3)
+    np.testing.assert_allclose(warm.loss, cold.loss, rtol=2e-3)  # both within tol of optimum
+    # copies of the first member certify again from its solution in a fraction of the steps
+    repeated = and_or(jnp.stack([clean, clean, clean]), slots=3, warm_start="chained")
+    steps = np.asarray(repeated.steps)
+    assert steps[1:].sum() < 0.5 * 2 * steps[0].sum(), steps
+    np.testing.assert_allclose(repeated.loss[1:], repeated.loss[:1].repeat(2, 0), rtol=2e-3)
+    # with a lane per game every game enters at once, before any source finished: all cold,
+    # so a copy runs exactly as its source does
+    wide = and_or(jnp.stack([clean, clean]), slots=12, warm_start="from_first")
+    np.testing.assert_array_equal(wide.steps[1], wide.steps[0])
+    np.testing.assert_array_equal(wide.loss[1], wide.loss[0])
+
+
+def test_warm_start_is_validated():
+    with pytest.raises(JaxinterInputError, match="warm_start: expected one of"):
+        and_or(jnp.ones((2, 8)), warm_start="previous")
+    with pytest.raises(JaxinterInputError, match="warm_start: .*family axis"):
+        and_or(jnp.ones(8), warm_start="chained")
 
 
 @pytest.mark.parametrize("restarts", [True, False])
