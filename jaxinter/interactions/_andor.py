@@ -8,10 +8,15 @@ docs/math/andor.md.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
+from ..distributed import pad_to_multiple, replicate, shard_rows, split_axis
 from ..errors import JaxinterInputError, check_game, n_players_from_size
 from ._admm import admm_and_or, warm_games
 from ._andor_lp import and_or_lp
@@ -25,7 +30,8 @@ METHODS = ("default", "lp", "published")
 def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None = None,
            tol: float = 1e-3, init: AndOrResult | None = None, slots: int | None = None,
            rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int = 25,
-           restarts: bool = True, lr: float = 1e-5) -> AndOrResult:
+           restarts: bool = True, lr: float = 1e-5, mesh: Mesh | None = None,
+           mesh_axis: str | None = None) -> AndOrResult:
     """Sparsest AND-OR decomposition of games v (..., 2**n) with |q| <= c_q |v(N) - v(empty)|.
 
     Args:
@@ -50,6 +56,12 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         certificate, restart and stopping tests), and whether to restart from the running
         average when it certifies a smaller gap.
       lr: "published": learning rate.
+      mesh: "default": a ``jax.sharding.Mesh`` to split the games over (along the first
+        leading axis, padded to a multiple of the device count with copies of the last game,
+        dropped after; one process or many). Each device flattens its own block, runs its own
+        queue and stops on its own certificates; results equal the single-device ones to
+        float32 rounding and stay split over the mesh (replicated when padding was needed).
+      mesh_axis: the mesh axis to split over (None: the mesh's only axis).
 
     Returns:
       An :class:`AndOrResult` whose arrays keep the batch axes of v.
@@ -64,6 +76,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
             raise JaxinterInputError(f"{name}: expected a positive integer, got {value!r}")
     if init is not None:
         check_init(init, v.shape)
+    if mesh is not None:
+        split_axis(mesh, mesh_axis)
     kappa = error_bound(v, c_q)
     if method == "lp":
         return and_or_lp(v, kappa)
@@ -76,7 +90,19 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         raise JaxinterInputError(f"relax: expected a number in (0, 2), got {relax!r}")
     steps = int(steps or default_steps(n))
     check_every = int(min(check_every, steps))
-    batch = v.shape[:-1]
+    solve = partial(_solve_block, c_q=c_q, slots=slots, n=n, rho=float(rho), beta=float(beta),
+                    relax=float(relax), steps=steps - steps % check_every,
+                    check_every=check_every, restarts=bool(restarts))
+    tol = jnp.asarray(tol, v.dtype)
+    if mesh is None:
+        return solve(v, tol, init)
+    return _solve_on_mesh(solve, v, tol, init, mesh, mesh_axis)
+
+
+def _solve_block(v, tol, init, *, c_q, slots, **options) -> AndOrResult:
+    """ADMM on games v (..., 2**n): leading axes flattened here (a local reshape, also per
+    shard), then restored."""
+    batch, n = v.shape[:-1], options["n"]
     flat = v.reshape(-1, 2**n)
     games = flat.shape[0]
     slots = int(min(slots or default_slots(n, games), games))
@@ -84,11 +110,25 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     if init is not None:
         warm = warm_games(jax.tree.map(lambda x: x.reshape((games,) + x.shape[len(batch):]),
                                        init), v.dtype)
-    result = admm_and_or(flat, kappa.reshape(-1), jnp.asarray(tol, v.dtype), warm, n=n,
-                         rho=float(rho), beta=float(beta), relax=float(relax),
-                         steps=steps - steps % check_every, check_every=check_every,
-                         slots=slots, restarts=bool(restarts))
+    result = admm_and_or(flat, error_bound(flat, c_q), tol, warm, slots=slots, **options)
     return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
+
+
+def _solve_on_mesh(solve, v, tol, init, mesh, mesh_axis) -> AndOrResult:
+    """``solve`` with the games split along their first axis over a mesh axis (``shard_map``):
+    each device solves its own games and stops on their certificates."""
+    axis, devices = split_axis(mesh, mesh_axis)
+    single = v.ndim == 1
+    if single:
+        v, init = v[None], jax.tree.map(lambda x: x[None], init)
+    games = v.shape[0]
+    v, init = (jax.tree.map(lambda x: shard_rows(pad_to_multiple(x, devices)[0], mesh, axis),
+                            tree) for tree in (v, init))
+    result = jax.jit(jax.shard_map(solve, mesh=mesh, in_specs=(P(axis), P(), P(axis)),
+                                   out_specs=P(axis)))(v, replicate(tol, mesh), init)
+    if single:
+        return jax.tree.map(lambda x: x[0], result)
+    return result if games == v.shape[0] else jax.tree.map(lambda x: x[:games], result)
 
 
 def default_steps(n: int) -> int:
