@@ -85,20 +85,19 @@ def to_global(local, mesh: Mesh, axis: str | None = None) -> jax.Array:
     return jax.make_array_from_process_local_data(NamedSharding(mesh, P(axis)), np.asarray(local))
 
 
-def shard_rows(x, mesh: Mesh, axis: str | None = None) -> jax.Array:
-    """An array every process holds whole, split over ``axis`` along its axis 0.
+def shard_rows(x, mesh: Mesh, axis: str | None = None, dim: int = 0) -> jax.Array:
+    """An array every process holds whole, split over ``axis`` along its dimension ``dim``.
 
     Already split that way: returned as is. A local array is copied device to device in one
     process and sliced from the host copy with several (each device receives its block only).
-    The length of axis 0 must be a multiple of the axis size (see ``pad_to_multiple``).
+    The length of ``dim`` must be a multiple of the axis size (see ``pad_to_multiple``).
     """
     axis, size = split_axis(mesh, axis)
-    sharding = NamedSharding(mesh, P(axis))
-    if isinstance(x, jax.Array) and x.sharding == sharding:
-        return x
-    if x.shape[0] % size:
+    dim = dim % x.ndim
+    sharding = NamedSharding(mesh, P(*[None] * dim, axis))
+    if x.shape[dim] % size:
         raise JaxinterInputError(
-            f"x: expected a leading axis that is a multiple of {size} devices, got {x.shape[0]}")
+            f"x: expected axis {dim} to be a multiple of {size} devices, got {x.shape[dim]}")
     return _place(x, sharding)
 
 
@@ -109,7 +108,9 @@ def replicate(tree, mesh: Mesh):
 
 
 def _place(x, sharding: NamedSharding) -> jax.Array:
-    if isinstance(x, jax.Array) and x.sharding == sharding:
+    if isinstance(x, jax.core.Tracer):  # under an outer jit: a sharding constraint
+        return jax.lax.with_sharding_constraint(x, sharding)
+    if isinstance(x, jax.Array) and x.sharding.is_equivalent_to(sharding, x.ndim):
         return x
     if jax.process_count() == 1:
         return jax.device_put(x, sharding)
