@@ -157,6 +157,16 @@ def processes(p, out: dict, facts: dict, address: str, process_id: int) -> None:
                  scores_spec=str(scores.sharding.spec),
                  local_rows=to_local(scores).shape[0])
     out.update(scores=gather(scores), i_and=gather(result.i_and), loss=gather(result.loss))
+    # Orbax: both processes write their shards; read back onto the same global mesh
+    saved = {"scores": scores, "result": result, "key": jax.random.key(7)}
+    ji.io.save_sharded(Path(argv_folder[0]) / "checkpoint", saved)
+    back = ji.io.restore_sharded(Path(argv_folder[0]) / "checkpoint", saved, mesh=mesh)
+    facts["restored_spec"] = str(back["result"].i_and.sharding.spec)
+    out.update(restored_scores=gather(back["scores"]),
+               restored_key=jax.random.key_data(back["key"]))
+
+
+argv_folder: list = []  # the output folder of the running scenario
 
 
 def main(argv: list[str]) -> None:
@@ -166,6 +176,7 @@ def main(argv: list[str]) -> None:
     jax.config.update("jax_num_cpu_devices", devices)
     p, out, facts = problems(), {}, {}
     if scenario == "processes":
+        argv_folder[:] = [folder]
         processes(p, out, facts, argv[3], int(argv[4]))
         scenario = f"processes{argv[4]}"
     else:
