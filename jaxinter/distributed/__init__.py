@@ -17,6 +17,10 @@ JAX is the distributed engine; this package only fixes jaxinter's conventions on
   every device; ``to_local(array)`` is this process's part of a global array, as numpy;
   ``gather(array)`` the whole array on every process. ``pad_to_multiple(x, multiple, axis)``
   pads an axis with copies of its last entry so that it splits evenly.
+- Code written for one device: inside ``with using_mesh(mesh):`` the heavy kernels called
+  without ``mesh=`` split their work over ``mesh`` and return replicated results
+  (``default_mesh()`` is the mesh in force); the CLI runs every command this way when
+  several devices are present.
 - Memory per process: ``local_memory_limit()`` is the bytes one local device can hold (its
   allocator limit, or the host RAM shared by the local CPU devices); it never asks a device of
   another process.
@@ -25,6 +29,7 @@ See docs/distributed.md.
 """
 
 from ._mesh import (
+    default_mesh,
     gather,
     global_mesh,
     is_sharded,
@@ -34,10 +39,12 @@ from ._mesh import (
     split_axis,
     to_global,
     to_local,
+    using_mesh,
 )
 from ._runtime import initialize, is_initialized, local_memory_limit, process_count, process_index
 
 __all__ = [
+    "default_mesh",
     "gather",
     "global_mesh",
     "initialize",
@@ -52,4 +59,5 @@ __all__ = [
     "split_axis",
     "to_global",
     "to_local",
+    "using_mesh",
 ]

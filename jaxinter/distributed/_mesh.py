@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -112,6 +115,8 @@ def _place(x, sharding: NamedSharding) -> jax.Array:
         return jax.lax.with_sharding_constraint(x, sharding)
     if isinstance(x, jax.Array) and x.sharding.is_equivalent_to(sharding, x.ndim):
         return x
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:  # global: reshard on device
+        return jax.jit(lambda a: a, out_shardings=sharding)(x)
     if jax.process_count() == 1:
         return jax.device_put(x, sharding)
     host = np.asarray(x)  # this process's whole copy; each device takes its block from it
@@ -134,3 +139,27 @@ def gather(x) -> np.ndarray:
     if not isinstance(x, jax.Array) or x.is_fully_addressable:
         return np.asarray(x)
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+_DEFAULT_MESH: contextvars.ContextVar = contextvars.ContextVar("jaxinter_mesh", default=None)
+
+
+@contextlib.contextmanager
+def using_mesh(mesh: Mesh | None, axis: str | None = None):
+    """Within the block, the heavy kernels (``masked_scores``, ``masked_layer_scores``,
+    ``and_or``) called without ``mesh=`` split their work over ``mesh`` and return replicated
+    results, which every process holds whole: code written for one device (studies,
+    commands) runs unchanged on all devices of all processes. None: no default mesh.
+    """
+    if mesh is not None:
+        split_axis(mesh, axis)
+    token = _DEFAULT_MESH.set(None if mesh is None else (mesh, axis))
+    try:
+        yield mesh
+    finally:
+        _DEFAULT_MESH.reset(token)
+
+
+def default_mesh() -> tuple[Mesh, str | None] | None:
+    """(mesh, axis) of the innermost ``using_mesh`` block, or None."""
+    return _DEFAULT_MESH.get()

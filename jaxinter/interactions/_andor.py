@@ -16,7 +16,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from ..distributed import pad_to_multiple, replicate, shard_rows, split_axis
+from ..distributed import default_mesh, pad_to_multiple, replicate, shard_rows, split_axis
 from ..errors import JaxinterInputError, check_game, n_players_from_size
 from ._admm import admm_and_or, warm_games
 from ._andor_lp import and_or_lp
@@ -61,6 +61,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         dropped after; one process or many). Each device flattens its own block, runs its own
         queue and stops on its own certificates; results equal the single-device ones to
         float32 rounding and stay split over the mesh (replicated when padding was needed).
+        Without ``mesh`` inside ``jaxinter.distributed.using_mesh(mesh)``: solved on that mesh,
+        returned replicated.
       mesh_axis: the mesh axis to split over (None: the mesh's only axis).
 
     Returns:
@@ -94,6 +96,9 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
                     relax=float(relax), steps=steps - steps % check_every,
                     check_every=check_every, restarts=bool(restarts))
     tol = jnp.asarray(tol, v.dtype)
+    scope = default_mesh() if mesh is None else None
+    if scope is not None:  # inside using_mesh: split the games, return the result whole
+        return replicate(_solve_on_mesh(solve, v, tol, init, *scope), scope[0])
     if mesh is None:
         return solve(v, tol, init)
     return _solve_on_mesh(solve, v, tol, init, mesh, mesh_axis)

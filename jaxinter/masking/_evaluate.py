@@ -27,7 +27,14 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from ..distributed import local_memory_limit, pad_to_multiple, replicate, shard_rows, split_axis
+from ..distributed import (
+    default_mesh,
+    local_memory_limit,
+    pad_to_multiple,
+    replicate,
+    shard_rows,
+    split_axis,
+)
 from ..errors import JaxinterInputError, check_finite, check_floating
 from ._players import Players, check_baseline
 from ._scores import check_target, get_score
@@ -106,7 +113,8 @@ def masked_scores(
 
     Returns:
       ``(samples, 2**n)`` scores, subset axis last, dtype of x; with ``mesh``, split over the
-      mesh axis along samples (replicated when the samples needed padding).
+      mesh axis along samples (replicated when the samples needed padding). Without ``mesh``
+      inside ``jaxinter.distributed.using_mesh(mesh)``: computed on that mesh, replicated.
     """
     scores = _evaluate(
         apply_fn,
@@ -358,6 +366,9 @@ def _evaluate(
     for classes in set(outputs):
         check_target(target, classes)
 
+    scope = default_mesh() if mesh is None else None
+    if scope is not None:  # inside using_mesh: split the work, return the result whole
+        mesh, mesh_axis = scope
     devices = 1 if mesh is None else split_axis(mesh, mesh_axis)[1]
     shard_samples = -(-samples // devices)
     chunk = min(chunk_size, shard_samples << players.n)
@@ -381,7 +392,8 @@ def _evaluate(
                               else replicate(players.assignment, mesh))
     out = sharded_masked_kernel(x, baseline, players, target, replicate(dynamic, mesh),
                                 mesh=mesh, axis=axis, **options)
-    return out if out.shape[0] == samples else out[:samples]
+    out = out if out.shape[0] == samples else out[:samples]
+    return out if scope is None else replicate(out, mesh)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,10 +39,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_processes(folder: Path, count: int = 2, timeout: float = 600) -> list[tuple[dict, dict]]:
+def run_processes(folder: Path, count: int = 2, timeout: float = 600,
+                  scenario: str = "processes") -> list[tuple[dict, dict]]:
     """``count`` worker processes under ``jax.distributed`` on localhost (gloo collectives)."""
     address = f"127.0.0.1:{free_port()}"
-    procs = [subprocess.Popen([sys.executable, str(WORKER), "processes", str(folder), "1",
+    procs = [subprocess.Popen([sys.executable, str(WORKER), scenario, str(folder), "1",
                                address, str(i)], env=_env(), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(count)]
     errors = []
@@ -58,8 +59,8 @@ def run_processes(folder: Path, count: int = 2, timeout: float = 600) -> list[tu
         if any("gloo" in e.lower() and "not" in e.lower() for e in errors):
             pytest.skip("gloo CPU collectives unavailable: " + errors[0][-500:])
         raise AssertionError("\n".join(e[-3000:] for e in errors))
-    return [(dict(np.load(folder / f"processes{i}.npz")),
-             json.loads((folder / f"processes{i}.json").read_text())) for i in range(count)]
+    return [(dict(np.load(folder / f"{scenario}{i}.npz")),
+             json.loads((folder / f"{scenario}{i}.json").read_text())) for i in range(count)]
 
 
 @pytest.fixture(scope="module")

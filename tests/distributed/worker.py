@@ -3,8 +3,9 @@
 ``python worker.py SCENARIO OUT [DEVICES]`` forces DEVICES CPU devices before JAX starts, runs
 the scenario and writes ``OUT/SCENARIO.npz`` (arrays to compare with a single-device run made
 by the test) and ``OUT/SCENARIO.json`` (shardings, compiled-program facts).
-``python worker.py processes OUT 1 ADDRESS PROCESS_ID`` is one of two processes under
-``jax.distributed``. The problems are built by ``problems()``, shared with the tests.
+``python worker.py processes|cli OUT 1 ADDRESS PROCESS_ID`` is one of two processes under
+``jax.distributed`` (the library pipeline, or the ``jaxinter layerwise`` command). The
+problems are built by ``problems()``, shared with the tests.
 """
 
 from __future__ import annotations
@@ -169,16 +170,32 @@ def processes(p, out: dict, facts: dict, address: str, process_id: int) -> None:
 argv_folder: list = []  # the output folder of the running scenario
 
 
+CLI_ARGS = ["layerwise", "--n", "3", "--samples", "4", "--epochs", "1", "--probe-steps", "20",
+            "--depth", "2", "--width", "8", "--examples", "1"]
+
+
+def cli(p, out: dict, facts: dict, address: str, process_id: int) -> None:
+    """``jaxinter layerwise`` as one of two processes (the CLI starts jax.distributed)."""
+    from jaxinter.cli import main
+
+    folder = argv_folder[0] / "cli"
+    facts["status"] = main([*CLI_ARGS, "--out", str(folder), "--coordinator", address,
+                            "--num-processes", "2", "--process-id", str(process_id)])
+    import jax
+
+    facts["process_count"] = jax.process_count()
+
+
 def main(argv: list[str]) -> None:
     scenario, folder, devices = argv[0], Path(argv[1]), int(argv[2]) if len(argv) > 2 else 4
     import jax
 
     jax.config.update("jax_num_cpu_devices", devices)
     p, out, facts = problems(), {}, {}
-    if scenario == "processes":
+    if scenario in ("processes", "cli"):
         argv_folder[:] = [folder]
-        processes(p, out, facts, argv[3], int(argv[4]))
-        scenario = f"processes{argv[4]}"
+        globals()[scenario](p, out, facts, argv[3], int(argv[4]))
+        scenario = f"{scenario}{argv[4]}"
     else:
         globals()[scenario](p, out, facts)
     facts["device_count"] = jax.device_count()
