@@ -89,3 +89,31 @@ def test_value_checks_on_sharded_arrays(forced):
     assert andor == "v: contains 2 NaN or infinite values"
     assert target.startswith("target: label 5 outside 0..2")
     assert facts["skip"] == 8
+
+
+def _check_memory(facts, n):
+    """Each device holds at most 4 blocks of 2**n / 4 values (its game block, its result and
+    two transposed copies) plus a constant; one device holds 3 or 4 whole arrays (XLA keeps a
+    third temporary or not depending on n mod 3), so the ratio is 1/4 to 1/3."""
+    single, per_device = facts[f"peak_{n}"]
+    block = 4 * 2**n // 4  # float32 bytes of one device's block
+    assert facts[f"equal_{n}"] and facts[f"spec_{n}"] == "P('data',)"
+    assert single >= 3 * 4 * 2**n
+    assert per_device <= 4 * block + 4096, (per_device, block)
+    assert per_device <= single / 3 + 4096, (single, per_device)
+
+
+def test_subset_sharded_memory_is_a_quarter(forced):
+    """n = 16 on 4 devices: each device's compiled program needs a quarter of one device's."""
+    _, facts = forced("memory")
+    _check_memory(facts, 16)
+
+
+@pytest.mark.slow
+def test_subset_sharded_transform_at_n26(tmp_path):
+    """n = 26 (2**26 subsets, 256 MiB a game): runs split over 4 devices, bitwise equal to one
+    device, with a quarter of the memory per device."""
+    from conftest import run_worker
+
+    _, facts = run_worker(tmp_path, "memory_large", 4, timeout=1800)
+    _check_memory(facts, 26)

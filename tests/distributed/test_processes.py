@@ -57,3 +57,38 @@ def test_orbax_round_trip_across_process_counts(two, one):
     np.testing.assert_array_equal(np.asarray(back["scores"]), results[0][0]["scores"])
     np.testing.assert_array_equal(np.asarray(back["result"].i_and), results[0][0]["i_and"])
     assert jax.random.key_impl(back["key"]) == jax.random.key_impl(jax.random.key(7))
+
+
+def _numbers(tree, path=""):
+    """{path: value} of every number in a summary.json tree (timings left out)."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() if key != "timings"
+                for k, v in _numbers(sub, f"{path}/{key}").items()}
+    if isinstance(tree, list):
+        return {k: v for i, sub in enumerate(tree)
+                for k, v in _numbers(sub, f"{path}[{i}]").items()}
+    return {path: tree}
+
+
+@pytest.mark.slow
+def test_cli_command_over_two_processes(tmp_path):
+    """``jaxinter layerwise`` with --coordinator/--num-processes/--process-id: both processes
+    report what one process reports (extraction to the solver's tolerance)."""
+    import json
+
+    from worker import CLI_ARGS
+
+    from jaxinter.cli import main
+
+    results = run_processes(tmp_path, 2, timeout=1200, scenario="cli")
+    assert [facts["status"] for _, facts in results] == [0, 0]
+    assert main([*CLI_ARGS, "--out", str(tmp_path / "one")]) == 0
+    one = _numbers(json.loads((tmp_path / "one" / "summary.json").read_text()))
+    for folder in (tmp_path / "cli", tmp_path / "cli" / "processes" / "1"):
+        two = _numbers(json.loads((folder / "summary.json").read_text()))
+        assert two.keys() == one.keys()
+        for key, value in one.items():
+            if isinstance(value, float):
+                assert two[key] == pytest.approx(value, rel=1e-3, abs=1e-4), key
+            else:
+                assert two[key] == value, key

@@ -170,6 +170,53 @@ def processes(p, out: dict, facts: dict, address: str, process_id: int) -> None:
 argv_folder: list = []  # the output folder of the running scenario
 
 
+def peak_bytes(compiled) -> int:
+    """Peak device memory of a compiled program per device: arguments + outputs + temporaries
+    (XLA's buffer assignment; aliased buffers counted once)."""
+    m = compiled.memory_analysis()
+    return (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+            - m.alias_size_in_bytes)
+
+
+def transform_memory(n: int, mesh) -> tuple[int, int]:
+    """(one device, per device on ``mesh`` with shard="subsets") peak bytes of the Moebius
+    transform of one float32 game of n players, from the compiled programs."""
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    from jaxinter.interactions import moebius
+
+    axis = mesh.axis_names[0]
+    one = jax.ShapeDtypeStruct((2**n,), jnp.float32)
+    split = jax.ShapeDtypeStruct((2**n,), jnp.float32, sharding=NamedSharding(mesh, P(axis)))
+    single = jax.jit(lambda u: moebius(u, check_values=False)).lower(one).compile()
+    sharded = jax.jit(lambda u: moebius(u, check_values=False, mesh=mesh, shard="subsets"))
+    return peak_bytes(single), peak_bytes(sharded.lower(split).compile())
+
+
+def memory(p, out: dict, facts: dict, sizes=(16,)) -> None:
+    import jax
+
+    import jaxinter as ji
+    from jaxinter.distributed import global_mesh
+
+    mesh = global_mesh()
+    for n in sizes:
+        facts[f"peak_{n}"] = transform_memory(n, mesh)
+        game = np.random.default_rng(n).normal(size=2**n).astype(np.float32)
+        split = ji.moebius(game, mesh=mesh, shard="subsets", check_values=False)
+        facts[f"equal_{n}"] = bool(np.array_equal(np.asarray(split), np.asarray(
+            ji.moebius(game, check_values=False))))
+        facts[f"spec_{n}"] = str(split.sharding.spec)
+    facts["devices"] = jax.device_count()
+
+
+def memory_large(p, out: dict, facts: dict) -> None:
+    memory(p, out, facts, sizes=(26,))
+
+
 CLI_ARGS = ["layerwise", "--n", "3", "--samples", "4", "--epochs", "1", "--probe-steps", "20",
             "--depth", "2", "--width", "8", "--examples", "1"]
 
