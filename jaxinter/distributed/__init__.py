@@ -23,7 +23,8 @@ JAX is the distributed engine; this package only fixes jaxinter's conventions on
   several devices are present.
 - Memory per process: ``local_memory_limit()`` is the bytes one local device can hold (its
   allocator limit, or the host RAM shared by the local CPU devices); it never asks a device of
-  another process.
+  another process. ``compiled_peak_bytes(compiled)`` is the memory one device needs for a
+  compiled program (XLA's buffer assignment).
 
 See docs/distributed.md.
 """
@@ -41,9 +42,17 @@ from ._mesh import (
     to_local,
     using_mesh,
 )
-from ._runtime import initialize, is_initialized, local_memory_limit, process_count, process_index
+from ._runtime import (
+    compiled_peak_bytes,
+    initialize,
+    is_initialized,
+    local_memory_limit,
+    process_count,
+    process_index,
+)
 
 __all__ = [
+    "compiled_peak_bytes",
     "default_mesh",
     "gather",
     "global_mesh",

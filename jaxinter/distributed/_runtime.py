@@ -78,3 +78,14 @@ def local_memory_limit() -> int:
     if limits:
         return min(limits)
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // len(devices)
+
+
+def compiled_peak_bytes(compiled) -> int:
+    """Peak memory one device needs for a compiled program (``jax.jit(f).lower(...).compile()``).
+
+    Arguments + outputs + temporaries of XLA's buffer assignment, aliased buffers counted
+    once; for a program over a mesh, the figure of one device.
+    """
+    m = compiled.memory_analysis()
+    return (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+            - m.alias_size_in_bytes)

@@ -8,7 +8,7 @@ docs/math/andor.md.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -92,16 +92,16 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         raise JaxinterInputError(f"relax: expected a number in (0, 2), got {relax!r}")
     steps = int(steps or default_steps(n))
     check_every = int(min(check_every, steps))
-    solve = partial(_solve_block, c_q=c_q, slots=slots, n=n, rho=float(rho), beta=float(beta),
-                    relax=float(relax), steps=steps - steps % check_every,
-                    check_every=check_every, restarts=bool(restarts))
+    options = dict(c_q=float(c_q), slots=slots, n=n, rho=float(rho), beta=float(beta),
+                   relax=float(relax), steps=steps - steps % check_every,
+                   check_every=check_every, restarts=bool(restarts))
     tol = jnp.asarray(tol, v.dtype)
     scope = default_mesh() if mesh is None else None
     if scope is not None:  # inside using_mesh: split the games, return the result whole
-        return replicate(_solve_on_mesh(solve, v, tol, init, *scope), scope[0])
+        return replicate(_solve_on_mesh(options, v, tol, init, *scope), scope[0])
     if mesh is None:
-        return solve(v, tol, init)
-    return _solve_on_mesh(solve, v, tol, init, mesh, mesh_axis)
+        return _solve_block(v, tol, init, **options)
+    return _solve_on_mesh(options, v, tol, init, mesh, mesh_axis)
 
 
 def _solve_block(v, tol, init, *, c_q, slots, **options) -> AndOrResult:
@@ -119,9 +119,17 @@ def _solve_block(v, tol, init, *, c_q, slots, **options) -> AndOrResult:
     return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
 
 
-def _solve_on_mesh(solve, v, tol, init, mesh, mesh_axis) -> AndOrResult:
-    """``solve`` with the games split along their first axis over a mesh axis (``shard_map``):
-    each device solves its own games and stops on their certificates."""
+@cache
+def _mesh_solver(mesh, axis, options):
+    """jit(shard_map(_solve_block)) over ``axis`` of ``mesh``; one per static configuration."""
+    solve = partial(_solve_block, **dict(options))
+    return jax.jit(jax.shard_map(solve, mesh=mesh, in_specs=(P(axis), P(), P(axis)),
+                                 out_specs=P(axis)))
+
+
+def _solve_on_mesh(options, v, tol, init, mesh, mesh_axis) -> AndOrResult:
+    """``_solve_block`` with the games split along their first axis over a mesh axis
+    (``shard_map``): each device solves its own games and stops on their certificates."""
     axis, devices = split_axis(mesh, mesh_axis)
     single = v.ndim == 1
     if single:
@@ -129,8 +137,8 @@ def _solve_on_mesh(solve, v, tol, init, mesh, mesh_axis) -> AndOrResult:
     games = v.shape[0]
     v, init = (jax.tree.map(lambda x: shard_rows(pad_to_multiple(x, devices)[0], mesh, axis),
                             tree) for tree in (v, init))
-    result = jax.jit(jax.shard_map(solve, mesh=mesh, in_specs=(P(axis), P(), P(axis)),
-                                   out_specs=P(axis)))(v, replicate(tol, mesh), init)
+    solver = _mesh_solver(mesh, axis, tuple(sorted(options.items())))
+    result = solver(v, replicate(tol, mesh), init)
     if single:
         return jax.tree.map(lambda x: x[0], result)
     return result if games == v.shape[0] else jax.tree.map(lambda x: x[:games], result)

@@ -170,14 +170,6 @@ def processes(p, out: dict, facts: dict, address: str, process_id: int) -> None:
 argv_folder: list = []  # the output folder of the running scenario
 
 
-def peak_bytes(compiled) -> int:
-    """Peak device memory of a compiled program per device: arguments + outputs + temporaries
-    (XLA's buffer assignment; aliased buffers counted once)."""
-    m = compiled.memory_analysis()
-    return (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
-            - m.alias_size_in_bytes)
-
-
 def transform_memory(n: int, mesh) -> tuple[int, int]:
     """(one device, per device on ``mesh`` with shard="subsets") peak bytes of the Moebius
     transform of one float32 game of n players, from the compiled programs."""
@@ -186,6 +178,7 @@ def transform_memory(n: int, mesh) -> tuple[int, int]:
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
 
+    from jaxinter.distributed import compiled_peak_bytes as peak_bytes
     from jaxinter.interactions import moebius
 
     axis = mesh.axis_names[0]
