@@ -3,7 +3,8 @@
 ``and_or(v, method=...)`` validates its input and dispatches to the ADMM solver with a
 certified gap (:mod:`._admm`, the default), the exact linear program (:mod:`._andor_lp`) or the
 published SGD recipe (:mod:`._andor_published`). The problem is stated in
-docs/math/andor.md.
+docs/math/andor.md. With ``mesh=`` the games are split over the devices (``shard_map``); each
+device flattens its own block and runs its own queue (docs/distributed.md).
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ through its readout before the next chunk starts. Peak memory is therefore one c
 and features plus the ``(samples, layers, 2**n)`` result, independent of ``2**n x features``, and
 each row's result does not depend on ``chunk_size``.
 
+With ``mesh=`` the samples are split over the devices (``shard_map``): each device runs the
+chunk loop over its own samples, so with D devices each runs 1/D of the chunks, and the memory
+plan is per device (``jaxinter.distributed.local_memory_limit``). See docs/distributed.md.
+
 Scores follow the subset convention of ``jaxinter.interactions``: entry S of the last axis is
 the score of the input that keeps exactly the players in S (bit i = player i). See
 docs/conventions.md#memory-planning-and-chunking.
@@ -382,18 +386,24 @@ def _evaluate(
     target = target.astype(jnp.int32)
     if mesh is None:
         return masked_kernel(x, baseline, players, jnp.asarray(target), dynamic, **options)
-    axis = split_axis(mesh, mesh_axis)[0]
-    split = (x, target) + ((baseline,) if baseline.ndim == x.ndim else ()) + (
-        (players.assignment,) if players.per_sample else ())
+    out = _split_samples(x, baseline, players, target, dynamic, mesh, mesh_axis, options)
+    return out if scope is None else replicate(out, mesh)
+
+
+def _split_samples(x, baseline, players, target, dynamic, mesh, mesh_axis, options):
+    """``sharded_masked_kernel`` on inputs padded to a multiple of the device count and placed
+    on the mesh (split along samples, or replicated); the padding is dropped after."""
+    axis, devices = split_axis(mesh, mesh_axis)
+    per_sample_baseline = baseline.ndim == x.ndim
+    split = [x, target] + [baseline] * per_sample_baseline + [players.assignment] * (
+        players.per_sample)
     split = [shard_rows(pad_to_multiple(a, devices)[0], mesh, axis) for a in split]
-    x, target = split[:2]
-    baseline = split[2] if baseline.ndim == x.ndim else replicate(baseline, mesh)
+    baseline = split[2] if per_sample_baseline else replicate(baseline, mesh)
     players = players.replace(assignment=split[-1] if players.per_sample
                               else replicate(players.assignment, mesh))
-    out = sharded_masked_kernel(x, baseline, players, target, replicate(dynamic, mesh),
+    out = sharded_masked_kernel(split[0], baseline, players, split[1], replicate(dynamic, mesh),
                                 mesh=mesh, axis=axis, **options)
-    out = out if out.shape[0] == samples else out[:samples]
-    return out if scope is None else replicate(out, mesh)
+    return out if out.shape[0] == x.shape[0] else out[:x.shape[0]]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,7 +84,9 @@ def test_subset_sharded_programs_transpose_instead_of_gathering(forced, x64):
 
 def test_value_checks_on_sharded_arrays(forced):
     _, facts = forced("checks")
-    finite, andor, target = facts["messages"]
+    finite, andor, target, labels = facts["messages"]
+    assert labels == "labels: label 4 outside 0..2 (3 classes)"
+    assert facts["labels_spec"] == "P('data',)"  # checked where they are, not gathered
     assert finite == "u: contains 2 NaN or infinite values"
     assert andor == "v: contains 2 NaN or infinite values"
     assert target.startswith("target: label 5 outside 0..2")

@@ -135,6 +135,12 @@ def checks(p, out: dict, facts: dict) -> None:
             messages.append(None)
         except ji.JaxinterInputError as err:
             messages.append(str(err))
+    try:
+        ji.errors.check_labels(shard_rows(p["target"] * 2, mesh), num_classes=3)
+    except ji.JaxinterInputError as err:
+        messages.append(str(err))
+    labels = ji.errors.check_labels(shard_rows(p["target"], mesh), num_classes=3)
+    facts["labels_spec"] = str(labels.sharding.spec)
     facts["messages"] = messages
     facts["skip"] = ji.moebius(bad, mesh=mesh, check_values=False).shape[0]
 
