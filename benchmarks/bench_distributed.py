@@ -134,6 +134,7 @@ class System:
 def throughput(args, results) -> None:
     import statistics
 
+    load = os.getloadavg()[0]
     systems = [System(1, args), System(2, args)]
     first = {s.name: s.call() for s in systems}
     times = {s.name: [] for s in systems}
@@ -156,7 +157,13 @@ def throughput(args, results) -> None:
     platform = first[systems[0].name]["platform"]
     table.note(f"Throughput: one device per process ({platform}, "
                  f"{first[systems[0].name]['device']}); {args.rounds} rounds, rotating order; "
-                 "first_s is the first call (compilation included); cpu_s sums the processes.")
+                 "first_s is the first call (compilation included); cpu_s sums the processes' "
+                 "CPU seconds per round (the same work split, so equal cpu_s means no "
+                 "overhead).")
+    table.note(f"Machine load (1-minute load average) {load:.1f} before and "
+               f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores: on a shared "
+               "machine two processes also get a larger share of the scheduler, so compare "
+               "cpu_s as well as the wall-time speedup.")
 
 
 def memory(args, results) -> None:
