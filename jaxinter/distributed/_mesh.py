@@ -50,12 +50,6 @@ def split_axis(mesh, axis: str | None = None) -> tuple[str, int]:
     return axis, int(mesh.shape[axis])
 
 
-def is_sharded(x) -> bool:
-    """True for a concrete ``jax.Array`` on several devices or on devices of other processes."""
-    return (isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer)
-            and (not x.is_fully_addressable or len(x.sharding.device_set) > 1))
-
-
 def pad_to_multiple(x, multiple: int, axis: int = 0):
     """Pad ``axis`` of ``x`` with copies of its last entry up to a multiple of ``multiple``.
 
