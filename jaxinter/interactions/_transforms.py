@@ -376,8 +376,7 @@ def transform_diagnostics(u, i_and=None) -> dict:
     i_and = moebius_kernel(u, n) if i_and is None else check_game(i_and, "i_and")[0]
     if i_and.shape != u.shape:
         raise JaxinterInputError(f"i_and: expected shape {u.shape}, got {i_and.shape}")
-    scale, residual, efficiency = (float(x) for x in device_scalars(
-        partial(_diagnostics, n=n), u, i_and))
+    scale, residual, efficiency = (float(x) for x in device_scalars(_diagnostics(n), u, i_and))
     scale = scale or 1.0
     return {
         "reconstruction_residual": residual,
@@ -387,7 +386,14 @@ def transform_diagnostics(u, i_and=None) -> dict:
     }
 
 
-def _diagnostics(u, i_and, n):
-    """(max |u|, reconstruction residual, efficiency gap) as device scalars."""
-    residual = jnp.max(jnp.abs(zeta_kernel(i_and, n) - u))
-    return jnp.max(jnp.abs(u)), residual, jnp.max(jnp.abs(jnp.sum(i_and, axis=-1) - u[..., -1]))
+@cache
+def _diagnostics(n):
+    """(u, i_and) -> (max |u|, reconstruction residual, efficiency gap); one function per n, so
+    repeated calls reuse the compiled reduction."""
+
+    def scalars(u, i_and):
+        residual = jnp.max(jnp.abs(zeta_kernel(i_and, n) - u))
+        gap = jnp.max(jnp.abs(jnp.sum(i_and, axis=-1) - u[..., -1]))
+        return jnp.max(jnp.abs(u)), residual, gap
+
+    return scalars
