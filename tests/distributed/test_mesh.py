@@ -115,7 +115,7 @@ def test_subset_sharded_memory_is_a_quarter(forced):
 def test_subset_sharded_transform_at_n26(tmp_path):
     """n = 26 (2**26 subsets, 256 MiB a game): runs split over 4 devices, bitwise equal to one
     device, with a quarter of the memory per device."""
-    from conftest import run_worker
+    from launch import run_worker
 
     _, facts = run_worker(tmp_path, "memory_large", 4, timeout=1800)
     _check_memory(facts, 26)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from conftest import run_processes
+from launch import run_processes
 from worker import model, problems
 
 import jaxinter as ji
