@@ -14,7 +14,7 @@ of the compiled program with the subset axis split over 4 devices (``shard="subs
 against one device's, from XLA's buffer assignment (``compiled_peak_bytes``). On CPU the 4
 devices are forced host devices of a subprocess; with 4 or more accelerators the real ones.
 
-    .venv/bin/python benchmarks/bench_distributed.py            # full: n = 10, 64 samples, 5 rounds
+    .venv/bin/python benchmarks/bench_distributed.py            # full: n = 10, 128 samples, 5 rounds
     .venv/bin/python benchmarks/bench_distributed.py --quick    # n = 7, 8 samples, 2 rounds
 
 Writes benchmarks/results/distributed.{json,md}; the same script runs unchanged on a GPU or
@@ -211,8 +211,8 @@ def main() -> None:
     parser.add_argument("--process-id", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--address", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=10)
-    parser.add_argument("--samples", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--memory-n", type=int, nargs="+", default=[24, 25, 26, 27, 28])
     args = parser.parse_args()

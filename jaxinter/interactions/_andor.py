@@ -31,8 +31,8 @@ METHODS = ("default", "lp", "published")
 def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None = None,
            tol: float = 1e-3, init: AndOrResult | None = None, slots: int | None = None,
            rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int = 25,
-           restarts: bool = True, lr: float = 1e-5, mesh: Mesh | None = None,
-           mesh_axis: str | None = None) -> AndOrResult:
+           restarts: bool = True, lr: float = 1e-5, check_values: bool = True,
+           mesh: Mesh | None = None, mesh_axis: str | None = None) -> AndOrResult:
     """Sparsest AND-OR decomposition of games v (..., 2**n) with |q| <= c_q |v(N) - v(empty)|.
 
     Args:
@@ -57,6 +57,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         certificate, restart and stopping tests), and whether to restart from the running
         average when it certifies a smaller gap.
       lr: "published": learning rate.
+      check_values: scan v for NaN and infinite values first (on device for arrays that live
+        there).
       mesh: "default": a ``jax.sharding.Mesh`` to split the games over (along the first
         leading axis, padded to a multiple of the device count with copies of the last game,
         dropped after; one process or many). Each device flattens its own block, runs its own
@@ -69,7 +71,7 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     Returns:
       An :class:`AndOrResult` whose arrays keep the batch axes of v.
     """
-    v, n = check_game(v, "v")
+    v, n = check_game(v, "v", check_values=check_values)
     if method not in METHODS:
         raise JaxinterInputError(f"method: expected one of {METHODS}, got {method!r}")
     if not np.isfinite(c_q) or c_q < 0:

@@ -89,6 +89,7 @@ def masked_scores(
     score: str | Callable = "log_odds",
     *,
     memory_limit: int | None = None,
+    check_values: bool = True,
     mesh: Mesh | None = None,
     mesh_axis: str | None = None,
 ) -> jax.Array:
@@ -109,6 +110,8 @@ def masked_scores(
       memory_limit: bytes available on one device (default: the memory of a local device,
         host RAM shared by the local devices on CPU); configurations that obviously exceed it
         are refused before compiling.
+      check_values: scan x for NaN and infinite values and target for labels out of range
+        (on device for arrays that live there; see ``jaxinter.errors``).
       mesh: a ``jax.sharding.Mesh`` to split the samples over (one process or many; see
         ``jaxinter.distributed.global_mesh``). Each device runs the chunk loop over its own
         samples only; samples are padded to a multiple of the device count (copies of the
@@ -132,6 +135,7 @@ def masked_scores(
         score=score,
         include_output=True,
         memory_limit=memory_limit,
+        check_values=check_values,
         mesh=mesh,
         mesh_axis=mesh_axis,
     )
@@ -150,6 +154,7 @@ def masked_layer_scores(
     include_output: bool = True,
     *,
     memory_limit: int | None = None,
+    check_values: bool = True,
     mesh: Mesh | None = None,
     mesh_axis: str | None = None,
 ) -> jax.Array:
@@ -171,7 +176,7 @@ def masked_layer_scores(
       chunk_size: masked inputs per model call.
       score: as in ``masked_scores``, applied to every layer's logits.
       include_output: append the network output as the last layer.
-      memory_limit, mesh, mesh_axis: as in ``masked_scores``.
+      memory_limit, check_values, mesh, mesh_axis: as in ``masked_scores``.
 
     Returns:
       ``(samples, layers, 2**n)`` scores; layers ordered as ``readouts`` (or as the captured
@@ -189,6 +194,7 @@ def masked_layer_scores(
         score=score,
         include_output=include_output,
         memory_limit=memory_limit,
+        check_values=check_values,
         mesh=mesh,
         mesh_axis=mesh_axis,
     )
@@ -326,6 +332,7 @@ def _evaluate(
     score,
     include_output,
     memory_limit,
+    check_values,
     mesh,
     mesh_axis,
 ):
@@ -337,7 +344,8 @@ def _evaluate(
         raise JaxinterInputError(
             f"x: expected shape (samples, *{shape}) to match the players, got {x.shape}"
         )
-    check_finite(x, "x")
+    if check_values:
+        check_finite(x, "x")
     samples = x.shape[0]
     if players.per_sample and players.assignment.shape[0] != samples:
         raise JaxinterInputError(
@@ -367,7 +375,7 @@ def _evaluate(
         except Exception as err:
             raise JaxinterInputError(f"readouts[{name!r}]: failed on its features: {err}") from err
         outputs.append(_check_logits(out.shape, f"readouts[{name!r}]"))
-    for classes in set(outputs):
+    for classes in set(outputs) if check_values else ():
         check_target(target, classes)
 
     scope = default_mesh() if mesh is None else None
