@@ -14,8 +14,8 @@ of the compiled program with the subset axis split over 4 devices (``shard="subs
 against one device's, from XLA's buffer assignment (``compiled_peak_bytes``). On CPU the 4
 devices are forced host devices of a subprocess; with 4 or more accelerators the real ones.
 
-    .venv/bin/python benchmarks/bench_distributed.py            # full: n = 10, 128 samples, 5 rounds
-    .venv/bin/python benchmarks/bench_distributed.py --quick    # n = 7, 8 samples, 2 rounds
+    .venv/bin/python benchmarks/bench_distributed.py          # n = 10, 128 samples, 5 rounds
+    .venv/bin/python benchmarks/bench_distributed.py --quick  # n = 7, 8 samples, 2 rounds
 
 Writes benchmarks/results/distributed.{json,md}; the same script runs unchanged on a GPU or
 TPU host (two processes then use one accelerator each, or share one).

@@ -90,9 +90,10 @@ def test_using_mesh_runs_unchanged_code_on_the_mesh():
     assert meshed.i_and.sharding.is_fully_replicated
     np.testing.assert_allclose(np.asarray(meshed.loss), np.asarray(plain.loss), rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(meshed.steps), np.asarray(plain.steps))
-    first = jax.tree.map(lambda a: a[0], plain)  # one game, warm-started, on the mesh
-    warm, warm_mesh = ji.and_or(v, init=plain), ji.and_or(v[0], init=first, mesh=mesh)
-    np.testing.assert_allclose(np.asarray(warm_mesh.loss), np.asarray(warm.loss[0]), rtol=1e-6)
+    first = jax.tree.map(lambda a: a[0], plain)  # one game on the mesh, from its own solution
+    warm = ji.and_or(v[0], init=first, mesh=mesh)
+    assert float(warm.steps) <= float(plain.steps[0]) and float(warm.gap) < 1e-3
+    np.testing.assert_allclose(float(warm.loss), float(plain.loss[0]), rtol=1e-3)
 
 
 def test_cli_takes_the_process_options():
