@@ -145,8 +145,8 @@ def throughput(args, results) -> None:
         s.close()
     base = statistics.median(t["wall_s"] for t in times[systems[0].name])
     table = results.section(
-        f"Masked evaluation + AND-OR extraction: {args.samples} samples x 2**{args.n} "
-        f"subsets, MLP 64-256-10, and_or {args.steps} steps per game",
+        f"Masked evaluation and AND-OR extraction, {args.samples} samples, {args.n} players, "
+        f"MLP 64-256-10, {args.steps} ADMM steps per game",
         ["system", "devices", "first_s", "median_s", "games_per_s", "cpu_s", "speedup"])
     for s in systems:
         median = statistics.median(t["wall_s"] for t in times[s.name])

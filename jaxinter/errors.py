@@ -211,12 +211,12 @@ def check_labels(labels, name: str = "labels", *, num_samples: int | None = None
       num_classes: labels must lie in ``0..num_classes - 1``, if given.
 
     Returns:
-      ``(n,)`` int32 numpy array.
+      ``(n,)`` int32 numpy array; device arrays (``is_device_array``) are checked on their
+      devices and returned as int32 ``jax.Array`` s, so labels split over processes never come
+      to a host.
 
     Raises:
       JaxinterInputError: on another shape or dtype, a wrong length, or a label out of range.
-      Device arrays (``is_device_array``) are checked on their devices and returned as int32
-      ``jax.Array`` s, so labels split over processes never come to a host.
     """
     y = labels if is_device_array(labels) else np.asarray(labels)
     if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
