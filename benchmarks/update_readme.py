@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ("transforms", "andor", "masking", "layerwise", "separation", "precision")
+ORDER = ("transforms", "andor", "masking", "layerwise", "separation", "precision", "distributed")
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 HEADLINE = re.compile(r"(<!-- benchmark-headline -->\n)(.*?)(<!-- /benchmark-headline -->)", re.S)
 BLOCK = re.compile(r"(<!-- benchmark:(\w+) -->\n)(.*?)(<!-- /benchmark:\2 -->)", re.S)

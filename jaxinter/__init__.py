@@ -3,6 +3,8 @@
 The package is layered; lower layers never import higher ones (docs/architecture.md):
 
 - ``jaxinter.errors`` (layer 0): ``JaxinterInputError`` and the shared validators;
+- ``jaxinter.distributed`` (layer 0.5): ``jax.distributed`` start-up, the global mesh and
+  global arrays, used by the ``mesh=`` keyword of the heavy kernels (docs/distributed.md);
 - ``jaxinter.interactions``, ``jaxinter.io``, ``jaxinter.data``, ``jaxinter.models``
   (layer 1): subset math on ``(..., 2**n)`` arrays (transforms, AND-OR extraction), storage and
   reports, datasets, reference models;
@@ -18,7 +20,7 @@ The names imported here are the everyday API (``ji.moebius``, ``ji.and_or``,
 is in docs/math/, the conventions in docs/conventions.md.
 """
 
-from . import analysis, data, interactions, io, masking, models, training
+from . import analysis, data, distributed, interactions, io, masking, models, training
 from .analysis import (
     InteractionTracker,
     KnowledgeChange,

@@ -10,10 +10,18 @@ kind of argument is checked:
 - ``check_bool_mask``: boolean masks such as salient sets;
 - ``n_players_from_size``: n from the length ``2**n`` of a subset axis;
 - ``check_int``, ``check_number``, ``check_choice``, ``check_int_list``: hyperparameters
-  (counts, ranges, finite numbers, options).
+  (counts, ranges, finite numbers, options);
+- ``is_device_array``, ``device_scalars``, ``value_range``: value checks of arrays that stay
+  on their devices (sharded, multi-process or accelerator arrays).
 
-Value checks (NaN/inf) run only on concrete arrays; under an outer ``jit`` the caller's
-wrapper has already run them outside the trace. See docs/conventions.md#errors.
+Value checks (NaN/inf, label ranges) run only on concrete arrays; under an outer ``jit`` the
+caller's wrapper has already run them outside the trace. Host arrays are scanned in numpy.
+Arrays that live on an accelerator, on several devices or on devices of other processes are
+scanned where they live: ``device_scalars`` runs one jitted reduction whose result is
+replicated on every device, so every process reads the same flag and no data is copied to a
+host (``is_device_array`` says which path an array takes; ``value_range`` gives its minimum
+and maximum either way). Every checking function takes ``check_values=False`` (or is simply
+not called) to skip the scan. See docs/conventions.md#errors and docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -91,7 +99,8 @@ def check_floating(x, name: str):
 def check_finite(x, name: str) -> None:
     """Check that a concrete array holds no NaN or infinite values (no-op on tracers).
 
-    The scan runs in numpy, so it also works while an outer ``jit`` is tracing.
+    Host arrays are scanned in numpy, device arrays on their devices (``is_device_array``);
+    both also work while an outer ``jit`` is tracing.
 
     Args:
       x: array, or a tracer (then nothing is checked).
@@ -102,10 +111,68 @@ def check_finite(x, name: str) -> None:
     """
     if not _is_concrete(x):
         return
-    finite = np.isfinite(np.asarray(x))
-    if not finite.all():
+    if is_device_array(x):
+        (bad,) = device_scalars(_count_nonfinite, x)
+    else:
+        finite = np.isfinite(np.asarray(x))
         bad = int(finite.size - np.count_nonzero(finite))
-        raise JaxinterInputError(f"{name}: contains {bad} NaN or infinite values")
+    if bad:
+        raise JaxinterInputError(f"{name}: contains {int(bad)} NaN or infinite values")
+
+
+# ---------------------------------------------------------------------------------------------
+# value checks on device: global (sharded, multi-process) and accelerator arrays
+
+
+def is_device_array(x) -> bool:
+    """True if ``x``'s values are checked where they live rather than copied to the host.
+
+    That is a concrete ``jax.Array`` on several devices, on devices of other processes, or on
+    an accelerator; a single-device CPU array is read in place by numpy (no copy).
+    """
+    if not isinstance(x, jax.Array) or not _is_concrete(x):
+        return False
+    devices = x.sharding.device_set
+    return (not x.is_fully_addressable or len(devices) > 1
+            or next(iter(devices)).platform != "cpu")
+
+
+def device_scalars(fn, *arrays) -> tuple:
+    """``fn(*arrays)`` (a tuple of scalars) computed on the arrays' devices, read on the host.
+
+    One jitted reduction; its outputs are replicated over the first array's mesh, so every
+    process reads the same values and no array data leaves its device. Works while an outer
+    ``jit`` is tracing (the arrays must be concrete).
+
+    Args:
+      fn: ``(*arrays) -> tuple of scalars``.
+      arrays: concrete ``jax.Array`` s.
+
+    Returns:
+      The scalars as numpy values.
+    """
+    sharding = arrays[0].sharding
+    replicated = (jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+                  if isinstance(sharding, jax.sharding.NamedSharding) else None)
+    with jax.ensure_compile_time_eval():
+        out = jax.jit(fn, out_shardings=replicated)(*arrays)
+    return tuple(np.asarray(value) for value in out)
+
+
+def _count_nonfinite(x):
+    return (jnp.sum(~jnp.isfinite(x)),)
+
+
+def _min_max(x):
+    return jnp.min(x), jnp.max(x)
+
+
+def value_range(x) -> tuple:
+    """(minimum, maximum) of a non-empty concrete array, on device for device arrays."""
+    if is_device_array(x):
+        return device_scalars(_min_max, x)
+    x = np.asarray(x)
+    return x.min(), x.max()
 
 
 def check_game(values, name: str = "values", *, check_values: bool = True):
@@ -144,12 +211,14 @@ def check_labels(labels, name: str = "labels", *, num_samples: int | None = None
       num_classes: labels must lie in ``0..num_classes - 1``, if given.
 
     Returns:
-      ``(n,)`` int32 numpy array.
+      ``(n,)`` int32 numpy array; device arrays (``is_device_array``) are checked on their
+      devices and returned as int32 ``jax.Array`` s, so labels split over processes never come
+      to a host.
 
     Raises:
       JaxinterInputError: on another shape or dtype, a wrong length, or a label out of range.
     """
-    y = np.asarray(labels)
+    y = labels if is_device_array(labels) else np.asarray(labels)
     if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
         raise JaxinterInputError(
             f"{name}: expected a 1-d array of integer class labels, got shape {y.shape}, "
@@ -159,13 +228,14 @@ def check_labels(labels, name: str = "labels", *, num_samples: int | None = None
         raise JaxinterInputError(
             f"{name}: expected one label per sample ({num_samples}), got {y.shape[0]}"
         )
-    if y.size and y.min() < 0:
-        raise JaxinterInputError(f"{name}: class labels must be >= 0, got {int(y.min())}")
-    if num_classes is not None and y.size and y.max() >= num_classes:
+    low, high = value_range(y) if y.size else (0, 0)
+    if low < 0:
+        raise JaxinterInputError(f"{name}: class labels must be >= 0, got {int(low)}")
+    if num_classes is not None and high >= num_classes:
         raise JaxinterInputError(
-            f"{name}: label {int(y.max())} outside 0..{num_classes - 1} ({num_classes} classes)"
+            f"{name}: label {int(high)} outside 0..{num_classes - 1} ({num_classes} classes)"
         )
-    return y.astype(np.int32)
+    return y.astype(jnp.int32 if is_device_array(y) else np.int32)
 
 
 def check_bool_mask(mask, name: str, *, like_shape: tuple[int, ...] | None = None,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ("errors", "interactions", "io", "data", "models", "masking", "training",
-               "analysis", "studies", "plots")
+SUBPACKAGES = ("errors", "distributed", "interactions", "io", "data", "models", "masking",
+               "training", "analysis", "studies", "plots")
 
 pytest.importorskip("mkdocstrings")
 

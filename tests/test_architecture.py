@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "jaxinter"
 # of strictly lower rank only.
 LAYERS = {
     "errors": 0,
+    "distributed": 0.5,  # meshes and processes: the rank-1 kernels take ``mesh=``
     "interactions": 1, "io": 1, "data": 1, "models": 1,
     "masking": 2, "training": 2,
     "analysis": 3,

@@ -1,5 +1,5 @@
-"""Arguments every command shares (output, seed, your own data and model), and argparse types
-that check flags at parse time."""
+"""Arguments every command shares (output, seed, several processes, your own data and model),
+and argparse types that check flags at parse time."""
 
 from __future__ import annotations
 
@@ -14,6 +14,23 @@ def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         help=f"output folder for report.html, figures and summary.json (default runs/{command})",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_distributed_arguments(parser)
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--coordinator``, ``--num-processes``, ``--process-id``, ``--cluster``: run one command
+    over several processes with ``jax.distributed`` (docs/distributed.md)."""
+    g = parser.add_argument_group(
+        "several processes (docs/distributed.md); one process needs none of these")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="address of process 0's coordinator (or JAX_COORDINATOR_ADDRESS)")
+    g.add_argument("--num-processes", type=int_at_least(1), default=None, metavar="N",
+                   help="number of processes")
+    g.add_argument("--process-id", type=int_at_least(0), default=None, metavar="I",
+                   help="index of this process, 0..N-1")
+    g.add_argument("--cluster", action="store_true",
+                   help="let JAX detect the processes from the cluster (Slurm, Open MPI, "
+                        "Kubernetes, Cloud TPU)")
 
 
 class _DataFile(argparse.Action):

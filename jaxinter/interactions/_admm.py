@@ -410,7 +410,20 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, sources, *, slots, chec
                         jax.eval_shape(jax.vmap(start, in_axes=(0, None)), jnp.arange(slots),
                                        outputs))
     carry = (idle, outputs, jnp.asarray(0), jnp.ones(slots, bool))
-    return jax.lax.while_loop(running, round_, carry)[1]
+    return jax.lax.while_loop(running, round_, varying_like(carry, v))[1]
+
+
+def varying_like(tree, x):
+    """``tree`` marked as varying over the manual mesh axes ``x`` varies over (under
+    ``shard_map``; the identity elsewhere), so that a loop carry built from constants has the
+    type of the values the loop body computes from ``x``. No arithmetic: values are unchanged."""
+    axes = jax.typeof(x).manual_axis_type.varying
+
+    def vary(leaf):
+        missing = tuple(a for a in axes if a not in jax.typeof(leaf).manual_axis_type.varying)
+        return jax.lax.pcast(leaf, missing, to="varying") if missing else leaf
+
+    return jax.tree.map(vary, tree)
 
 
 def warm_games(init, dtype):

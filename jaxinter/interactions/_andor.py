@@ -3,15 +3,21 @@
 ``and_or(v, method=...)`` validates its input and dispatches to the ADMM solver with a
 certified gap (:mod:`._admm`, the default), the exact linear program (:mod:`._andor_lp`) or the
 published SGD recipe (:mod:`._andor_published`). The problem is stated in
-docs/math/andor.md.
+docs/math/andor.md. With ``mesh=`` the games are split over the devices (``shard_map``); each
+device flattens its own block and runs its own queue (docs/distributed.md).
 """
 
 from __future__ import annotations
 
+from functools import cache, partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
+from ..distributed import default_mesh, pad_to_multiple, replicate, shard_rows, split_axis
 from ..errors import JaxinterInputError, check_choice, check_game, n_players_from_size
 from ._admm import admm_and_or, warm_games
 from ._andor_lp import and_or_lp
@@ -27,7 +33,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
            tol: float = 1e-3, init: AndOrResult | None = None, warm_start: str | None = None,
            slots: int | None = None,
            rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int = 25,
-           restarts: bool = True, lr: float = 1e-5) -> AndOrResult:
+           restarts: bool = True, lr: float = 1e-5, check_values: bool = True,
+           mesh: Mesh | None = None, mesh_axis: str | None = None) -> AndOrResult:
     """Sparsest AND-OR decomposition of games v (..., 2**n) with |q| <= c_q |v(N) - v(empty)|.
 
     Args:
@@ -49,7 +56,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         the solution of v[0]: noisy copies after their clean game) or "chained" (v[k] from
         v[k - 1]: layers, checkpoints). Games run in queue order, so a game whose source has
         not finished when it enters a lane starts cold (with ``slots`` >= the games, as on
-        accelerators by default, every game does). "lp" and "published" ignore it.
+        accelerators by default, every game does). "lp" and "published" ignore it, and so
+        does a solve on a mesh (a family's members may sit on other devices).
       slots: "default": games solved side by side; the others wait in a queue and enter as
         games finish, so a finished game costs nothing more. Default: all games on
         accelerators, ``2**(12 - n)`` (at least 1) on CPU.
@@ -58,11 +66,21 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         certificate, restart and stopping tests), and whether to restart from the running
         average when it certifies a smaller gap.
       lr: "published": learning rate.
+      check_values: scan v for NaN and infinite values first (on device for arrays that live
+        there).
+      mesh: "default": a ``jax.sharding.Mesh`` to split the games over (along the first
+        leading axis, padded to a multiple of the device count with copies of the last game,
+        dropped after; one process or many). Each device flattens its own block, runs its own
+        queue and stops on its own certificates; results equal the single-device ones to
+        float32 rounding and stay split over the mesh (replicated when padding was needed).
+        Without ``mesh`` inside ``jaxinter.distributed.using_mesh(mesh)``: solved on that mesh,
+        returned replicated.
+      mesh_axis: the mesh axis to split over (None: the mesh's only axis).
 
     Returns:
       An :class:`AndOrResult` whose arrays keep the batch axes of v.
     """
-    v, n = check_game(v, "v")
+    v, n = check_game(v, "v", check_values=check_values)
     if method not in METHODS:
         raise JaxinterInputError(f"method: expected one of {METHODS}, got {method!r}")
     if not np.isfinite(c_q) or c_q < 0:
@@ -76,6 +94,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     if warm_start is not None and v.ndim < 2:
         raise JaxinterInputError(
             f"warm_start: expected games (K, ..., 2**n) with a family axis, got shape {v.shape}")
+    if mesh is not None:
+        split_axis(mesh, mesh_axis)
     kappa = error_bound(v, c_q)
     if method == "lp":
         return and_or_lp(v, kappa)
@@ -88,7 +108,22 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         raise JaxinterInputError(f"relax: expected a number in (0, 2), got {relax!r}")
     steps = int(steps or default_steps(n))
     check_every = int(min(check_every, steps))
-    batch = v.shape[:-1]
+    options = dict(c_q=float(c_q), slots=slots, n=n, rho=float(rho), beta=float(beta),
+                   relax=float(relax), steps=steps - steps % check_every,
+                   check_every=check_every, restarts=bool(restarts))
+    tol = jnp.asarray(tol, v.dtype)
+    scope = default_mesh() if mesh is None else None
+    if scope is not None:  # inside using_mesh: split the games, return the result whole
+        return replicate(_solve_on_mesh(options, v, tol, init, *scope), scope[0])
+    if mesh is None:
+        return _solve_block(v, tol, init, warm_start=warm_start, **options)
+    return _solve_on_mesh(options, v, tol, init, mesh, mesh_axis)
+
+
+def _solve_block(v, tol, init, *, c_q, slots, warm_start, **options) -> AndOrResult:
+    """ADMM on games v (..., 2**n): leading axes flattened here (a local reshape, also per
+    shard), then restored."""
+    batch, n = v.shape[:-1], options["n"]
     flat = v.reshape(-1, 2**n)
     games = flat.shape[0]
     slots = int(min(slots or default_slots(n, games), games))
@@ -96,11 +131,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     if init is not None:
         warm = warm_games(jax.tree.map(lambda x: x.reshape((games,) + x.shape[len(batch):]),
                                        init), v.dtype)
-    result = admm_and_or(flat, kappa.reshape(-1), jnp.asarray(tol, v.dtype), warm,
-                         family_sources(batch, warm_start), n=n,
-                         rho=float(rho), beta=float(beta), relax=float(relax),
-                         steps=steps - steps % check_every, check_every=check_every,
-                         slots=slots, restarts=bool(restarts))
+    result = admm_and_or(flat, error_bound(flat, c_q), tol, warm,
+                         family_sources(batch, warm_start), slots=slots, **options)
     return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
 
 
@@ -116,6 +148,31 @@ def family_sources(batch: tuple[int, ...], warm_start: str | None) -> jax.Array 
     member, index = np.divmod(np.arange(int(np.prod(batch, dtype=int))), rest)
     source = index if warm_start == "from_first" else (member - 1) * rest + index
     return jnp.asarray(np.where(member > 0, source, -1), jnp.int32)
+
+
+@cache
+def _mesh_solver(mesh, axis, options):
+    """jit(shard_map(_solve_block)) over ``axis`` of ``mesh``; one per static configuration."""
+    solve = partial(_solve_block, warm_start=None, **dict(options))
+    return jax.jit(jax.shard_map(solve, mesh=mesh, in_specs=(P(axis), P(), P(axis)),
+                                 out_specs=P(axis)))
+
+
+def _solve_on_mesh(options, v, tol, init, mesh, mesh_axis) -> AndOrResult:
+    """``_solve_block`` with the games split along their first axis over a mesh axis
+    (``shard_map``): each device solves its own games and stops on their certificates."""
+    axis, devices = split_axis(mesh, mesh_axis)
+    single = v.ndim == 1
+    if single:
+        v, init = v[None], jax.tree.map(lambda x: x[None], init)
+    games = v.shape[0]
+    v, init = (jax.tree.map(lambda x: shard_rows(pad_to_multiple(x, devices)[0], mesh, axis),
+                            tree) for tree in (v, init))
+    solver = _mesh_solver(mesh, axis, tuple(sorted(options.items())))
+    result = solver(v, replicate(tol, mesh), init)
+    if single:
+        return jax.tree.map(lambda x: x[0], result)
+    return result if games == v.shape[0] else jax.tree.map(lambda x: x[:games], result)
 
 
 def default_steps(n: int) -> int:

@@ -6,6 +6,11 @@ transform is a butterfly: for each player i, every subset S containing i is upda
 without i. Nothing here builds a dense ``2**n x 2**n`` matrix or loops over ``3**n`` pairs.
 The definitions are in docs/math/interactions.md.
 
+Every transform takes ``mesh=`` (a ``jax.sharding.Mesh``): ``shard="batch"`` splits the first
+batch axis over the devices, ``shard="subsets"`` splits the subset axis of large games in
+blocks (the butterfly runs on the layouts of ``._layouts``); results equal the single-device
+ones bitwise (sums over subsets to rounding) and stay split. See docs/distributed.md.
+
 Inputs are validated before tracing (power-of-two axis, supported n, floating dtype, finite
 values). Pass ``check_values=False`` to skip the NaN/inf scan when calling on huge arrays whose
 values are known to be finite; shape and dtype checks always run. The ``*_kernel`` functions
@@ -14,65 +19,125 @@ are the unchecked jitted butterflies, for callers that have validated their inpu
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 from math import comb
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.special
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
-from ..errors import JaxinterInputError, check_game
-from ._subsets import complement_values, orders_np, subset_masks
+from ..distributed import pad_to_multiple, shard_rows, split_axis
+from ..errors import JaxinterInputError, check_choice, check_game, device_scalars
+from ._layouts import SplitAxis, WholeAxis
 
 # ---------------------------------------------------------------------------------------------
-# butterflies
+# the transforms, written once against a layout of the subset axis (whole or split)
 
 
-_BITS_PER_PASS = 3  # XLA:CPU fuses a concatenate of at most 8 operands, i.e. 3 bits
+def _moebius(f, layout):
+    return layout.butterfly(f, lambda lo, hi: (lo, hi - lo))
 
 
-def _butterfly(f: jax.Array, n: int, update) -> jax.Array:
-    """Apply ``(lo, hi) -> update(lo, hi)`` along each bit; lo = S without i, hi = S with i.
+def _zeta(f, layout):
+    return layout.butterfly(f, lambda lo, hi: (lo, hi + lo))
 
-    Bits are handled ``_BITS_PER_PASS`` at a time: the 2**k slices of a group of k bits are
-    updated as values and written back by one ``stack``, which XLA fuses into a single loop, so
-    the array crosses memory ceil(n / 3) times instead of n times. The arithmetic (and thus the
-    rounding) is exactly that of the one-bit-at-a-time butterfly.
-    """
-    shape = f.shape
-    for i in range(0, n, _BITS_PER_PASS):
-        k = min(_BITS_PER_PASS, n - i)
-        g = f.reshape(shape[:-1] + (2 ** (n - i - k), 2**k, 2**i))
-        pieces = [g[..., j, :] for j in range(2**k)]
-        for b in range(k):
-            for hi in range(2**k):
-                if hi >> b & 1:
-                    lo = hi ^ (1 << b)
-                    pieces[lo], pieces[hi] = update(pieces[lo], pieces[hi])
-        f = jnp.stack(pieces, axis=-2).reshape(shape)
-    return f
+
+def _superset_sums(f, layout):
+    return layout.butterfly(f, lambda lo, hi: (lo + hi, hi))
+
+
+def _or(w, layout):
+    m = -_moebius(layout.complement(w), layout)
+    return jnp.where(layout.is_empty_set(), w, m)
+
+
+def _or_inverse(i_or, layout):
+    # m'(S) = moebius of w(N \ .) : -I_or(S) for S nonempty, w(N) = sum of all I_or at S = empty.
+    total = layout.total(jnp.sum(i_or, axis=-1))[..., None]
+    return layout.complement(_zeta(jnp.where(layout.is_empty_set(), total, -i_or), layout))
 
 
 @partial(jax.jit, static_argnums=1)
 def moebius_kernel(u, n):
     """Unchecked ``moebius`` of ``u`` ``(..., 2**n)``: f(S) -= f(S without i) along every bit."""
-    return _butterfly(u, n, lambda lo, hi: (lo, hi - lo))
+    return _moebius(u, WholeAxis(n))
 
 
 @partial(jax.jit, static_argnums=1)
 def zeta_kernel(m, n):
     """Unchecked ``zeta`` of ``m`` ``(..., 2**n)``: f(S) += f(S without i) along every bit."""
-    return _butterfly(m, n, lambda lo, hi: (lo, hi + lo))
+    return _zeta(m, WholeAxis(n))
 
 
 @partial(jax.jit, static_argnums=1)
 def superset_sum_kernel(f, n):
     """Unchecked superset sums F(T) = sum over S containing T of f(S), ``(..., 2**n)``."""
-    return _butterfly(f, n, lambda lo, hi: (lo + hi, hi))
+    return _superset_sums(f, WholeAxis(n))
 
 
-def moebius(u, *, check_values: bool = True) -> jax.Array:
+@partial(jax.jit, static_argnums=1)
+def or_kernel(w, n):
+    """Unchecked ``or_interactions`` of ``w`` ``(..., 2**n)``."""
+    return _or(w, WholeAxis(n))
+
+
+@partial(jax.jit, static_argnums=1)
+def or_inverse_kernel(i_or, n):
+    """Unchecked ``or_inverse`` of ``i_or`` ``(..., 2**n)``."""
+    return _or_inverse(i_or, WholeAxis(n))
+
+
+# ---------------------------------------------------------------------------------------------
+# on a mesh: the batch split, or the subset axis itself split in blocks
+
+SHARDS = ("batch", "subsets")
+
+
+@cache
+def _mesh_program(fn, n, mesh, axis, shard, ndim, per_subset, options):
+    """jit(shard_map(fn)) for the layout of ``shard``; cached per static configuration."""
+    devices = mesh.shape[axis]
+    if shard == "batch":
+        layout, spec = WholeAxis(n), P(axis)
+        out = spec
+    else:
+        layout, spec = SplitAxis(n, axis, devices), P(*[None] * (ndim - 1), axis)
+        out = spec if per_subset else P()
+    body = partial(fn, layout=layout, **dict(options))
+    return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=spec, out_specs=out))
+
+
+def _on_mesh(fn, f, n, mesh, mesh_axis, shard, *, per_subset=True, **options):
+    """``fn(f, layout, **options)`` over a mesh: the first batch axis split (padded to a
+    multiple of the device count, dropped after) or, with ``shard="subsets"``, the subset axis
+    split in blocks of ``2**n / D`` (D a power of two with D**2 <= 2**n)."""
+    axis, devices = split_axis(mesh, mesh_axis)
+    check_choice(shard, "shard", SHARDS)
+    size = None
+    if shard == "batch":
+        if f.ndim < 2:
+            raise JaxinterInputError(
+                f"shard: expected a batch axis to split with shard='batch', got shape {f.shape}; "
+                "use shard='subsets' to split one game")
+        f, size = pad_to_multiple(f, devices)
+        f = shard_rows(f, mesh, axis)
+    else:
+        if devices & (devices - 1) or devices**2 > 2**n:
+            raise JaxinterInputError(
+                f"shard: 'subsets' needs a power-of-two device count D with D**2 <= 2**n; got "
+                f"D = {devices}, n = {n}")
+        f = shard_rows(f, mesh, axis, dim=-1)
+    program = _mesh_program(fn, n, mesh, axis, shard, f.ndim, per_subset,
+                            tuple(sorted(options.items())))
+    out = program(f)
+    return out if size in (None, out.shape[0]) else out[:size]
+
+
+def moebius(u, *, check_values: bool = True, mesh: Mesh | None = None,
+            mesh_axis: str | None = None, shard: str = "batch") -> jax.Array:
     """AND (Harsanyi) interactions of a game: its Moebius transform.
 
     I(S) = sum over T subset of S of (-1)^(|S| - |T|) u(T), for every S at once, in
@@ -81,15 +146,24 @@ def moebius(u, *, check_values: bool = True) -> jax.Array:
     Args:
       u: ``(..., 2**n)`` game values, subset axis last.
       check_values: scan ``u`` for NaN and infinite values first.
+      mesh: a ``jax.sharding.Mesh`` to split the work over (docs/distributed.md).
+      mesh_axis: the mesh axis to split over (None: the mesh's only axis).
+      shard: with ``mesh``, "batch" splits the first batch axis; "subsets" splits the subset
+        axis itself in blocks (one large game over several devices; a power-of-two device
+        count D with D**2 <= 2**n). Results equal the single-device ones bitwise and stay
+        split the same way.
 
     Returns:
       ``(..., 2**n)`` AND interactions, dtype of ``u``.
     """
     u, n = check_game(u, "u", check_values=check_values)
+    if mesh is not None:
+        return _on_mesh(_moebius, u, n, mesh, mesh_axis, shard)
     return moebius_kernel(u, n)
 
 
-def zeta(i_and, *, check_values: bool = True) -> jax.Array:
+def zeta(i_and, *, check_values: bool = True, mesh: Mesh | None = None,
+         mesh_axis: str | None = None, shard: str = "batch") -> jax.Array:
     """The game rebuilt from its AND interactions: the inverse of ``moebius``.
 
     u(T) = sum over S subset of T of I(S).
@@ -97,22 +171,18 @@ def zeta(i_and, *, check_values: bool = True) -> jax.Array:
     Args:
       i_and: ``(..., 2**n)`` AND interactions.
       check_values: scan ``i_and`` for NaN and infinite values first.
-
+      mesh, mesh_axis, shard: split the work over a mesh, as in ``moebius``.
     Returns:
       ``(..., 2**n)`` game values, dtype of ``i_and``.
     """
     i_and, n = check_game(i_and, "i_and", check_values=check_values)
+    if mesh is not None:
+        return _on_mesh(_zeta, i_and, n, mesh, mesh_axis, shard)
     return zeta_kernel(i_and, n)
 
 
-@partial(jax.jit, static_argnums=1)
-def or_kernel(w, n):
-    """Unchecked ``or_interactions`` of ``w`` ``(..., 2**n)``."""
-    m = -moebius_kernel(complement_values(w), n)
-    return m.at[..., 0].set(w[..., 0])
-
-
-def or_interactions(w, *, check_values: bool = True) -> jax.Array:
+def or_interactions(w, *, check_values: bool = True, mesh: Mesh | None = None,
+                    mesh_axis: str | None = None, shard: str = "batch") -> jax.Array:
     """OR interactions of a game.
 
     I_or(S) = -sum over T subset of S of (-1)^(|S| - |T|) w(N \\ T) for nonempty S, and
@@ -122,20 +192,14 @@ def or_interactions(w, *, check_values: bool = True) -> jax.Array:
     Args:
       w: ``(..., 2**n)`` game values.
       check_values: scan ``w`` for NaN and infinite values first.
-
+      mesh, mesh_axis, shard: split the work over a mesh, as in ``moebius``.
     Returns:
       ``(..., 2**n)`` OR interactions, dtype of ``w``.
     """
     w, n = check_game(w, "w", check_values=check_values)
+    if mesh is not None:
+        return _on_mesh(_or, w, n, mesh, mesh_axis, shard)
     return or_kernel(w, n)
-
-
-@partial(jax.jit, static_argnums=1)
-def or_inverse_kernel(i_or, n):
-    """Unchecked ``or_inverse`` of ``i_or`` ``(..., 2**n)``."""
-    # m'(S) = moebius of w(N \ .) : -I_or(S) for S nonempty, w(N) = sum of all I_or at S = empty.
-    m = (-i_or).at[..., 0].set(jnp.sum(i_or, axis=-1))
-    return complement_values(zeta_kernel(m, n))
 
 
 def or_inverse(i_or, *, check_values: bool = True) -> jax.Array:
@@ -155,24 +219,35 @@ def or_inverse(i_or, *, check_values: bool = True) -> jax.Array:
 # ---------------------------------------------------------------------------------------------
 # values and interaction indices from Moebius coefficients
 
-
-def _order_weights(n: int, weight, dtype) -> jax.Array:
-    """(2**n,) array weight(|S|) as a constant of the given dtype."""
-    table = np.array([weight(s) for s in range(n + 1)], dtype=np.float64)
-    return jnp.asarray(table[orders_np(n)], dtype=dtype)
-
-
-@partial(jax.jit, static_argnums=(1, 2))
-def _player_sums(m, n, kind):
-    """phi_i = sum_{S containing i} m(S) w(|S|): a (2**n, n) mask contraction."""
-    if kind == "shapley":
-        w = _order_weights(n, lambda s: 1.0 / s if s else 0.0, m.dtype)
-    else:
-        w = _order_weights(n, lambda s: 2.0 ** (1 - s) if s else 0.0, m.dtype)
-    return jnp.einsum("...s,sn->...n", m * w, subset_masks(n, m.dtype), precision="highest")
+_PLAYER_WEIGHTS = {
+    "shapley": lambda s: 1.0 / s if s else 0.0,
+    "banzhaf": lambda s: 2.0 ** (1 - s) if s else 0.0,
+}
 
 
-def shapley_values(u, *, check_values: bool = True) -> jax.Array:
+def _player_values(u, layout, kind):
+    """phi_i = sum_{S containing i} m(S) w(|S|), m = moebius(u): a (2**n, n) mask contraction
+    (per block, then summed over the blocks)."""
+    m = _moebius(u, layout)
+    w = layout.per_subset([_PLAYER_WEIGHTS[kind](s) for s in range(layout.n + 1)], m.dtype)
+    return layout.total(jnp.einsum("...s,sn->...n", m * w, layout.masks(m.dtype),
+                                   precision="highest"))
+
+
+_player_values_kernel = jax.jit(lambda u, n, kind: _player_values(u, WholeAxis(n), kind),
+                                static_argnums=(1, 2))
+
+
+def _values(u, kind, check_values, mesh, mesh_axis, shard):
+    u, n = check_game(u, "u", check_values=check_values)
+    if mesh is not None:
+        return _on_mesh(_player_values, u, n, mesh, mesh_axis, shard, per_subset=False,
+                        kind=kind)
+    return _player_values_kernel(u, n, kind)
+
+
+def shapley_values(u, *, check_values: bool = True, mesh: Mesh | None = None,
+                   mesh_axis: str | None = None, shard: str = "batch") -> jax.Array:
     """Shapley values of every player.
 
     phi_i = sum over S containing i of I(S) / |S|, with I the AND interactions of u; they sum
@@ -181,15 +256,18 @@ def shapley_values(u, *, check_values: bool = True) -> jax.Array:
     Args:
       u: ``(..., 2**n)`` game values.
       check_values: scan ``u`` for NaN and infinite values first.
+      mesh, mesh_axis, shard: split the work over a mesh, as in ``moebius``; with
+        ``shard="subsets"`` each device sums its block and the blocks are added (``psum``),
+        so the values equal the single-device ones to rounding and are replicated.
 
     Returns:
       ``(..., n)`` values, dtype of ``u``.
     """
-    u, n = check_game(u, "u", check_values=check_values)
-    return _player_sums(moebius_kernel(u, n), n, "shapley")
+    return _values(u, "shapley", check_values, mesh, mesh_axis, shard)
 
 
-def banzhaf_values(u, *, check_values: bool = True) -> jax.Array:
+def banzhaf_values(u, *, check_values: bool = True, mesh: Mesh | None = None,
+                   mesh_axis: str | None = None, shard: str = "batch") -> jax.Array:
     """Banzhaf values of every player.
 
     beta_i = sum over S containing i of I(S) / 2^(|S| - 1), with I the AND interactions of u.
@@ -197,12 +275,12 @@ def banzhaf_values(u, *, check_values: bool = True) -> jax.Array:
     Args:
       u: ``(..., 2**n)`` game values.
       check_values: scan ``u`` for NaN and infinite values first.
+      mesh, mesh_axis, shard: as in ``shapley_values``.
 
     Returns:
       ``(..., n)`` values, dtype of ``u``.
     """
-    u, n = check_game(u, "u", check_values=check_values)
-    return _player_sums(moebius_kernel(u, n), n, "banzhaf")
+    return _values(u, "banzhaf", check_values, mesh, mesh_axis, shard)
 
 
 INDICES = ("SII", "k-SII", "BII", "STII", "Moebius")
@@ -228,19 +306,27 @@ def _index_weight(index: str, order: int):
     raise JaxinterInputError(f"index: expected one of {INDICES}, got {index!r}")
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3))
-def _index_from_moebius(m, n, index, order):
+def _index(u, layout, index, order):
+    """The index of every subset of size <= order: one weighted superset sum per order t."""
     weight = _index_weight(index, order)
-    size = orders_np(n)
+    m = _moebius(u, layout)
+    size = layout.orders()
     out = jnp.zeros_like(m)
     for t in range(order + 1):
         # one weighted superset sum per target order t: O(order * n 2**n) in total
-        w = jnp.asarray([weight(s, t) if s >= t else 0.0 for s in range(n + 1)], m.dtype)
-        out = jnp.where(jnp.asarray(size == t), superset_sum_kernel(m * w[size], n), out)
+        w = layout.per_subset([weight(s, t) if s >= t else 0.0 for s in range(layout.n + 1)],
+                              m.dtype)
+        out = jnp.where(size == t, _superset_sums(m * w, layout), out)
     return out
 
 
-def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bool = True):
+_index_kernel = jax.jit(lambda u, n, index, order: _index(u, WholeAxis(n), index, order),
+                        static_argnums=(1, 2, 3))
+
+
+def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bool = True,
+                      mesh: Mesh | None = None, mesh_axis: str | None = None,
+                      shard: str = "batch"):
     """A Shapley-type interaction index of every subset of size at most ``order``.
 
     Each index is a weighted superset sum of the Moebius coefficients m,
@@ -255,7 +341,7 @@ def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bo
         "Moebius".
       order: largest subset size k, in ``1..n``.
       check_values: scan ``u`` for NaN and infinite values first.
-
+      mesh, mesh_axis, shard: split the work over a mesh, as in ``moebius``.
     Returns:
       ``(..., 2**n)`` index values; entries of subsets larger than ``order`` are 0.
     """
@@ -263,7 +349,9 @@ def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bo
     _index_weight(index, 0)  # validates the name
     if not isinstance(order, int | np.integer) or not 1 <= order <= n:
         raise JaxinterInputError(f"order: expected an integer in 1..{n}, got {order!r}")
-    return _index_from_moebius(moebius_kernel(u, n), n, index, int(order))
+    if mesh is not None:
+        return _on_mesh(_index, u, n, mesh, mesh_axis, shard, index=index, order=int(order))
+    return _index_kernel(u, n, index, int(order))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,18 +369,31 @@ def transform_diagnostics(u, i_and=None) -> dict:
       Dict of Python floats, maxima over the batch axes: ``reconstruction_residual``
       max |zeta(I)(T) - u(T)|, ``efficiency_gap`` |sum_S I(S) - u(N)|, and
       ``relative_residual``, ``relative_efficiency_gap``, the same divided by max |u|.
-      See docs/precision.md.
+      See docs/precision.md. Computed where ``u`` lives (sharded arrays stay on their devices;
+      only the three maxima reach the host).
     """
     u, n = check_game(u, "u")
     i_and = moebius_kernel(u, n) if i_and is None else check_game(i_and, "i_and")[0]
     if i_and.shape != u.shape:
         raise JaxinterInputError(f"i_and: expected shape {u.shape}, got {i_and.shape}")
-    scale = float(jnp.max(jnp.abs(u))) or 1.0
-    residual = float(jnp.max(jnp.abs(zeta_kernel(i_and, n) - u)))
-    efficiency = float(jnp.max(jnp.abs(jnp.sum(i_and, axis=-1) - u[..., -1])))
+    scale, residual, efficiency = (float(x) for x in device_scalars(_diagnostics(n), u, i_and))
+    scale = scale or 1.0
     return {
         "reconstruction_residual": residual,
         "efficiency_gap": efficiency,
         "relative_residual": residual / scale,
         "relative_efficiency_gap": efficiency / scale,
     }
+
+
+@cache
+def _diagnostics(n):
+    """(u, i_and) -> (max |u|, reconstruction residual, efficiency gap); one function per n, so
+    repeated calls reuse the compiled reduction."""
+
+    def scalars(u, i_and):
+        residual = jnp.max(jnp.abs(zeta_kernel(i_and, n) - u))
+        gap = jnp.max(jnp.abs(jnp.sum(i_and, axis=-1) - u[..., -1]))
+        return jnp.max(jnp.abs(u)), residual, gap
+
+    return scalars

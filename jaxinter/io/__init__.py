@@ -4,6 +4,8 @@
   identifies an input file's content: ``file_fingerprint``.
 - Pytrees of arrays on disk (typed PRNG keys included): ``save_tree``, ``load_tree``,
   ``tree_to_arrays``, ``tree_from_arrays``.
+- Sharded pytrees (global arrays of several devices and processes, training state) as Orbax
+  checkpoint directories, restored onto any mesh: ``save_sharded``, ``restore_sharded``.
 - Resumable jobs: ``StageCache``, one atomic file per stage, kept apart by the options each
   stage ``depends`` on (``get_or_compute``).
 - Self-describing ``summary.json`` content: ``labeled`` arrays (``{"axes", "coords",
@@ -19,6 +21,7 @@
 It imports nothing from the other layers.
 """
 
+from ._checkpoints import restore_sharded, save_sharded
 from ._files import file_fingerprint, write_atomic
 from ._frames import to_dataframe
 from ._progress import Progress, log, progress
@@ -39,7 +42,9 @@ __all__ = [
     "load_tree",
     "log",
     "progress",
+    "restore_sharded",
     "save_json",
+    "save_sharded",
     "save_tree",
     "to_dataframe",
     "to_jsonable",

@@ -9,6 +9,10 @@ through its readout before the next chunk starts. Peak memory is therefore one c
 and features plus the ``(samples, layers, 2**n)`` result, independent of ``2**n x features``, and
 each row's result does not depend on ``chunk_size``.
 
+With ``mesh=`` the samples are split over the devices (``shard_map``): each device runs the
+chunk loop over its own samples, so with D devices each runs 1/D of the chunks, and the memory
+plan is per device (``jaxinter.distributed.local_memory_limit``). See docs/distributed.md.
+
 Scores follow the subset convention of ``jaxinter.interactions``: entry S of the last axis is
 the score of the input that keeps exactly the players in S (bit i = player i). See
 docs/conventions.md#memory-planning-and-chunking.
@@ -16,7 +20,6 @@ docs/conventions.md#memory-planning-and-chunking.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from functools import partial
 from math import prod
@@ -25,7 +28,17 @@ import jax
 import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
+from ..distributed import (
+    default_mesh,
+    local_memory_limit,
+    pad_to_multiple,
+    replicate,
+    shard_rows,
+    split_axis,
+)
 from ..errors import JaxinterInputError, check_finite, check_floating
 from ._players import Players, check_baseline
 from ._scores import check_target, get_score
@@ -76,6 +89,9 @@ def masked_scores(
     score: str | Callable = "log_odds",
     *,
     memory_limit: int | None = None,
+    check_values: bool = True,
+    mesh: Mesh | None = None,
+    mesh_axis: str | None = None,
 ) -> jax.Array:
     """Scores of the target class on every masked input: the games of the samples.
 
@@ -91,11 +107,21 @@ def masked_scores(
       chunk_size: masked inputs per model call.
       score: "log_odds", "logit", "probability" or a callable
         ``(logits, target) -> (batch,)``.
-      memory_limit: bytes available (default: the device memory, host RAM on CPU);
-        configurations that obviously exceed it are refused before compiling.
+      memory_limit: bytes available on one device (default: the memory of a local device,
+        host RAM shared by the local devices on CPU); configurations that obviously exceed it
+        are refused before compiling.
+      check_values: scan x for NaN and infinite values and target for labels out of range
+        (on device for arrays that live there; see ``jaxinter.errors``).
+      mesh: a ``jax.sharding.Mesh`` to split the samples over (one process or many; see
+        ``jaxinter.distributed.global_mesh``). Each device runs the chunk loop over its own
+        samples only; samples are padded to a multiple of the device count (copies of the
+        last one) and the padding dropped. The scores equal the single-device ones bitwise.
+      mesh_axis: the mesh axis to split over (None: the mesh's only axis).
 
     Returns:
-      ``(samples, 2**n)`` scores, subset axis last, dtype of x.
+      ``(samples, 2**n)`` scores, subset axis last, dtype of x; with ``mesh``, split over the
+      mesh axis along samples (replicated when the samples needed padding). Without ``mesh``
+      inside ``jaxinter.distributed.using_mesh(mesh)``: computed on that mesh, replicated.
     """
     scores = _evaluate(
         apply_fn,
@@ -109,6 +135,9 @@ def masked_scores(
         score=score,
         include_output=True,
         memory_limit=memory_limit,
+        check_values=check_values,
+        mesh=mesh,
+        mesh_axis=mesh_axis,
     )
     return scores[:, 0]
 
@@ -125,6 +154,9 @@ def masked_layer_scores(
     include_output: bool = True,
     *,
     memory_limit: int | None = None,
+    check_values: bool = True,
+    mesh: Mesh | None = None,
+    mesh_axis: str | None = None,
 ) -> jax.Array:
     """Scores of every captured layer (through its readout) on every masked input.
 
@@ -144,7 +176,7 @@ def masked_layer_scores(
       chunk_size: masked inputs per model call.
       score: as in ``masked_scores``, applied to every layer's logits.
       include_output: append the network output as the last layer.
-      memory_limit: as in ``masked_scores``.
+      memory_limit, check_values, mesh, mesh_axis: as in ``masked_scores``.
 
     Returns:
       ``(samples, layers, 2**n)`` scores; layers ordered as ``readouts`` (or as the captured
@@ -162,6 +194,9 @@ def masked_layer_scores(
         score=score,
         include_output=include_output,
         memory_limit=memory_limit,
+        check_values=check_values,
+        mesh=mesh,
+        mesh_axis=mesh_axis,
     )
 
 
@@ -228,14 +263,6 @@ def _check_logits(shape, what: str) -> int:
             "for a batch of one"
         )
     return shape[1]
-
-
-def _memory_limit() -> int:
-    """Bytes the default device can hold: its allocator limit, else the host's RAM."""
-    stats = jax.devices()[0].memory_stats() or {}
-    if "bytes_limit" in stats:
-        return int(stats["bytes_limit"])
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def _value_bytes(jaxpr) -> list[int]:
@@ -305,6 +332,9 @@ def _evaluate(
     score,
     include_output,
     memory_limit,
+    check_values,
+    mesh,
+    mesh_axis,
 ):
     if not isinstance(players, Players):
         raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
@@ -314,7 +344,8 @@ def _evaluate(
         raise JaxinterInputError(
             f"x: expected shape (samples, *{shape}) to match the players, got {x.shape}"
         )
-    check_finite(x, "x")
+    if check_values:
+        check_finite(x, "x")
     samples = x.shape[0]
     if players.per_sample and players.assignment.shape[0] != samples:
         raise JaxinterInputError(
@@ -330,7 +361,7 @@ def _evaluate(
 
     example = jax.ShapeDtypeStruct((1, *shape), x.dtype)
     pairs, (logits, features) = _resolve_readouts(fn, captured, readouts, example)
-    if not isinstance(target, jax.core.Tracer):
+    if not isinstance(target, jax.Array):
         target = np.asarray(target)
     if target.shape != (samples,):
         raise JaxinterInputError(
@@ -344,31 +375,66 @@ def _evaluate(
         except Exception as err:
             raise JaxinterInputError(f"readouts[{name!r}]: failed on its features: {err}") from err
         outputs.append(_check_logits(out.shape, f"readouts[{name!r}]"))
-    for classes in set(outputs):
+    for classes in set(outputs) if check_values else ():
         check_target(target, classes)
 
-    total = samples << players.n
-    chunk = min(chunk_size, total)
+    scope = default_mesh() if mesh is None else None
+    if scope is not None:  # inside using_mesh: split the work, return the result whole
+        mesh, mesh_axis = scope
+    devices = 1 if mesh is None else split_axis(mesh, mesh_axis)[1]
+    shard_samples = -(-samples // devices)
+    chunk = min(chunk_size, shard_samples << players.n)
     bytes_per_row = row_bytes(fn, shape, x.dtype, features)
-    limit = _memory_limit() if memory_limit is None else memory_limit
-    _check_memory(players.n, samples, len(outputs), chunk, bytes_per_row, x.dtype.itemsize, limit)
+    limit = local_memory_limit() if memory_limit is None else memory_limit
+    _check_memory(players.n, shard_samples, len(outputs), chunk, bytes_per_row,
+                  x.dtype.itemsize, limit)
 
     dynamic, spec = _partition((fn, pairs, score_fn))
-    return masked_kernel(
-        x,
-        baseline,
-        players,
-        jnp.asarray(target, jnp.int32),
-        dynamic,
-        spec=spec,
-        captured=captured,
-        include_output=include_output,
-        chunk=chunk,
-    )
+    options = dict(spec=spec, captured=captured, include_output=include_output, chunk=chunk)
+    target = target.astype(jnp.int32)
+    if mesh is None:
+        return masked_kernel(x, baseline, players, jnp.asarray(target), dynamic, **options)
+    out = _split_samples(x, baseline, players, target, dynamic, mesh, mesh_axis, options)
+    return out if scope is None else replicate(out, mesh)
+
+
+def _split_samples(x, baseline, players, target, dynamic, mesh, mesh_axis, options):
+    """``sharded_masked_kernel`` on inputs padded to a multiple of the device count and placed
+    on the mesh (split along samples, or replicated); the padding is dropped after."""
+    axis, devices = split_axis(mesh, mesh_axis)
+    per_sample_baseline = baseline.ndim == x.ndim
+    split = [x, target] + [baseline] * per_sample_baseline + [players.assignment] * (
+        players.per_sample)
+    split = [shard_rows(pad_to_multiple(a, devices)[0], mesh, axis) for a in split]
+    baseline = split[2] if per_sample_baseline else replicate(baseline, mesh)
+    players = players.replace(assignment=split[-1] if players.per_sample
+                              else replicate(players.assignment, mesh))
+    out = sharded_masked_kernel(split[0], baseline, players, split[1], replicate(dynamic, mesh),
+                                mesh=mesh, axis=axis, **options)
+    return out if out.shape[0] == x.shape[0] else out[:x.shape[0]]
 
 
 # ---------------------------------------------------------------------------------------------
 # the kernel
+
+
+@partial(jax.jit, static_argnames=("spec", "captured", "include_output", "chunk", "mesh",
+                                   "axis"))
+def sharded_masked_kernel(x, baseline, players, target, dynamic, *, spec, captured,
+                          include_output, chunk, mesh, axis):
+    """``masked_kernel`` with the samples split over ``axis`` of ``mesh`` (``shard_map``).
+
+    x, target and per-sample baselines and players are split along samples (a multiple of the
+    axis size); weights, shared baselines and players are replicated. Each device runs the
+    chunk loop over its own samples; the result stays split along samples.
+    """
+    split, whole = P(axis), P()
+    in_specs = (split, whole if baseline.ndim == x.ndim - 1 else split,
+                players.replace(assignment=split if players.per_sample else whole), split, whole)
+    body = partial(masked_kernel, spec=spec, captured=captured, include_output=include_output,
+                   chunk=chunk)
+    return jax.shard_map(body, mesh=mesh, in_specs=in_specs, out_specs=split)(
+        x, baseline, players, target, dynamic)
 
 
 @partial(jax.jit, static_argnames=("spec", "captured", "include_output", "chunk"))

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, is_device_array, value_range
 
 
 def check_target(target, num_classes: int, name: str = "target") -> None:
@@ -34,12 +34,13 @@ def check_target(target, num_classes: int, name: str = "target") -> None:
     """
     if isinstance(target, jax.core.Tracer):
         return
-    t = np.asarray(target)
+    t = target if is_device_array(target) else np.asarray(target)
     if not np.issubdtype(t.dtype, np.integer):
         raise JaxinterInputError(f"{name}: expected integer class labels, got dtype {t.dtype}")
     classes = max(num_classes, 2)  # a single logit is a binary model with labels 0/1
-    if t.size and (t.min() < 0 or t.max() >= classes):
-        bad = t[(t < 0) | (t >= classes)].reshape(-1)[0]
+    low, high = value_range(t) if t.size else (0, 0)
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
         raise JaxinterInputError(
             f"{name}: label {int(bad)} outside 0..{classes - 1} "
             f"(the model has {num_classes} output logit{'s' * (num_classes != 1)})"

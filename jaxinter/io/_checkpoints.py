@@ -1,0 +1,89 @@
+"""Sharded pytrees on disk with Orbax: every process writes its own shards, any mesh reads.
+
+``save_sharded(path, tree)`` writes a pytree of arrays (global arrays split over devices and
+processes, host arrays, typed PRNG keys) as an Orbax checkpoint directory; every process calls
+it, each writes the shards it holds, and the directory appears whole or not at all (Orbax
+writes to a temporary folder and renames it). ``restore_sharded(path, like, mesh=...)`` reads
+it back into the structure of ``like`` with the shardings of the current run: on another mesh
+or another number of devices or processes each device reads only its own block.
+
+Single-process files that must be readable without Orbax stay with ``save_tree`` (one .npz).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+
+def _is_key(leaf) -> bool:
+    return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def save_sharded(path, tree) -> Path:
+    """Save a pytree of arrays as an Orbax checkpoint directory (call it on every process).
+
+    Args:
+      path: the checkpoint directory (replaced if it exists).
+      tree: pytree of ``jax.Array`` (sharded or not), numpy arrays and typed PRNG keys;
+        with several processes, arrays local to a process must be equal on every process
+        (they are written once).
+
+    Returns:
+      ``path`` as an absolute ``Path``.
+    """
+    path = Path(path).absolute()
+    tree = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+    if jax.process_count() > 1:  # this process's own arrays are the same on every process
+        tree = jax.tree.map(lambda x: np.asarray(x) if getattr(
+            x, "is_fully_addressable", False) else x, tree)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(path, tree, force=True)
+    checkpointer.wait_until_finished()
+    checkpointer.close()
+    return path
+
+
+def restore_sharded(path, like, mesh=None, axis: str | None = None):
+    """Read a checkpoint of ``save_sharded`` into the structure of ``like``.
+
+    Args:
+      path: the checkpoint directory.
+      like: a pytree of the same structure: arrays or ``jax.ShapeDtypeStruct`` s (their
+        shapes, dtypes and, without ``mesh``, shardings are used; typed PRNG keys are
+        restored as keys of the same implementation).
+      mesh: restore onto this mesh: leaves whose first axis splits evenly over ``axis`` are
+        split along it, the others (and PRNG keys) replicated. None: each leaf takes
+        ``like``'s sharding (the default device for host arrays).
+      axis: the mesh axis (None: the mesh's only axis).
+
+    Returns:
+      The restored pytree (global arrays where ``mesh`` spans several processes).
+    """
+    if mesh is not None:
+        axis = axis or mesh.axis_names[0]
+        size = mesh.shape[axis]
+    default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+    def target(leaf):
+        key = _is_key(leaf)
+        shape = np.shape(jax.random.key_data(leaf)) if key else np.shape(leaf)
+        dtype = jax.random.key_data(leaf).dtype if key else leaf.dtype
+        if mesh is not None:
+            split = not key and len(shape) and shape[0] % size == 0
+            sharding = NamedSharding(mesh, P(axis) if split else P())
+        else:
+            sharding = getattr(leaf, "sharding", None) or default
+        return jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
+
+    checkpointer = ocp.StandardCheckpointer()
+    restored = checkpointer.restore(Path(path).absolute(), jax.tree.map(target, like))
+    checkpointer.close()
+    return jax.tree.map(
+        lambda x, leaf: jax.random.wrap_key_data(x, impl=jax.random.key_impl(leaf))
+        if _is_key(leaf) else x, restored, like)
