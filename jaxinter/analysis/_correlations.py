@@ -33,7 +33,7 @@ from flax import struct
 from jax.scipy.special import erf, ndtr
 
 from ..data import load_dataset
-from ..errors import JaxinterInputError, check_floating
+from ..errors import JaxinterInputError, check_finite, check_floating
 from ..models import ACTIVATIONS, QUADRATIC_ALPHA, activation, nnx_to_linen
 from ..models._common import check_activation
 from ._cumulants import (
@@ -71,8 +71,11 @@ def _transpose(m):
 
 
 def check_moments(mean, cov, mean_name: str = "mean", cov_name: str = "cov"):
-    """``(mean, cov)`` as float arrays; raises unless mean is (..., d) and cov (..., d, d)."""
+    """``(mean, cov)`` as float arrays; raises unless mean is (..., d) and cov (..., d, d) and
+    (on concrete arrays; skipped under ``jit``) both are finite."""
     mean, cov = check_floating(mean, mean_name), check_floating(cov, cov_name)
+    check_finite(mean, mean_name)
+    check_finite(cov, cov_name)
     if mean.ndim < 1:
         raise JaxinterInputError(f"{mean_name}: expected shape (..., d), got a scalar")
     if cov.shape != (*mean.shape, mean.shape[-1]):

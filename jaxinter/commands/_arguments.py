@@ -4,16 +4,32 @@ that check flags at parse time."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+from ..errors import MAX_SEED
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """Arguments every analysis command shares: ``--out`` and ``--seed``."""
     parser.add_argument(
-        "--out", type=Path, default=Path("runs") / command,
+        "--out", type=output_folder, default=Path("runs") / command,
         help=f"output folder for report.html, figures and summary.json (default runs/{command})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0,
+                        help=f"random seed, 0..{MAX_SEED} (default 0)")
+
+
+def output_folder(text: str) -> Path:
+    """argparse type: a folder that is, or can be created, writable; nothing is created here."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, expected a folder")
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write to {text!r} ({existing} is not a "
+                                         f"writable folder)")
+    return path
 
 
 class _DataFile(argparse.Action):
@@ -49,7 +65,7 @@ def int_at_least(low: int, high: int | None = None):
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text, 10)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < low or (high is not None and value > high):

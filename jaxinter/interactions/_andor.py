@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from ..errors import JaxinterInputError, check_game, n_players_from_size
+from ..errors import JaxinterInputError, check_choice, check_game, check_int, check_number
 from ._admm import admm_and_or, warm_games
 from ._andor_lp import and_or_lp
 from ._andor_published import published
@@ -54,14 +53,9 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     Returns:
       An :class:`AndOrResult` whose arrays keep the batch axes of v.
     """
+    check_options(method=method, c_q=c_q, steps=steps, tol=tol, slots=slots, rho=rho,
+                  beta=beta, relax=relax, check_every=check_every, restarts=restarts, lr=lr)
     v, n = check_game(v, "v")
-    if method not in METHODS:
-        raise JaxinterInputError(f"method: expected one of {METHODS}, got {method!r}")
-    if not np.isfinite(c_q) or c_q < 0:
-        raise JaxinterInputError(f"c_q: expected a finite number >= 0, got {c_q!r}")
-    for name, value in (("steps", steps), ("slots", slots)):
-        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
-            raise JaxinterInputError(f"{name}: expected a positive integer, got {value!r}")
     if init is not None:
         check_init(init, v.shape)
     kappa = error_bound(v, c_q)
@@ -69,11 +63,6 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         return and_or_lp(v, kappa)
     if method == "published":
         return published(v, kappa, n=n, steps=int(steps or 10_000), lr=float(lr))
-    for name, value in (("tol", tol), ("rho", rho), ("beta", beta)):
-        if not value > 0:
-            raise JaxinterInputError(f"{name}: expected a positive number, got {value!r}")
-    if not 0 < relax < 2:
-        raise JaxinterInputError(f"relax: expected a number in (0, 2), got {relax!r}")
     steps = int(steps or default_steps(n))
     check_every = int(min(check_every, steps))
     batch = v.shape[:-1]
@@ -89,6 +78,22 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
                          steps=steps - steps % check_every, check_every=check_every,
                          slots=slots, restarts=bool(restarts))
     return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
+
+
+def check_options(*, method, c_q, steps, tol, slots, rho, beta, relax, check_every, restarts,
+                  lr) -> None:
+    """Validate the hyperparameters of :func:`and_or` (JaxinterInputError naming the first bad
+    one)."""
+    check_choice(method, "method", METHODS)
+    check_number(c_q, "c_q", 0)
+    check_int(steps, "steps", 1, optional=True)
+    check_int(slots, "slots", 1, optional=True)
+    check_int(check_every, "check_every", 1)
+    for name, value in (("tol", tol), ("rho", rho), ("beta", beta), ("lr", lr)):
+        check_number(value, name, 0, low_open=True)
+    check_number(relax, "relax", 0, 2, low_open=True, high_open=True)
+    if not isinstance(restarts, bool):
+        raise JaxinterInputError(f"restarts: expected True or False, got {restarts!r}")
 
 
 def default_steps(n: int) -> int:
@@ -125,12 +130,11 @@ def extract_interactions(v, kind: str = "andor", **options) -> tuple[jax.Array, 
     ``c_q``, ``steps`` ...). kind "and": plain AND (Harsanyi) interactions of v, the cheap
     setting, with i_or = 0 (no options).
     """
+    check_choice(kind, "kind", KINDS)
     if kind == "andor":
         result = and_or(v, **options)
         return result.i_and, result.i_or
-    if kind != "and":
-        raise JaxinterInputError(f"kind: expected one of {KINDS}, got {kind!r}")
     if options:
         raise JaxinterInputError(f"options: kind 'and' takes none, got {sorted(options)}")
-    n = n_players_from_size(v.shape[-1], "v")
+    v, n = check_game(v, "v")
     return moebius_kernel(v, n), jnp.zeros_like(v)

@@ -22,10 +22,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import linen, nnx, struct
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, JaxinterTrainingError
 
 
 @struct.dataclass
@@ -130,6 +131,31 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
       () the mean over the batch.
     """
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def check_finite_loss(loss, first_step: int) -> None:
+    """Raise when a segment's per-step losses are not all finite.
+
+    Args:
+      loss: ``(num_steps,)`` or ``(members, num_steps)`` losses of steps ``first_step + 1 ...``
+        (the metrics of :meth:`Trainer.run`, already computed by the scan: no extra work).
+      first_step: the step count before the segment.
+
+    Raises:
+      JaxinterTrainingError: naming the first step (and member) whose loss is NaN or infinite.
+    """
+    loss = np.asarray(loss)
+    rows = loss.reshape(-1, loss.shape[-1])  # (members, steps)
+    bad = ~np.isfinite(rows)
+    if not bad.any():
+        return
+    step = int(np.argmax(bad.any(0)))  # the first step where any member diverged
+    member = int(np.argmax(bad[:, step]))
+    where = f" (member {member})" if loss.ndim == 2 else ""
+    raise JaxinterTrainingError(
+        f"training: the loss is {rows[member, step]} at step {first_step + step + 1}{where}; "
+        f"lower the learning rate or check the data"
+    )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
