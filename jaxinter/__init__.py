@@ -2,7 +2,8 @@
 
 The package is layered; lower layers never import higher ones (docs/architecture.md):
 
-- ``jaxinter.errors`` (layer 0): ``JaxinterInputError`` and the shared validators;
+- ``jaxinter.errors`` (layer 0): ``JaxinterInputError``, ``JaxinterTrainingError`` and the
+  shared validators;
 - ``jaxinter.interactions``, ``jaxinter.io``, ``jaxinter.data``, ``jaxinter.models``
   (layer 1): subset math on ``(..., 2**n)`` arrays (transforms, AND-OR extraction), storage and
   reports, datasets, reference models;
@@ -44,7 +45,7 @@ from .analysis import (
     sparsity_curve,
 )
 from .data import Dataset, add_label_noise, load_dataset
-from .errors import JaxinterInputError
+from .errors import JaxinterInputError, JaxinterTrainingError
 from .interactions import (
     AndOrResult,
     JointResult,
@@ -103,6 +104,7 @@ __all__ = [
     "Dataset",
     "InteractionTracker",
     "JaxinterInputError",
+    "JaxinterTrainingError",
     "JointResult",
     "KnowledgeChange",
     "LayerwiseResult",

@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run a subcommand: options are validated first (bad input: one line, exit status 2),
     then the work runs (Ctrl-C: one line, exit status 130)."""
-    args = build_parser().parse_args(argv)
+    args = None
     try:
+        args = build_parser().parse_args(argv)
         if args.configure is not None:
             args.configure(args)  # every option checked before any work
         return int(args.run(args) or 0)
@@ -62,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jaxinter {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print(f"jaxinter {args.command}: interrupted; {_kept(args)}", file=sys.stderr)
+        name = "jaxinter" if args is None else f"jaxinter {args.command}"
+        print(f"{name}: interrupted; {_kept(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _kept(args: argparse.Namespace) -> str:
+def _kept(args: argparse.Namespace | None) -> str:
     """What an interrupted run keeps, and how to resume it."""
     out = getattr(args, "out", None)
     if out is None:

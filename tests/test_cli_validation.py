@@ -134,32 +134,46 @@ def _summary(folder: Path) -> dict:
     return {k: v for k, v in summary.items() if "seconds" not in k and k != "timings"}
 
 
-def test_ctrl_c_during_a_stage_exits_130_with_one_line_and_resumes(tmp_path):
-    command = [sys.executable, "-m", "jaxinter.cli", "separation", "--depths", "2", "3",
-               "--epochs", "1", "--track-every", "1", "--width", "8", "--seed", "3"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = tmp_path / "interrupted"
-    proc = subprocess.Popen([*command, "--out", str(out)], env=env, stdout=subprocess.PIPE,
+SEPARATION = [sys.executable, "-m", "jaxinter.cli", "separation", "--depths", "2", "3",
+              "--epochs", "1", "--track-every", "1", "--width", "8", "--seed", "3"]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _interrupt(out: Path, stage_done: bool) -> str:
+    """Run the separation command into ``out``, send SIGINT once its cache folder exists (or,
+    with ``stage_done``, once a stage is stored), check exit 130 and the one line; stderr."""
+    proc = subprocess.Popen([*SEPARATION, "--out", str(out)], env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not list((out / "cache").glob("*.npz")) and proc.poll() is None:
-        assert time.monotonic() < deadline, "no stage finished in time"
+    deadline = time.monotonic() + 600
+    while not (out / "cache").is_dir() or (stage_done and not list((out / "cache").glob(
+            "*.npz"))):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)  # the next stage is running
-    _, err = proc.communicate(timeout=300)
+    proc.send_signal(signal.SIGINT)  # inside the study: a stage is running
+    _, err = proc.communicate(timeout=600)
     assert proc.returncode == 130, err
-    last = err.strip().splitlines()[-1]
-    assert last == (f"jaxinter separation: interrupted; finished stages are kept in "
-                    f"{out / 'cache'}; run the same command again to resume")
-    assert "Traceback" not in err
-    kept = sorted(p.name for p in (out / "cache").glob("*.npz"))
-    assert kept and not (out / "summary.json").exists()
-    resumed = subprocess.run([*command, "--out", str(out)], env=env, capture_output=True,
-                             text=True, timeout=600)
+    assert err.strip().splitlines()[-1] == (
+        f"jaxinter separation: interrupted; finished stages are kept in {out / 'cache'}; run "
+        f"the same command again to resume")
+    assert "Traceback" not in err and not (out / "summary.json").exists()
+    return err
+
+
+def test_ctrl_c_during_a_stage_exits_130_with_one_line(tmp_path):
+    _interrupt(tmp_path / "out", stage_done=False)  # while the first model trains
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_the_same_command_resumes_to_the_same_results(tmp_path):
+    out = tmp_path / "interrupted"
+    _interrupt(out, stage_done=True)
+    assert list((out / "cache").glob("*.npz"))  # a finished stage is kept
+    resumed = subprocess.run([*SEPARATION, "--out", str(out)], env=ENV, capture_output=True,
+                             text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
     assert "reused from the cache" in resumed.stderr
     fresh = tmp_path / "fresh"
-    once = subprocess.run([*command, "--out", str(fresh)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    once = subprocess.run([*SEPARATION, "--out", str(fresh)], env=ENV, capture_output=True,
+                          text=True, timeout=900)
     assert once.returncode == 0, once.stderr
     assert _summary(out) == _summary(fresh)

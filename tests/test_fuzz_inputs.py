@@ -105,6 +105,11 @@ def bad_choices() -> dict:
     return {"unknown": "nope", "none": None, "int": 3, "list": ["a"]}
 
 
+def _without(family: dict, *labels: str) -> dict:
+    """A family without the variants that are valid for this argument."""
+    return {k: v for k, v in family.items() if k not in labels}
+
+
 @dataclass
 class Entry:
     """An entry point, a good call and the bad values of each argument."""
@@ -161,8 +166,8 @@ def _entries() -> list[Entry]:
                "tol": bad_numbers(0, low_open=True), "rho": bad_numbers(0, low_open=True),
                "method": bad_choices()}),
         Entry("and_or_joint", ji.and_or_joint, {"v": GAME[None], "steps": 5},
-              {"v": bad_games(GAME[None]), "model_axis": bad_ints(-1, 1) | {"wrap": 3},
-               "sample_axis": bad_ints(-1, 1, optional=True), "c_q": bad_numbers(0),
+              {"v": bad_games(GAME[None]), "model_axis": bad_ints(-3, 1) | {"wrap": 3},
+               "sample_axis": bad_ints(-3, 1, optional=True), "c_q": bad_numbers(0),
                "c_g": bad_numbers(0), "alpha": bad_numbers(0), "steps": bad_ints(1),
                "lr": bad_numbers(0, low_open=True)}),
         Entry("extract_interactions", ji.extract_interactions, {"v": GAME, "kind": "and"},
@@ -181,15 +186,15 @@ def _entries() -> list[Entry]:
         # analysis: metrics
         Entry("order_summary", ji.order_summary, {"i_and": I_AND, "i_or": I_OR},
               {"i_and": bad_games(I_AND), "i_or": bad_games(I_OR),
-               "ratio": bad_numbers(0, 1), "axis": bad_ints(-1, 0, optional=True)}),
+               "ratio": bad_numbers(0, 1), "axis": bad_ints(-2, 0, optional=True)}),
         Entry("salient_mask", ji.salient_mask, {"i_and": I_AND, "i_or": I_OR},
               {"i_and": bad_games(I_AND), "i_or": bad_games(I_OR),
-               "ratio": bad_numbers(0, 1), "axis": bad_ints(-1, 0, optional=True)}),
+               "ratio": bad_numbers(0, 1), "axis": bad_ints(-2, 0, optional=True)}),
         Entry("sparsity_curve", ji.sparsity_curve, {"i_and": I_AND, "i_or": I_OR},
               {"i_and": bad_games(I_AND), "i_or": bad_games(I_OR),
-               "axis": bad_ints(-1, 0, optional=True)}),
+               "axis": bad_ints(-2, 0, optional=True)}),
         Entry("salient_iou", ji.salient_iou, {"mask_a": MASK, "mask_b": MASK},
-              {"mask_a": {"float": GAME, "none": None, "string": "a", "shape": MASK[:, :4]},
+              {"mask_a": {"float": GAME, "none": None, "string": "a", "shape": MASK[:, :6]},
                "mask_b": {"float": GAME, "none": None, "object": _object_array(MASK.shape)}}),
         Entry("interaction_stability", ji.interaction_stability,
               {"draws": GAME[None].repeat(3, 0), "salient": MASK},
@@ -200,10 +205,11 @@ def _entries() -> list[Entry]:
               {"interactions": bad_games(GAME), "top": bad_ints(1)}),
         Entry("top_k_mask", analysis.top_k_mask, {"strength": STRENGTH, "k": 2},
               {"strength": bad_arrays(STRENGTH), "k": bad_ints(1)}),
+        # curves are NaN-aware (NaN marks a checkpoint without strength): NaN is valid
         Entry("smooth_curve", analysis.smooth_curve, {"x": CURVE, "window": 3},
-              {"x": bad_arrays(CURVE), "window": bad_ints(1)}),
+              {"x": bad_arrays(CURVE, values=False), "window": bad_ints(1) | {"even": 2}}),
         Entry("detect_turn", analysis.detect_turn, {"curve": CURVE},
-              {"curve": bad_arrays(CURVE), "window": bad_ints(1),
+              {"curve": bad_arrays(CURVE, values=False), "window": bad_ints(1),
                "min_change": bad_numbers(0)}),
         Entry("mean_order", analysis.mean_order, {"strength": STRENGTH},
               {"strength": bad_arrays(STRENGTH)}),
@@ -213,7 +219,7 @@ def _entries() -> list[Entry]:
               {"n": N, "sigma": 0.1}, {"n": bad_ints(1, 30), "sigma": bad_numbers(0)}),
         # analysis: separation
         Entry("separation_fuzziness", ji.separation_fuzziness, {"features": X, "labels": Y},
-              {"features": bad_arrays(X),
+              {"features": _without(bad_arrays(X), "bool"),  # real: booleans count as 0/1
                "labels": bad_labels(Y), "num_classes": bad_ints(1, optional=True)
                | {"huge": 10**9}, "rtol": bad_numbers(0, 1, low_open=True),
                "chunk_size": bad_ints(1, optional=True)}),
@@ -261,19 +267,29 @@ def _entries() -> list[Entry]:
                "target": bad_labels(TARGET), "chunk_size": bad_ints(1)}),
         Entry("salient_patch_ids", ji.salient_patch_ids,
               {"x": IMAGES, "patch_size": 2, "n": 3},
-              {"x": bad_arrays(IMAGES), "patch_size": bad_ints(1, 4), "n": bad_ints(1, 4)}),
+              {"x": bad_arrays(IMAGES), "patch_size": _without(bad_ints(1, 4), "array"),
+               "n": bad_ints(1, 4)}),
         # data, models, training, io
         Entry("add_label_noise", data.add_label_noise,
               {"labels": Y, "fraction": 0.1, "num_classes": 3, "seed": 0},
-              {"labels": bad_labels(Y), "fraction": bad_numbers(0, 1),
+              {"labels": _without(bad_labels(Y), "short"), "fraction": bad_numbers(0, 1),
                "num_classes": bad_ints(1), "seed": bad_ints(0)}),
         Entry("load_dataset", data.load_dataset, {"name": "xor"},
               {"name": bad_choices()}),
         Entry("apply_in_batches", models.apply_in_batches, {"fn": _apply, "x": X},
-              {"fn": {"none": None, "int": 3}, "x": bad_arrays(X, values=False),
+              {"fn": {"none": None, "int": 3}, "x": _without(bad_arrays(X, values=False), "bool"),
                "batch_size": bad_ints(1)}),
         Entry("activation", models.activation, {"name": "relu"},
               {"name": bad_choices(), "alpha": bad_numbers()}),
+        Entry("train", ji.train,
+              {"model": models.MLP((4,), num_classes=3, depth=1, width=4), "data": (X, Y),
+               "epochs": 1, "batch_size": 6, "progress": False},
+              {"data": {"none": None, "string": "abc", "one": (X,), "object": (_object_array(
+                  X.shape), Y), "nan": (np.full_like(X, np.nan), Y), "labels": (X, Y + 5),
+                  "shape": (X[:, :3], Y)},
+               "epochs": bad_ints(1), "batch_size": bad_ints(1, 12),
+               "learning_rate": bad_numbers(0, low_open=True), "seed": bad_ints(0, 2**31 - 2),
+               "every": bad_ints(1, optional=True), "callback": {"int": 3}}),
         Entry("cross_entropy", ji.training.cross_entropy, {"logits": LOGITS, "labels": TARGET},
               {"logits": bad_arrays(LOGITS), "labels": bad_labels(TARGET)}),
         Entry("labeled", io.labeled, {"values": GAME, "axes": ["a", "b"]},

@@ -273,7 +273,7 @@ def strongest_interactions(interactions, salient, top: int) -> StrongestInteract
     Returns:
       A :class:`StrongestInteractions` with arrays (..., k).
     """
-    interactions, _ = check_game(interactions, "interactions", check_values=False)
+    interactions, _ = check_game(interactions, "interactions")
     if interactions.ndim < 2 or interactions.shape[-2] != 2:
         raise JaxinterInputError(
             f"interactions: expected shape (..., 2, 2**n), got {interactions.shape}")

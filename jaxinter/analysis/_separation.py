@@ -44,6 +44,7 @@ from ..errors import (
     check_labels,
     check_number,
     check_real_array,
+    check_real_dtype,
 )
 from ..models import apply_in_batches
 from ._tracking import Tracker
@@ -315,6 +316,9 @@ class SeparationLaw:
 
 def fit_law(fuzziness, layer_index=None) -> SeparationLaw:
     """Fit ln D_l = beta l + c to D values (L+1,), layers 0..L unless ``layer_index`` is given."""
+    check_real_dtype(fuzziness, "fuzziness")
+    if layer_index is not None:
+        check_real_array(layer_index, "layer_index")
     d = np.asarray(fuzziness, np.float64)
     if d.ndim != 1 or d.size < 2:
         raise JaxinterInputError(f"fuzziness: expected at least 2 layers (1-D), got {d.shape}")

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special
 
-from ..errors import JaxinterInputError, check_game
+from ..errors import JaxinterInputError, check_game, check_int
 from ._subsets import complement_values, orders_np, subset_masks
 
 # ---------------------------------------------------------------------------------------------
@@ -261,8 +261,7 @@ def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bo
     """
     u, n = check_game(u, "u", check_values=check_values)
     _index_weight(index, 0)  # validates the name
-    if not isinstance(order, int | np.integer) or not 1 <= order <= n:
-        raise JaxinterInputError(f"order: expected an integer in 1..{n}, got {order!r}")
+    check_int(order, "order", 1, n)
     return _index_from_moebius(moebius_kernel(u, n), n, index, int(order))
 
 

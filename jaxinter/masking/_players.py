@@ -361,7 +361,7 @@ def patch_scores(x, patch_size, baseline=None, rule: str = "deviation") -> np.nd
     check_real_dtype(x, "x")
     x = np.asarray(x, dtype=np.float64)
     check_finite(x, "x")
-    if x.ndim < 3:
+    if x.ndim < 3 or not x.size:
         raise JaxinterInputError(f"x: expected (samples, H, W, ...), got shape {x.shape}")
     cell, (rows, cols) = _patch_cells(x.shape[1:], patch_size)
     flat = x.reshape(len(x), -1)

@@ -52,11 +52,13 @@ def _inputs(logits, target):
     """``(logits, target)`` as jax arrays, checked from their shapes and dtypes (and, when
     concrete, their values: finite logits, labels in range)."""
     shape, _ = check_real_dtype(logits, "logits")
-    if not shape:
-        raise JaxinterInputError("logits: expected shape (..., classes), got a scalar")
+    if not shape or not shape[-1]:
+        raise JaxinterInputError(f"logits: expected shape (..., classes), got {shape}")
     check_target(target, shape[-1])
     target_shape, _ = array_spec(target, "target")
     try:
+        if len(target_shape) != len(shape) - 1:
+            raise ValueError
         jnp.broadcast_shapes(target_shape, shape[:-1])
     except ValueError as err:
         raise JaxinterInputError(

@@ -26,7 +26,13 @@ import numpy as np
 import optax
 from flax import linen, nnx, struct
 
-from ..errors import JaxinterInputError, JaxinterTrainingError
+from ..errors import (
+    JaxinterInputError,
+    JaxinterTrainingError,
+    check_finite,
+    check_labels,
+    check_real_dtype,
+)
 
 
 @struct.dataclass
@@ -130,6 +136,11 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     Returns:
       () the mean over the batch.
     """
+    shape, _ = check_real_dtype(logits, "logits")
+    if len(shape) != 2 or not shape[1]:
+        raise JaxinterInputError(f"logits: expected shape (batch, classes), got {shape}")
+    labels = check_labels(labels, num_samples=shape[0], num_classes=shape[1])
+    check_finite(logits, "logits")
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
