@@ -217,18 +217,23 @@ def check_subset_axis(values, name: str) -> int:
 def check_game(values, name: str = "values", *, check_values: bool = True):
     """Validate game values (or interactions) of shape ``(..., 2**n)``.
 
+    Type, dtype and shape (n) are checked before the conversion to a jax array, also on
+    tracers; the value checks need a concrete array and are skipped under ``jit``.
+
     Args:
       values: real floating array, subset axis last.
       name: argument name for the error message.
-      check_values: also scan for NaN and infinite values (skip it for huge arrays known to
-        be finite).
+      check_values: also scan for NaN and infinite values and for magnitudes whose sums over
+        ``2**n`` subsets would overflow the dtype (``check_subset_sums``); skip it for huge
+        arrays known to be finite.
 
     Returns:
       ``(values as a jax array, n)``.
 
     Raises:
-      JaxinterInputError: on a scalar, a last axis that is not ``2**n`` with ``1 <= n <= 30``,
-        a non-floating dtype, or (with ``check_values``) non-finite values.
+      JaxinterInputError: on None, strings, objects, a scalar, a last axis that is not
+        ``2**n`` with ``1 <= n <= 30``, a non-floating dtype, or (with ``check_values``)
+        non-finite or overflowing values.
     """
     check_real_dtype(values, name)
     n = check_subset_axis(values, name)  # from the shape alone: nothing copied yet

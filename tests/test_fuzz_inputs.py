@@ -9,9 +9,13 @@ NaN/inf, values that overflow, and bad hyperparameters). Every case must raise
 
 from __future__ import annotations
 
+import atexit
 import math
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -139,6 +143,10 @@ def _apply(x):
 
 
 PLAYERS = masking.Players.features((4,), [0, 1, 2])
+_FOLDER = tempfile.mkdtemp(prefix="jaxinter_fuzz_")
+atexit.register(shutil.rmtree, _FOLDER, True)
+NPZ = str(Path(_FOLDER) / "data.npz")
+np.savez(NPZ, x_train=X, y_train=Y, x_test=X, y_test=Y)
 
 
 def _entries() -> list[Entry]:
@@ -217,6 +225,22 @@ def _entries() -> list[Entry]:
               {"i_a": bad_games(GAME), "i_b": bad_games(GAME)}),
         Entry("noise_variance_by_order", analysis.noise_variance_by_order,
               {"n": N, "sigma": 0.1}, {"n": bad_ints(1, 30), "sigma": bad_numbers(0)}),
+        Entry("knowledge_change", ji.knowledge_change,
+              {"i_l": I_AND, "i_ref": I_OR, "salient_l": MASK, "salient_ref": MASK},
+              {"i_l": bad_games(I_AND), "i_ref": bad_games(I_OR),
+               "salient_l": {"float": GAME, "none": None, "shape": MASK[:, :3]},
+               "salient_ref": {"float": GAME, "string": "a"}}),
+        Entry("supported_mean", analysis.supported_mean, {"values": STRENGTH},
+              {"values": _without(bad_arrays(STRENGTH), "nan", "inf"),  # NaN: undefined
+               "axis": bad_ints(-2, 1)}),
+        Entry("layerwise_from_scores", analysis.layerwise_from_scores,
+              {"v": GAME[:, None], "layer_names": ["output"], "method": "and"},
+              {"v": bad_games(GAME[:, None]) | {"layers": GAME[:, None].repeat(2, 1)},
+               "layer_names": {"none": None, "string": "output", "ints": [1]},
+               "ratio": bad_numbers(0, 1)}),
+        Entry("gaussian_perturbations", analysis.gaussian_perturbations,
+              {"key": jax.random.key(0), "x": X, "sigma": 0.1, "num": 2},
+              {"x": bad_arrays(X, shape=False), "sigma": bad_numbers(0), "num": bad_ints(1)}),
         # analysis: separation
         Entry("separation_fuzziness", ji.separation_fuzziness, {"features": X, "labels": Y},
               {"features": _without(bad_arrays(X), "bool"),  # real: booleans count as 0/1
@@ -274,6 +298,22 @@ def _entries() -> list[Entry]:
               {"labels": Y, "fraction": 0.1, "num_classes": 3, "seed": 0},
               {"labels": _without(bad_labels(Y), "short"), "fraction": bad_numbers(0, 1),
                "num_classes": bad_ints(1), "seed": bad_ints(0)}),
+        Entry("load_data_file", data.load_data_file, {"path": NPZ},
+              {"path": {"none": None, "missing": "/nonexistent/x.npz", "int": 3},
+               "label_column": {"empty": "", "none": None},
+               "test_fraction": bad_numbers(0, 1, low_open=True), "seed": bad_ints(0)}),
+        Entry("boolean_rule", data.boolean_rule,
+              {"x": np.ones((3, 4), np.float32), "terms": [(0, 1)]},
+              {"x": _without(bad_arrays(np.ones((3, 4), np.float32), values=False), "bool"),
+               "terms": {"none": None, "empty": [], "outside": [(0, 9)], "string": "ab",
+                         "float": [(0.5,)]}}),
+        Entry("Players.patches", masking.Players.patches,
+              {"input_shape": (4, 4, 1), "patch_size": 2, "patch_ids": [0, 3]},
+              {"input_shape": {"none": None, "flat": (16,), "zero": (0, 4, 1)},
+               "patch_size": {"zero": 0, "big": 5, "float": 1.5, "none": None}}),
+        Entry("shift_baseline", ji.shift_baseline, {"x": X, "delta": 0.1},
+              {"x": bad_arrays(X, shape=False),
+               "delta": {"none": None, "string": "a", "negative": -1.0, "nan": np.nan}}),
         Entry("load_dataset", data.load_dataset, {"name": "xor"},
               {"name": bad_choices()}),
         Entry("apply_in_batches", models.apply_in_batches, {"fn": _apply, "x": X},

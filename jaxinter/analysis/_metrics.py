@@ -233,6 +233,8 @@ def supported_mean(values, axis: int = 0) -> SupportedMean:
       A :class:`SupportedMean` whose arrays have the shape of ``values`` without ``axis``.
     """
     values = check_floating(values, "values")
+    if values.ndim < 1 or not values.size:
+        raise JaxinterInputError(f"values: expected (..., samples, ...), got shape {values.shape}")
     axis = check_axis(axis, "axis", values.ndim)
     defined = jnp.isfinite(values)
     support = defined.sum(axis)

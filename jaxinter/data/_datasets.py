@@ -310,8 +310,8 @@ def boolean_rule(x: np.ndarray, terms: Sequence[Sequence[int]]) -> np.ndarray:
       ``(n,)`` int32 labels.
     """
     shape, _ = check_real_array(x, "x")
-    if len(shape) != 2:
-        raise JaxinterInputError(f"x: expected shape (n, d), got {shape}")
+    if len(shape) != 2 or not shape[1]:
+        raise JaxinterInputError(f"x: expected shape (n, d) with d >= 1, got {shape}")
     terms = check_terms(terms, shape[1])
     x = np.asarray(x) > 0.5
     return np.any([np.all(x[:, list(t)], axis=1) for t in terms], axis=0).astype(np.int32)

@@ -80,6 +80,7 @@ def save_tree(path: Path, tree) -> Path:
       ``path``.
     """
     arrays = tree_to_arrays(tree)
+    arrays[_CHECKSUM] = np.asarray(_checksum(arrays))
     return write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
@@ -92,9 +93,20 @@ def load_tree(path: Path, like):
 
     Returns:
       Pytree of the structure of ``like``.
+
+    Raises:
+      ValueError: when the file is unreadable (truncated) or fails the checksum that
+        ``save_tree`` stored with it (damaged).
     """
-    with np.load(Path(path)) as data:
-        return tree_from_arrays(data, like)
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"path: {path} is unreadable (truncated or not an .npz file)") from err
+    stored = arrays.pop(_CHECKSUM, None)
+    if stored is not None and str(stored) != _checksum(arrays):
+        raise ValueError(f"path: {path} fails its checksum (damaged)")
+    return tree_from_arrays(arrays, like)
 
 
 def save_json(path: Path, obj) -> Path:
@@ -243,6 +255,7 @@ class StageCache:
 _DEPENDS = "__depends__"  # entry of a stage file holding its dependencies (JSON text)
 _IDENTITY = "__identity__"  # entry holding the stage key and the checksum (JSON text)
 _RESERVED = frozenset({_DEPENDS, _IDENTITY})
+_CHECKSUM = "__sha256__"  # entry of a save_tree file holding the checksum of its arrays
 
 
 def _checksum(arrays: dict) -> str:

@@ -444,6 +444,7 @@ def shift_baseline(x, delta) -> jax.Array:
       Array of the shape of x.
     """
     x = check_floating(x, "x")
+    check_finite(x, "x")
     check_real_array(delta, "delta")
     delta = jnp.asarray(delta, x.dtype)
     check_finite(delta, "delta")

@@ -237,7 +237,9 @@ class Trainer:
           num_steps, batch_size: static integers, 1 <= batch_size <= n.
 
         Returns:
-          (final state, metrics dict of arrays with leading axis num_steps).
+          (final state, metrics dict of arrays with leading axis num_steps). The loop cannot
+          raise inside ``jit``: check ``metrics["loss"]`` on the host with
+          :func:`check_finite_loss` (as ``train`` and ``train_population`` do).
         """
         n = x.shape[0]
         if y.shape != (n,):

@@ -105,6 +105,22 @@ def test_save_and_load_tree(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["sub", "t.npz", "x.json"]
 
 
+def test_load_tree_detects_damage(tmp_path):
+    """A saved pytree carries a checksum: a flipped bit (or a truncated file) is an error naming
+    the file, never silently wrong weights."""
+    w = np.arange(8.0) + 0.5
+    path = save_tree(tmp_path / "t.npz", {"w": w})
+    original = path.read_bytes()
+    _flip_one_bit_in_array_data(path, w)
+    with pytest.raises(ValueError, match=r"^path: .*t\.npz (fails its checksum|is unreadable)"):
+        load_tree(path, {"w": np.zeros(8)})
+    path.write_bytes(original[:-30])
+    with pytest.raises(ValueError, match=r"^path: .*t\.npz is unreadable"):
+        load_tree(path, {"w": np.zeros(8)})
+    path.write_bytes(original)
+    np.testing.assert_array_equal(load_tree(path, {"w": np.zeros(8)})["w"], w)
+
+
 def test_stage_cache_resumes_and_survives_interruption(tmp_path):
     folder = tmp_path / "cache"
     cache = StageCache(folder, {"n": 10, "lr": 0.1})
