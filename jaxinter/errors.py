@@ -406,8 +406,8 @@ def check_int_list(values, name: str, low: int | None = None, high: int | None =
                    distinct: bool = False) -> tuple[int, ...]:
     """A non-empty sequence (or 1-d integer array) of ints in ``low..high`` (distinct when
     asked), as a tuple."""
-    if isinstance(values, np.ndarray) and values.ndim == 1:
-        values = values.tolist()
+    if isinstance(values, np.ndarray | jax.Array) and values.ndim == 1 and _is_concrete(values):
+        values = np.asarray(values).tolist()
     if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
         raise JaxinterInputError(f"{name}: expected a non-empty list of integers, got {values!r}")
     out = tuple(check_int(v, f"{name}[{i}]", low, high) for i, v in enumerate(values))

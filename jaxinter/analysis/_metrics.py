@@ -75,7 +75,11 @@ def salient_mask(i_and, i_or, ratio: float = 0.05, axis: int | None = None):
     """
     check_number(ratio, "ratio", 0, 1, high_open=True)
     i_and, i_or, _ = _pair(i_and, i_or)
-    axis = _batch_axis(axis, i_and.ndim)
+    return _salient(i_and, i_or, ratio, _batch_axis(axis, i_and.ndim))
+
+
+def _salient(i_and, i_or, ratio, axis):
+    """:func:`salient_mask` of checked arguments."""
     s = _strengths(i_and, i_or)
     mask = s > _threshold(s, ratio, axis)
     return mask[..., 0, :], mask[..., 1, :]
@@ -158,8 +162,9 @@ def order_summary(i_and, i_or, ratio: float = 0.05, axis: int | None = None) -> 
     Returns:
       An :class:`OrderSummary` with leading axes ``...``.
     """
+    check_number(ratio, "ratio", 0, 1, high_open=True)
     i_and, i_or, n = _pair(i_and, i_or)
-    m_and, m_or = salient_mask(i_and, i_or, ratio, axis)
+    m_and, m_or = _salient(i_and, i_or, ratio, _batch_axis(axis, i_and.ndim))
     values = jnp.stack([i_and, i_or], axis=-2)
     mask = jnp.stack([m_and, m_or], axis=-2)
     sal = jnp.where(mask, values, 0)

@@ -15,7 +15,7 @@ from ..errors import JaxinterInputError, check_choice, check_game, check_int, ch
 from ._admm import admm_and_or, warm_games
 from ._andor_lp import and_or_lp
 from ._andor_published import published
-from ._andor_result import AndOrResult, error_bound
+from ._andor_result import AndOrResult, error_bound_kernel
 from ._transforms import moebius_kernel
 
 METHODS = ("default", "lp", "published")
@@ -58,7 +58,7 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     v, n = check_game(v, "v")
     if init is not None:
         check_init(init, v.shape)
-    kappa = error_bound(v, c_q)
+    kappa = error_bound_kernel(v, c_q)  # v and c_q checked above
     if method == "lp":
         return and_or_lp(v, kappa)
     if method == "published":

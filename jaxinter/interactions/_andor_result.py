@@ -100,4 +100,9 @@ def error_bound(v: jax.Array, c_q: float) -> jax.Array:
     """kappa = c_q |v(N) - v(empty)| for games (..., 2**n) -> (...)."""
     check_number(c_q, "c_q", 0)
     v, _ = check_game(v, "v")
+    return error_bound_kernel(v, c_q)
+
+
+def error_bound_kernel(v: jax.Array, c_q: float) -> jax.Array:
+    """Unchecked :func:`error_bound`, for callers that validated ``v`` and ``c_q``."""
     return c_q * jnp.abs(v[..., -1] - v[..., 0])
