@@ -234,7 +234,7 @@ def _entries() -> list[Entry]:
               {"values": _without(bad_arrays(STRENGTH), "nan", "inf"),  # NaN: undefined
                "axis": bad_ints(-2, 1)}),
         Entry("layerwise_from_scores", analysis.layerwise_from_scores,
-              {"v": GAME[:, None], "layer_names": ["output"], "method": "and"},
+              {"v": GAME[:, None], "layer_names": ["output"], "kind": "and"},
               {"v": bad_games(GAME[:, None]) | {"layers": GAME[:, None].repeat(2, 1)},
                "layer_names": {"none": None, "string": "output", "ints": [1]},
                "ratio": bad_numbers(0, 1)}),

@@ -43,7 +43,7 @@ def add_user_arguments(parser: argparse.ArgumentParser, layers: bool = False) ->
     """Your own data and model, the same in every analysis command: ``--data``,
     ``--label-column``, ``--model-factory``, ``--checkpoint`` (and ``--layers``)."""
     g = parser.add_argument_group("your own data and model (docs/your_model.md)")
-    g.add_argument("--data", action=_DataFile, metavar="PATH",
+    g.add_argument("--data", action=_DataFile, metavar="PATH", type=existing_path,
                    help="your dataset instead of --dataset: an .npz with x_train, y_train, "
                         "x_test, y_test, or a CSV with a label column")
     g.add_argument("--label-column", default="label",
@@ -51,13 +51,20 @@ def add_user_arguments(parser: argparse.ArgumentParser, layers: bool = False) ->
     g.add_argument("--model-factory", default=None, metavar="MODULE:FUNCTION",
                    help="a function returning your Flax Linen or NNX model (module:function "
                         "or file.py:function); it may take input_shape, num_classes, rngs")
-    g.add_argument("--checkpoint", default=None, metavar="PATH",
+    g.add_argument("--checkpoint", default=None, metavar="PATH", type=existing_path,
                    help="your trained weights for --model-factory: an Orbax checkpoint "
                         "directory or a Flax msgpack file")
     if layers:
         g.add_argument("--layers", default=None, metavar="REGEX",
                        help="the layers of your model to analyse (regular expression; default "
                             "every sown layer, or every submodule's output)")
+
+
+def existing_path(text: str) -> str:
+    """argparse type: a file or folder that exists (data, checkpoints)."""
+    if not Path(text).expanduser().exists():
+        raise argparse.ArgumentTypeError(f"no file or directory {text!r}")
+    return text
 
 
 def int_at_least(low: int, high: int | None = None):

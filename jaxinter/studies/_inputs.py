@@ -46,8 +46,6 @@ def check_user_inputs(config, *, checkpoint: bool = True) -> None:
         raise JaxinterInputError(
             f"data_path: expected None for the built-in dataset {config.dataset!r}, got "
             f"{config.data_path!r}")
-    if config.data_path is not None and not Path(config.data_path).expanduser().exists():
-        raise JaxinterInputError(f"data_path: no file or directory {config.data_path}")
     if not isinstance(config.label_column, str) or not config.label_column:
         raise JaxinterInputError(f"label_column: expected a column name, got "
                                  f"{config.label_column!r}")
