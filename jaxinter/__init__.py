@@ -2,7 +2,8 @@
 
 The package is layered; lower layers never import higher ones (docs/architecture.md):
 
-- ``jaxinter.errors`` (layer 0): ``JaxinterInputError`` and the shared validators;
+- ``jaxinter.errors`` (layer 0): ``JaxinterInputError``, ``JaxinterTrainingError`` and the
+  shared validators;
 - ``jaxinter.distributed`` (layer 0.5): ``jax.distributed`` start-up, the global mesh and
   global arrays, used by the ``mesh=`` keyword of the heavy kernels (docs/distributed.md);
 - ``jaxinter.interactions``, ``jaxinter.io``, ``jaxinter.data``, ``jaxinter.models``
@@ -46,7 +47,7 @@ from .analysis import (
     sparsity_curve,
 )
 from .data import Dataset, add_label_noise, load_dataset
-from .errors import JaxinterInputError
+from .errors import JaxinterInputError, JaxinterTrainingError
 from .interactions import (
     AndOrResult,
     JointResult,
@@ -105,6 +106,7 @@ __all__ = [
     "Dataset",
     "InteractionTracker",
     "JaxinterInputError",
+    "JaxinterTrainingError",
     "JointResult",
     "KnowledgeChange",
     "LayerwiseResult",

@@ -1,10 +1,15 @@
 """The ``jaxinter`` command line: one subcommand per analysis.
 
 Each subcommand lives in ``jaxinter/commands/<name>.py`` and provides ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``. Every analysis command accepts ``--out DIR``
-and writes ``report.html``, its PNG figures and ``summary.json`` there. Every command also runs
-over several processes (``--coordinator``, ``--num-processes``, ``--process-id``, or
-``--cluster``) with its heavy stages on all devices of all processes (docs/distributed.md).
+``add_arguments(parser)`` and ``run(args) -> int``; an analysis command also provides
+``config_from_args(args)``, which validates every option before any work. Every analysis
+command accepts ``--out DIR`` and writes ``report.html``, its PNG figures and ``summary.json``
+there. Every command also runs over several processes (``--coordinator``, ``--num-processes``,
+``--process-id``, or ``--cluster``) with its heavy stages on all devices of all processes
+(docs/distributed.md).
+
+Exit status: 0 on success, 2 for bad input (one line ``jaxinter CMD: error: ...``, no
+traceback), 130 when interrupted (Ctrl-C; one line saying what is kept and how to resume).
 """
 
 from __future__ import annotations
@@ -20,10 +25,19 @@ from .distributed import global_mesh, initialize, process_index, using_mesh
 from .errors import JaxinterInputError
 
 COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck")
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``PROG: error: MESSAGE``, exit 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jaxinter",
         description="Explain what a neural network knows, layer by layer.",
     )
@@ -38,19 +52,36 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        command.set_defaults(run=module.run, configure=getattr(module, "config_from_args", None))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a subcommand; bad input ends with ``jaxinter CMD: error: ...`` and exit status 2."""
-    args = build_parser().parse_args(argv)
+    """Run a subcommand: options are validated first (bad input: one line, exit status 2),
+    then the work runs (Ctrl-C: one line, exit status 130)."""
+    args = None
     try:
+        args = build_parser().parse_args(argv)
+        if args.configure is not None:
+            args.configure(args)  # every option checked before any work
         with distributed_run(args):
             return int(args.run(args) or 0)
     except JaxinterInputError as err:
         print(f"jaxinter {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        name = "jaxinter" if args is None else f"jaxinter {args.command}"
+        print(f"{name}: interrupted; {_kept(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _kept(args: argparse.Namespace | None) -> str:
+    """What an interrupted run keeps, and how to resume it."""
+    out = getattr(args, "out", None)
+    if out is None:
+        return "nothing is kept; run the same command again"
+    return (f"finished stages are kept in {out / 'cache'}; run the same command again to "
+            f"resume")
 
 
 @contextlib.contextmanager

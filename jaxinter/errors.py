@@ -1,39 +1,46 @@
 """Input validation shared by every module: the lowest layer of jaxinter (rank 0).
 
 Bad input raises ``JaxinterInputError`` (a ``ValueError``) before anything is traced, with a
-message of the form "argument: expected X, got Y". The validators below are the one place each
-kind of argument is checked:
+message of the form "argument: expected X, got Y". A training run whose loss becomes NaN or
+infinite raises ``JaxinterTrainingError`` (a ``FloatingPointError``) naming the step. The
+validators below are the one place each kind of argument is checked:
 
-- ``check_game``: game values or interactions of shape ``(..., 2**n)``;
+- ``array_spec``, ``check_real_array``, ``check_real_dtype``: shape and dtype read before any
+  conversion (None, strings, objects, complex or boolean arrays never reach JAX);
+- ``check_game``, ``check_subset_axis``, ``check_subset_sums``: game values or interactions of
+  shape ``(..., 2**n)``, n from the shape alone, sums over subsets that fit the dtype;
 - ``check_floating``, ``check_finite``: real floating dtype, no NaN or infinite values;
 - ``check_labels``: integer class labels;
 - ``check_bool_mask``: boolean masks such as salient sets;
 - ``n_players_from_size``: n from the length ``2**n`` of a subset axis;
-- ``check_int``, ``check_number``, ``check_choice``, ``check_int_list``: hyperparameters
-  (counts, ranges, finite numbers, options);
+- ``check_int``, ``check_number``, ``check_choice``, ``check_int_list``, ``check_axis``:
+  hyperparameters (counts, ranges, finite numbers, options, axes that never wrap);
 - ``is_device_array``, ``device_scalars``, ``value_range``: value checks of arrays that stay
   on their devices (sharded, multi-process or accelerator arrays).
 
-Value checks (NaN/inf, label ranges) run only on concrete arrays; under an outer ``jit`` the
-caller's wrapper has already run them outside the trace. Host arrays are scanned in numpy.
-Arrays that live on an accelerator, on several devices or on devices of other processes are
-scanned where they live: ``device_scalars`` runs one jitted reduction whose result is
-replicated on every device, so every process reads the same flag and no data is copied to a
-host (``is_device_array`` says which path an array takes; ``value_range`` gives its minimum
-and maximum either way). Every checking function takes ``check_values=False`` (or is simply
-not called) to skip the scan. See docs/conventions.md#errors and docs/distributed.md.
+Shape, dtype and hyperparameter checks also run on tracers (under ``jit``); value checks
+(NaN/inf, ranges of labels, overflow) need concrete arrays and are skipped while tracing.
+Host arrays are scanned in numpy. Arrays that live on an accelerator, on several devices or on
+devices of other processes are scanned where they live: ``device_scalars`` runs one jitted
+reduction whose result is replicated on every device, so every process reads the same flag and
+no data is copied to a host (``is_device_array`` says which path an array takes;
+``value_range`` gives its minimum and maximum either way). Every checking function takes
+``check_values=False`` (or is simply not called) to skip the scan. See docs/conventions.md#errors
+and docs/distributed.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 MAX_PLAYERS = 30  # 2**30 float32 values are 4 GiB per game: the largest n we accept.
+MAX_CLASSES = 100_000  # per-class arrays (means, counts) are sized by the number of classes
+MAX_SEED = 2**31 - 2  # a seed and the next one (a second model) fit int32
 
 
 class JaxinterInputError(ValueError):
@@ -41,6 +48,15 @@ class JaxinterInputError(ValueError):
 
     The message starts with the argument's name, then says what was expected and what was
     received: ``"u: the last (subset) axis must have length 2**n, got 6"``.
+    """
+
+
+class JaxinterTrainingError(FloatingPointError):
+    """Training diverged: the loss became NaN or infinite.
+
+    Not an input error (the inputs were valid); the message names the first optimizer step
+    whose loss was not finite, e.g. ``"training: the loss is nan at step 37 (member 2); lower
+    the learning rate"``.
     """
 
 
@@ -74,8 +90,82 @@ def n_players_from_size(size: int, name: str, max_players: int = MAX_PLAYERS) ->
     return n
 
 
+def array_spec(x, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of an array-like, read without copying it to a device.
+
+    JAX arrays and tracers (and numpy arrays) give their ``.shape`` and ``.dtype``; other
+    inputs (Python numbers, nested lists) are converted on the host only.
+
+    Args:
+      x: array-like.
+      name: argument name for the error message.
+
+    Returns:
+      ``(shape, dtype)``.
+
+    Raises:
+      JaxinterInputError: on None, strings, mappings, ragged lists and object or string
+        arrays.
+    """
+    if x is None or isinstance(x, str | bytes | dict):
+        raise JaxinterInputError(f"{name}: expected an array, got {type(x).__name__} {x!r:.40}")
+    if isinstance(x, jax.Array | np.ndarray | np.generic):
+        shape, dtype = tuple(x.shape), np.dtype(x.dtype)
+    else:
+        try:
+            host = np.asarray(x)
+        except (ValueError, TypeError) as err:
+            raise JaxinterInputError(f"{name}: expected an array, got {x!r:.60}") from err
+        shape, dtype = host.shape, host.dtype
+    if dtype.kind in "OSUVmM":
+        raise JaxinterInputError(f"{name}: expected a numeric array, got dtype {dtype}")
+    return shape, dtype
+
+
+def check_real_array(x, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of a real array (floating, integer or boolean), checked before any
+    conversion; complex numbers, strings and objects are refused.
+
+    Args:
+      x: array-like (a tracer too).
+      name: argument name for the error message.
+
+    Returns:
+      ``(shape, dtype)``.
+    """
+    shape, dtype = array_spec(x, name)
+    if dtype.kind not in "fiub":
+        raise JaxinterInputError(f"{name}: expected a real array, got dtype {dtype}")
+    return shape, dtype
+
+
+def check_real_dtype(x, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of ``x`` after checking (before any conversion) that it is a real
+    floating array; integers, booleans, complex numbers, strings and objects are refused.
+
+    Args:
+      x: array-like (a tracer too: only its abstract shape and dtype are read).
+      name: argument name for the error message.
+
+    Returns:
+      ``(shape, dtype)``.
+
+    Raises:
+      JaxinterInputError: naming the dtype received.
+    """
+    shape, dtype = array_spec(x, name)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise JaxinterInputError(
+            f"{name}: expected a real floating-point array, got dtype {dtype}"
+        )
+    return shape, dtype
+
+
 def check_floating(x, name: str):
     """``x`` as a jax array with a real floating dtype.
+
+    The dtype is checked before the conversion (``check_real_dtype``), so None, strings and
+    object arrays never reach JAX.
 
     Args:
       x: array-like.
@@ -88,12 +178,8 @@ def check_floating(x, name: str):
       JaxinterInputError: if the dtype is not a real floating type (integers, booleans and
         complex numbers are refused).
     """
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise JaxinterInputError(
-            f"{name}: expected a real floating-point array, got dtype {x.dtype}"
-        )
-    return x
+    check_real_dtype(x, name)
+    return jnp.asarray(x)
 
 
 def check_finite(x, name: str) -> None:
@@ -163,6 +249,10 @@ def _count_nonfinite(x):
     return (jnp.sum(~jnp.isfinite(x)),)
 
 
+def _max_abs(x):
+    return (jnp.max(jnp.abs(x)),)
+
+
 def _min_max(x):
     return jnp.min(x), jnp.max(x)
 
@@ -175,29 +265,84 @@ def value_range(x) -> tuple:
     return x.min(), x.max()
 
 
+def check_subset_axis(values, name: str) -> int:
+    """The number of players n of a real array ``(..., 2**n)``, read from its shape alone
+    (nothing is copied, tracers included).
+
+    Args:
+      values: real array (floating, integer or boolean), subset axis last.
+      name: argument name for the error message.
+
+    Returns:
+      n, with ``1 <= n <= MAX_PLAYERS``.
+
+    Raises:
+      JaxinterInputError: on a non-real dtype, a scalar or a last axis that is not ``2**n``.
+    """
+    shape, _ = check_real_array(values, name)
+    if not shape:
+        raise JaxinterInputError(f"{name}: expected shape (..., 2**n), got a scalar")
+    return n_players_from_size(shape[-1], name)
+
+
 def check_game(values, name: str = "values", *, check_values: bool = True):
     """Validate game values (or interactions) of shape ``(..., 2**n)``.
+
+    Type, dtype and shape (n) are checked before the conversion to a jax array, also on
+    tracers; the value checks need a concrete array and are skipped under ``jit``.
 
     Args:
       values: real floating array, subset axis last.
       name: argument name for the error message.
-      check_values: also scan for NaN and infinite values (skip it for huge arrays known to
-        be finite).
+      check_values: also scan for NaN and infinite values and for magnitudes whose sums over
+        ``2**n`` subsets would overflow the dtype (``check_subset_sums``); skip it for huge
+        arrays known to be finite.
 
     Returns:
       ``(values as a jax array, n)``.
 
     Raises:
-      JaxinterInputError: on a scalar, a last axis that is not ``2**n`` with ``1 <= n <= 30``,
-        a non-floating dtype, or (with ``check_values``) non-finite values.
+      JaxinterInputError: on None, strings, objects, a scalar, a last axis that is not
+        ``2**n`` with ``1 <= n <= 30``, a non-floating dtype, or (with ``check_values``)
+        non-finite or overflowing values.
     """
-    values = check_floating(values, name)
-    if values.ndim < 1:
-        raise JaxinterInputError(f"{name}: expected shape (..., 2**n), got a scalar")
-    n = n_players_from_size(values.shape[-1], name)
+    check_real_dtype(values, name)
+    n = check_subset_axis(values, name)  # from the shape alone: nothing copied yet
+    values = jnp.asarray(values)
     if check_values:
         check_finite(values, name)
+        check_subset_sums(values, name, n)
     return values, n
+
+
+def check_subset_sums(values, name: str, n: int) -> None:
+    """Check that sums over ``2**n`` subsets of concrete values cannot overflow their dtype
+    (no-op on tracers).
+
+    Transforms add up to ``2**n`` values, so finite inputs whose magnitude exceeds
+    ``finfo(dtype).max / 2**n`` could return inf; they are refused instead.
+
+    Args:
+      values: ``(..., 2**n)`` finite floating array, or a tracer.
+      name: argument name for the error message.
+      n: number of players.
+
+    Raises:
+      JaxinterInputError: naming the largest magnitude and the bound.
+    """
+    if not _is_concrete(values) or not values.size:
+        return
+    bound = float(jnp.finfo(values.dtype).max) / 2**n
+    if is_device_array(values):
+        (largest,) = device_scalars(_max_abs, values)
+    else:
+        largest = np.max(np.abs(np.asarray(values)))
+    largest = float(largest)
+    if largest > bound:
+        raise JaxinterInputError(
+            f"{name}: expected magnitudes <= {bound:.3g} (sums over 2**{n} subsets must fit "
+            f"{values.dtype}), got {largest:.3g}; rescale the values or use float64"
+        )
 
 
 def check_labels(labels, name: str = "labels", *, num_samples: int | None = None,
@@ -208,26 +353,32 @@ def check_labels(labels, name: str = "labels", *, num_samples: int | None = None
       labels: ``(n,)`` integer labels (booleans count as 0 and 1).
       name: argument name for the error message.
       num_samples: required length, if given.
-      num_classes: labels must lie in ``0..num_classes - 1``, if given.
+      num_classes: labels must lie in ``0..num_classes - 1``, if given (at most
+        ``MAX_CLASSES``).
 
     Returns:
       ``(n,)`` int32 numpy array; device arrays (``is_device_array``) are checked on their
       devices and returned as int32 ``jax.Array`` s, so labels split over processes never come
-      to a host.
+      to a host (under ``jit``, the traced labels as int32: the range checks need concrete
+      values and are skipped).
 
     Raises:
       JaxinterInputError: on another shape or dtype, a wrong length, or a label out of range.
     """
+    num_classes = check_int(num_classes, "num_classes", 1, MAX_CLASSES, optional=True)
+    shape, dtype = array_spec(labels, name)
+    if len(shape) != 1 or not (np.issubdtype(dtype, np.integer) or dtype == np.bool_):
+        raise JaxinterInputError(
+            f"{name}: expected a 1-d array of integer class labels, got shape {shape}, "
+            f"dtype {dtype}"
+        )
+    if num_samples is not None and shape[0] != num_samples:
+        raise JaxinterInputError(
+            f"{name}: expected one label per sample ({num_samples}), got {shape[0]}"
+        )
+    if not _is_concrete(labels):
+        return labels.astype(jnp.int32)
     y = labels if is_device_array(labels) else np.asarray(labels)
-    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
-        raise JaxinterInputError(
-            f"{name}: expected a 1-d array of integer class labels, got shape {y.shape}, "
-            f"dtype {y.dtype}"
-        )
-    if num_samples is not None and y.shape[0] != num_samples:
-        raise JaxinterInputError(
-            f"{name}: expected one label per sample ({num_samples}), got {y.shape[0]}"
-        )
     low, high = value_range(y) if y.size else (0, 0)
     if low < 0:
         raise JaxinterInputError(f"{name}: class labels must be >= 0, got {int(low)}")
@@ -254,9 +405,10 @@ def check_bool_mask(mask, name: str, *, like_shape: tuple[int, ...] | None = Non
     Raises:
       JaxinterInputError: on a non-boolean dtype or an incompatible shape.
     """
+    _, dtype = array_spec(mask, name)
+    if dtype != np.bool_:
+        raise JaxinterInputError(f"{name}: expected a boolean mask, got dtype {dtype}")
     mask = jnp.asarray(mask)
-    if mask.dtype != jnp.bool_:
-        raise JaxinterInputError(f"{name}: expected a boolean mask, got dtype {mask.dtype}")
     if like_shape is not None:
         if same_shape and mask.shape != tuple(like_shape):
             raise JaxinterInputError(
@@ -316,19 +468,34 @@ def check_number(value, name: str, low: float | None = None, high: float | None 
     return float(value)
 
 
+def check_seed(value, name: str = "seed") -> int:
+    """A PRNG seed: an int in ``0..MAX_SEED``."""
+    return check_int(value, name, 0, MAX_SEED)
+
+
 def check_choice(value, name: str, choices):
     """``value`` if it is one of ``choices``."""
-    if isinstance(value, list | dict | set) or value not in tuple(choices):
+    if not isinstance(value, Hashable) or value not in tuple(choices):
         raise JaxinterInputError(f"{name}: expected one of {list(choices)}, got {value!r}")
     return value
 
 
-def check_int_list(values, name: str, low: int | None = None, *,
+def check_int_list(values, name: str, low: int | None = None, high: int | None = None, *,
                    distinct: bool = False) -> tuple[int, ...]:
-    """A non-empty sequence of ints >= ``low`` (distinct when asked), as a tuple."""
+    """A non-empty sequence (or 1-d integer array) of ints in ``low..high`` (distinct when
+    asked), as a tuple."""
+    if isinstance(values, np.ndarray | jax.Array) and values.ndim == 1 and _is_concrete(values):
+        values = np.asarray(values).tolist()
     if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
         raise JaxinterInputError(f"{name}: expected a non-empty list of integers, got {values!r}")
-    out = tuple(check_int(v, f"{name}[{i}]", low) for i, v in enumerate(values))
+    out = tuple(check_int(v, f"{name}[{i}]", low, high) for i, v in enumerate(values))
     if distinct and len(set(out)) != len(out):
         raise JaxinterInputError(f"{name}: expected distinct values, got {list(out)}")
     return out
+
+
+def check_axis(axis, name: str, ndim: int, *, optional: bool = False) -> int | None:
+    """``axis`` of an array with ``ndim`` dimensions, as a non-negative int (negative axes count
+    from the end; None passes when ``optional``); out-of-range axes never wrap."""
+    axis = check_int(axis, name, -ndim, ndim - 1, optional=optional)
+    return None if axis is None else axis % ndim

@@ -19,7 +19,13 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from ..errors import JaxinterInputError, check_bool_mask, check_floating, n_players_from_size
+from ..errors import (
+    JaxinterInputError,
+    check_axis,
+    check_bool_mask,
+    check_game,
+    n_players_from_size,
+)
 from ._metrics import order_sums, safe_ratio
 
 STABILITY_CAP = 1e6  # stability of an interaction whose noisy draws never change
@@ -79,13 +85,12 @@ class KnowledgeChange:
 
 
 def _check_pair(a, b, name_a: str, name_b: str):
-    a = check_floating(a, name_a)
-    b = check_floating(b, name_b)
+    a, _ = check_game(a, name_a)
+    b, _ = check_game(b, name_b)
     if a.shape[-1] != b.shape[-1]:
         raise JaxinterInputError(
             f"{name_b}: subset axis {b.shape[-1]} does not match {name_a} ({a.shape[-1]})"
         )
-    n_players_from_size(a.shape[-1], name_a)
     return a, b
 
 
@@ -170,9 +175,8 @@ def interaction_stability(draws, salient, axis: int = 0) -> jax.Array:
       (..., n + 1) mean stability by order (``draws``' batch axes without ``axis``), NaN where
       no S of that order is salient.
     """
-    draws = check_floating(draws, "draws")
-    n_players_from_size(draws.shape[-1], "draws")
-    axis = axis % draws.ndim
+    draws, _ = check_game(draws, "draws")
+    axis = check_axis(axis, "axis", draws.ndim)
     if axis == draws.ndim - 1:
         raise JaxinterInputError("axis: the draw axis cannot be the subset axis")
     if draws.shape[axis] < 2:

@@ -33,7 +33,14 @@ from flax import struct
 from jax.scipy.special import erf, ndtr
 
 from ..data import load_dataset
-from ..errors import JaxinterInputError, check_floating
+from ..errors import (
+    JaxinterInputError,
+    check_finite,
+    check_floating,
+    check_int,
+    check_number,
+    check_seed,
+)
 from ..models import ACTIVATIONS, QUADRATIC_ALPHA, activation, nnx_to_linen
 from ..models._common import check_activation
 from ._cumulants import (
@@ -71,10 +78,14 @@ def _transpose(m):
 
 
 def check_moments(mean, cov, mean_name: str = "mean", cov_name: str = "cov"):
-    """``(mean, cov)`` as float arrays; raises unless mean is (..., d) and cov (..., d, d)."""
+    """``(mean, cov)`` as float arrays; raises unless mean is (..., d) and cov (..., d, d) and
+    (on concrete arrays; skipped under ``jit``) both are finite."""
     mean, cov = check_floating(mean, mean_name), check_floating(cov, cov_name)
-    if mean.ndim < 1:
-        raise JaxinterInputError(f"{mean_name}: expected shape (..., d), got a scalar")
+    check_finite(mean, mean_name)
+    check_finite(cov, cov_name)
+    if mean.ndim < 1 or mean.shape[-1] < 1:
+        raise JaxinterInputError(f"{mean_name}: expected shape (..., d) with d >= 1, got "
+                                 f"{mean.shape}")
     if cov.shape != (*mean.shape, mean.shape[-1]):
         raise JaxinterInputError(
             f"{cov_name}: expected shape {(*mean.shape, mean.shape[-1])} for {mean_name} of "
@@ -122,6 +133,8 @@ def linear_moments(mean, cov, kernel, bias):
     """
     mean, cov = check_moments(mean, cov)
     kernel, bias = check_floating(kernel, "kernel"), check_floating(bias, "bias")
+    check_finite(kernel, "kernel")
+    check_finite(bias, "bias")
     if kernel.ndim != 2 or kernel.shape[0] != mean.shape[-1] or bias.shape != kernel.shape[1:]:
         raise JaxinterInputError(
             f"kernel, bias: expected shapes ({mean.shape[-1]}, N_out) and (N_out,), got "
@@ -824,6 +837,9 @@ def xor_monte_carlo(n_per_class: int, noise: float, seed: int = 0):
     Returns:
       (x (2 n_per_class, 2), labels (2 n_per_class,)).
     """
+    check_int(n_per_class, "n_per_class", 2)
+    check_number(noise, "noise", 0)
+    check_seed(seed)
     ds = load_dataset("xor", n_train=2 * n_per_class, n_test=4, std=noise, seed=seed)
     return ds.x_train, ds.y_train
 

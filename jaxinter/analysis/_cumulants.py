@@ -24,7 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ..errors import JaxinterInputError, check_finite, check_floating, check_labels
+from ..errors import (
+    MAX_CLASSES,
+    JaxinterInputError,
+    check_finite,
+    check_floating,
+    check_int,
+    check_labels,
+)
 
 
 @struct.dataclass
@@ -105,8 +112,9 @@ def check_class_samples(x, labels, num_classes: int) -> tuple[jax.Array, np.ndar
     Raises unless x is a finite float array (n, ...), labels (n,) are in ``0..num_classes - 1``
     and every class has at least two samples.
     """
+    check_int(num_classes, "num_classes", 1, MAX_CLASSES)
     x = check_floating(x, "x")
-    if x.ndim < 2:
+    if x.ndim < 2 or not x.size:
         raise JaxinterInputError(f"x: expected shape (samples, features...), got {x.shape}")
     x = x.reshape(x.shape[0], -1).astype(wide_float())
     check_finite(x, "x")

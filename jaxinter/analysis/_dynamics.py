@@ -36,7 +36,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ..errors import JaxinterInputError, check_bool_mask, check_floating, check_game
+from ..errors import (
+    JaxinterInputError,
+    check_bool_mask,
+    check_finite,
+    check_floating,
+    check_game,
+    check_int,
+    check_number,
+)
 from ..interactions import extract_interactions, orders_np
 from ..masking import masked_layer_scores, masked_scores
 from ..training import cross_entropy
@@ -53,7 +61,12 @@ def normalized_spectrum(strength) -> jax.Array:
     strength: per-order strength sum_{|S|=m} |I(S)| (e.g. from ``metrics.order_summary``).
     Order 0 (the empty set, v(empty)) is excluded and set to 0; rows with no strength are NaN.
     """
-    s = check_floating(strength, "strength").at[..., 0].set(0.0)
+    s = check_floating(strength, "strength")
+    if s.ndim < 1 or s.shape[-1] < 2:
+        raise JaxinterInputError(
+            f"strength: expected shape (..., n + 1) with n >= 1, got {s.shape}")
+    check_finite(s, "strength")
+    s = s.at[..., 0].set(0.0)
     total = s.sum(-1, keepdims=True)
     return safe_ratio(s, total)
 
@@ -71,13 +84,22 @@ def high_order_share(strength) -> jax.Array:
     return (p * (jnp.arange(n + 1) > n / 2)).sum(-1)
 
 
+def check_curve(x, name: str) -> jax.Array:
+    """A curve over checkpoints: a real floating array (..., T) with T >= 1; NaN marks a
+    checkpoint without a value and is allowed."""
+    x = check_floating(x, name)
+    if x.ndim < 1 or x.shape[-1] < 1:
+        raise JaxinterInputError(f"{name}: expected shape (..., checkpoints), got {x.shape}")
+    return x
+
+
 def smooth_curve(x, window: int) -> jax.Array:
     """Centred moving average along the last axis; windows shrink at the edges. (..., T).
 
     window: odd number of checkpoints (1 = no smoothing).
     """
-    x = check_floating(x, "x")
-    if not isinstance(window, int | np.integer) or window < 1 or window % 2 == 0:
+    x = check_curve(x, "x")
+    if check_int(window, "window", 1) % 2 == 0:
         raise JaxinterInputError(f"window: expected a positive odd int, got {window!r}")
     if window == 1:
         return x
@@ -115,7 +137,8 @@ def detect_turn(curve, window: int = 3, min_change: float = 0.05) -> Turn:
     NaN checkpoints (no strength at all) are never the turn; a curve that is NaN at its start or
     end has NaN drop or rise and is not two-phase.
     """
-    c = smooth_curve(curve, window)
+    check_number(min_change, "min_change", 0)
+    c = smooth_curve(check_curve(curve, "curve"), window)
     if c.shape[-1] < 3:
         raise JaxinterInputError(f"curve: need at least 3 checkpoints, got {c.shape[-1]}")
     index = jnp.argmin(jnp.where(jnp.isnan(c), jnp.inf, c), -1)

@@ -32,15 +32,22 @@ import optax
 from flax import struct
 
 from ..errors import (
+    MAX_PLAYERS,
     JaxinterInputError,
     check_bool_mask,
+    check_choice,
+    check_finite,
+    check_floating,
     check_game,
+    check_int,
     check_labels,
+    check_number,
     n_players_from_size,
 )
 from ..interactions._andor import extract_interactions
 from ..interactions._subsets import orders_np
 from ..masking._evaluate import masked_scores
+from ..masking._players import Players, check_baseline
 from ._metrics import order_sums, safe_ratio, salient_mask
 
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +118,8 @@ def similarity_by_order(
     """
     if (labels_a is None) != (labels_b is None):
         raise JaxinterInputError("labels_a, labels_b: give both or neither")
+    check_game(i_a, "i_a")
+    check_game(i_b, "i_b")
     pos_a, neg_a = sign_split(i_a, labels_a, num_classes, reduce)
     pos_b, neg_b = sign_split(i_b, labels_b, num_classes, reduce)
     if pos_a.shape != pos_b.shape:
@@ -163,8 +172,7 @@ def top_k_mask(strength, k: int) -> jax.Array:
     a top-k shared ratio against its chance level k / C(n, m).
     """
     strength, n = check_game(strength, "strength")
-    if not isinstance(k, int | np.integer) or k < 1:
-        raise JaxinterInputError(f"k: expected a positive integer, got {k!r}")
+    check_int(k, "k", 1)
     return _top_k_mask(strength, int(k), n)
 
 
@@ -302,7 +310,10 @@ def sensitivity_by_order(clean, perturbed, salient) -> Sensitivity:
 
 def gaussian_perturbations(key, x, sigma: float, num: int) -> jax.Array:
     """``num`` copies of x with i.i.d. N(0, sigma^2) noise added: (num, *x.shape)."""
-    x = jnp.asarray(x)
+    check_number(sigma, "sigma", 0)
+    check_int(num, "num", 1)
+    x = check_floating(x, "x")
+    check_finite(x, "x")
     return x + sigma * jax.random.normal(key, (num, *x.shape), x.dtype)
 
 
@@ -311,7 +322,10 @@ def gradient_sign_perturbation(apply_fn, x, labels, epsilon: float) -> jax.Array
 
     apply_fn: (batch, *input_shape) -> logits (batch, classes); labels: (batch,) class ids.
     """
-    x = jnp.asarray(x)
+    check_number(epsilon, "epsilon", 0)
+    x = check_floating(x, "x")
+    check_finite(x, "x")
+    labels = check_labels(labels, num_samples=x.shape[0])
 
     def loss(z):
         return optax.softmax_cross_entropy_with_integer_labels(apply_fn(z), labels).sum()
@@ -324,6 +338,8 @@ def noise_variance_by_order(n: int, sigma: float) -> np.ndarray:
 
     I(S) is a +/-1 combination of the 2^|S| values u(T), T subset S, so the variances add.
     """
+    check_int(n, "n", 1, MAX_PLAYERS)
+    check_number(sigma, "sigma", 0)
     return (2.0 ** np.arange(n + 1)) * sigma**2
 
 
@@ -345,12 +361,23 @@ def perturbation_sensitivity(
     ``{"gaussian": (AND, OR), "adversarial": (AND, OR)}`` :class:`Sensitivity` results, salient
     sets taken on the clean inputs (``metrics.salient_mask``).
     """
-    x = jnp.asarray(x)
-    target = np.asarray(target)
+    check_choice(method, "method", ("and", "andor"))
+    check_int(num_noise, "num_noise", 1)
+    check_int(chunk_size, "chunk_size", 1)
+    check_number(ratio, "ratio", 0, 1, high_open=True)
+    if not isinstance(players, Players):
+        raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
+    x = check_floating(x, "x")
+    target = check_labels(target, "target", num_samples=x.shape[0])
+    baseline = check_baseline(baseline, players.input_shape, x.shape[0])
 
     def interactions(inputs):  # (K, samples, ...) -> two (K, samples, 2**n)
         k = inputs.shape[0]
-        v = masked_scores(apply_fn, inputs.reshape(-1, *x.shape[1:]), players, baseline,
+        copies = players.replace(assignment=jnp.tile(players.assignment, (k, 1))) if (
+            players.per_sample) else players  # per-sample players and baselines repeat
+        base = jnp.tile(baseline, (k,) + (1,) * (x.ndim - 1)) if baseline.shape == x.shape \
+            else baseline
+        v = masked_scores(apply_fn, inputs.reshape(-1, *x.shape[1:]), copies, base,
                           np.tile(target, k), chunk_size)
         options = dict(andor_options or {}) if method == "andor" else {}
         i_and, i_or = extract_interactions(v, method, **options)

@@ -34,7 +34,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import JaxinterInputError, check_floating, n_players_from_size
+from ..errors import (
+    JaxinterInputError,
+    check_game,
+    check_number,
+    n_players_from_size,
+)
 from ..interactions import extract_interactions
 from ..io import labeled, save_json, write_atomic
 from ..masking import Players, masked_layer_scores, score_layer_names
@@ -364,16 +369,19 @@ def layerwise_from_scores(
     Returns:
       A :class:`LayerwiseResult`, with stability when ``v_noisy`` is given.
     """
-    v = check_floating(v, "v")
+    if isinstance(layer_names, str) or not isinstance(layer_names, Sequence) or not all(
+            isinstance(name, str) for name in layer_names):
+        raise JaxinterInputError(f"layer_names: expected a list of names, got {layer_names!r}")
+    check_number(ratio, "ratio", 0, 1, high_open=True)
+    v, _ = check_game(v, "v")
     if v.ndim != 3 or v.shape[1] != len(layer_names):
         raise JaxinterInputError(
             f"v: expected (samples, {len(layer_names)} layers, 2**n), got shape {v.shape}"
         )
-    n_players_from_size(v.shape[-1], "v")
     sample_ids = np.arange(v.shape[0]) if sample_ids is None else np.asarray(sample_ids)
     games = v[None]
     if v_noisy is not None:
-        v_noisy = check_floating(v_noisy, "v_noisy")
+        v_noisy, _ = check_game(v_noisy, "v_noisy")
         if v_noisy.ndim != 4 or v_noisy.shape[1:] != v.shape:
             raise JaxinterInputError(
                 f"v_noisy: expected (draws, *{v.shape}), got shape {v_noisy.shape}"

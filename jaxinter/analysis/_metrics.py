@@ -2,7 +2,9 @@
 
 Inputs are AND and OR interactions of shape (..., 2**n) (subset axis last, bit i = player i).
 The empty set is never salient and never enters a threshold. Everything is pure jnp, batched
-over leading axes and jit-able.
+over leading axes and jit-able. NaN or infinite interactions raise ``JaxinterInputError``
+(a value check on concrete arrays, skipped under ``jit``); ``supported_mean`` is the one
+NaN-aware function: NaN marks an undefined per-sample value.
 """
 
 from __future__ import annotations
@@ -15,13 +17,22 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ..errors import JaxinterInputError, check_bool_mask, check_floating, check_game
+from ..errors import (
+    JaxinterInputError,
+    check_axis,
+    check_bool_mask,
+    check_floating,
+    check_game,
+    check_int,
+    check_number,
+    check_subset_axis,
+)
 from ..interactions import orders_np
 
 
 def _pair(i_and, i_or):
-    i_and, n = check_game(i_and, "i_and", check_values=False)
-    i_or, _ = check_game(i_or, "i_or", check_values=False)
+    i_and, n = check_game(i_and, "i_and")
+    i_or, _ = check_game(i_or, "i_or")
     if i_and.shape != i_or.shape:
         raise JaxinterInputError(f"i_or: expected shape {i_and.shape}, got {i_or.shape}")
     return i_and, i_or, n
@@ -42,11 +53,10 @@ def _threshold(strength, ratio, axis):
 
 def _batch_axis(axis: int | None, ndim: int) -> int | None:
     """``axis`` as a non-negative batch axis of an array of ``ndim`` dimensions (subset last)."""
-    if axis is None:
-        return None
-    if axis % ndim == ndim - 1:
+    axis = check_axis(axis, "axis", ndim, optional=True)
+    if axis == ndim - 1:
         raise JaxinterInputError("axis: must be a batch axis, not the subset (last) axis")
-    return axis % ndim
+    return axis
 
 
 def salient_mask(i_and, i_or, ratio: float = 0.05, axis: int | None = None):
@@ -63,8 +73,13 @@ def salient_mask(i_and, i_or, ratio: float = 0.05, axis: int | None = None):
     Returns:
       (mask_and, mask_or), booleans of shape (..., 2**n).
     """
+    check_number(ratio, "ratio", 0, 1, high_open=True)
     i_and, i_or, _ = _pair(i_and, i_or)
-    axis = _batch_axis(axis, i_and.ndim)
+    return _salient(i_and, i_or, ratio, _batch_axis(axis, i_and.ndim))
+
+
+def _salient(i_and, i_or, ratio, axis):
+    """:func:`salient_mask` of checked arguments."""
     s = _strengths(i_and, i_or)
     mask = s > _threshold(s, ratio, axis)
     return mask[..., 0, :], mask[..., 1, :]
@@ -119,7 +134,7 @@ def order_sums(x) -> jax.Array:
     Returns:
       (..., n + 1) where entry m sums ``x[..., S]`` over the S with ``|S| = m``.
     """
-    n = x.shape[-1].bit_length() - 1
+    n = check_subset_axis(x, "x")
     onehot = jnp.asarray(orders_np(n)[:, None] == np.arange(n + 1), x.dtype)
     return jnp.einsum("...s,sm->...m", x, onehot, precision="highest")
 
@@ -133,8 +148,7 @@ def order_means(x) -> jax.Array:
     Returns:
       (..., n + 1) where entry m is :func:`order_sums` divided by the ``C(n, m)`` subsets.
     """
-    x = check_floating(x, "x")
-    n = x.shape[-1].bit_length() - 1
+    x, n = check_game(x, "x")
     return order_sums(x) / jnp.asarray([comb(n, m) for m in range(n + 1)], x.dtype)
 
 
@@ -148,8 +162,9 @@ def order_summary(i_and, i_or, ratio: float = 0.05, axis: int | None = None) -> 
     Returns:
       An :class:`OrderSummary` with leading axes ``...``.
     """
+    check_number(ratio, "ratio", 0, 1, high_open=True)
     i_and, i_or, n = _pair(i_and, i_or)
-    m_and, m_or = salient_mask(i_and, i_or, ratio, axis)
+    m_and, m_or = _salient(i_and, i_or, ratio, _batch_axis(axis, i_and.ndim))
     values = jnp.stack([i_and, i_or], axis=-2)
     mask = jnp.stack([m_and, m_or], axis=-2)
     sal = jnp.where(mask, values, 0)
@@ -175,13 +190,14 @@ def sparsity_curve(i_and, i_or, axis: int | None = 0) -> jax.Array:
       (..., 2 (2**n - 1)) with ``axis`` removed.
     """
     i_and, i_or, _ = _pair(i_and, i_or)
+    axis = None if i_and.ndim == 1 else _batch_axis(axis, i_and.ndim)  # 1-d: nothing to average
     s = _strengths(i_and, i_or)[..., 1:]
     s = s.reshape(s.shape[:-2] + (-1,))
     top = jnp.max(s, axis=-1, keepdims=True)
     curve = -jnp.sort(-s / jnp.where(top > 0, top, 1), axis=-1)
-    if axis is None or curve.ndim == 1:
+    if axis is None:
         return curve
-    return jnp.mean(curve, axis=_batch_axis(axis, i_and.ndim))
+    return jnp.mean(curve, axis=axis)
 
 
 @struct.dataclass
@@ -222,8 +238,9 @@ def supported_mean(values, axis: int = 0) -> SupportedMean:
       A :class:`SupportedMean` whose arrays have the shape of ``values`` without ``axis``.
     """
     values = check_floating(values, "values")
-    if not -values.ndim <= axis < values.ndim:
-        raise JaxinterInputError(f"axis: expected an axis of a {values.ndim}-d array, got {axis}")
+    if values.ndim < 1 or not values.size:
+        raise JaxinterInputError(f"values: expected (..., samples, ...), got shape {values.shape}")
+    axis = check_axis(axis, "axis", values.ndim)
     defined = jnp.isfinite(values)
     support = defined.sum(axis)
     mean = safe_ratio(jnp.where(defined, values, 0).sum(axis), support)
@@ -263,14 +280,13 @@ def strongest_interactions(interactions, salient, top: int) -> StrongestInteract
     Returns:
       A :class:`StrongestInteractions` with arrays (..., k).
     """
-    interactions, _ = check_game(interactions, "interactions", check_values=False)
+    interactions, _ = check_game(interactions, "interactions")
     if interactions.ndim < 2 or interactions.shape[-2] != 2:
         raise JaxinterInputError(
             f"interactions: expected shape (..., 2, 2**n), got {interactions.shape}")
     salient = check_bool_mask(salient, "salient", like_shape=interactions.shape,
                               same_shape=True)
-    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
-        raise JaxinterInputError(f"top: expected an integer >= 1, got {top!r}")
+    check_int(top, "top", 1)
     flat = interactions.reshape(interactions.shape[:-2] + (-1,))
     flat_salient = salient.reshape(flat.shape)
     k = min(int(top), flat.shape[-1])

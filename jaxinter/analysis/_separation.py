@@ -25,6 +25,7 @@ stay float64 after the call. The per-layer law: ln D_l = beta l + c over layers 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx, struct
 
-from ..errors import JaxinterInputError, check_finite, check_labels
+from ..errors import (
+    MAX_CLASSES,
+    JaxinterInputError,
+    check_finite,
+    check_int,
+    check_labels,
+    check_number,
+    check_real_array,
+    check_real_dtype,
+)
 from ..models import apply_in_batches
 from ._tracking import Tracker
 
@@ -150,15 +160,13 @@ def _separation_kernel(x, labels, rtol, *, num_classes: int, chunk: int, dtype):
 
 def _check_features(features, name: str, check_values: bool) -> jax.Array:
     """(n, ...) real array -> (n, p) jax array (dtype kept)."""
-    x = features if isinstance(features, jax.Array) else jnp.asarray(np.asarray(features))
-    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)
-            or x.dtype == jnp.bool_):
-        raise JaxinterInputError(f"{name}: expected a real array, got dtype {x.dtype}")
-    if x.ndim < 2 or x.shape[0] == 0 or x.size == 0:
+    shape, _ = check_real_array(features, name)
+    if len(shape) < 2 or not math.prod(shape):
         raise JaxinterInputError(
             f"{name}: expected shape (n_samples, ...features) with n_samples >= 1 and at least "
-            f"one feature, got {x.shape}"
+            f"one feature, got {shape}"
         )
+    x = features if isinstance(features, jax.Array) else jnp.asarray(np.asarray(features))
     if check_values:
         check_finite(x, name)
     return x.reshape(x.shape[0], -1)
@@ -166,8 +174,9 @@ def _check_features(features, name: str, check_values: bool) -> jax.Array:
 
 def _check_labels(labels, n: int, num_classes: int | None) -> tuple[np.ndarray, int]:
     """Labels -> (int32 numpy (n,), K); at least two classes must be present."""
+    num_classes = check_int(num_classes, "num_classes", 1, MAX_CLASSES, optional=True)
     y = check_labels(labels, num_samples=n)
-    k = int(y.max()) + 1 if num_classes is None else int(num_classes)
+    k = int(y.max()) + 1 if num_classes is None else num_classes
     check_labels(y, num_classes=k)
     present = np.unique(y).size
     if present < 2:
@@ -178,9 +187,7 @@ def _check_labels(labels, n: int, num_classes: int | None) -> tuple[np.ndarray, 
 
 
 def _chunk_size(n: int, p: int, chunk_size: int | None) -> int:
-    if chunk_size is not None:
-        if chunk_size < 1:
-            raise JaxinterInputError(f"chunk_size: expected a positive integer, got {chunk_size}")
+    if check_int(chunk_size, "chunk_size", 1, optional=True) is not None:
         return min(int(chunk_size), n)
     return max(1, min(n, CHUNK_ELEMENTS // p))
 
@@ -204,6 +211,7 @@ def separation_statistics(
     chunk_size: samples per streamed chunk (default: about 2**24 values per chunk).
     Computed in float64 regardless of ``jax_enable_x64``; returns numpy float64 leaves.
     """
+    check_number(rtol, "rtol", 0, 1, low_open=True)
     with jax.enable_x64(True):  # also while converting: numpy float64 input stays float64
         x = _check_features(features, "features", check_values)
         y, k = _check_labels(labels, x.shape[0], num_classes)
@@ -234,6 +242,9 @@ def separation_by_layer(
     features: dict name -> (n, ...) (or a list, keyed 0..L-1), all with the same n.
     Returns a dict with the same keys, in the same order, of :class:`Separation` results.
     """
+    check_number(rtol, "rtol", 0, 1, low_open=True)
+    if isinstance(features, str | bytes) or not isinstance(features, Mapping | Sequence):
+        raise JaxinterInputError(f"features: expected a dict or list of layers, got {features!r}")
     items = list(features.items() if isinstance(features, Mapping) else enumerate(features))
     if not items:
         raise JaxinterInputError("features: expected at least one layer, got none")
@@ -305,6 +316,9 @@ class SeparationLaw:
 
 def fit_law(fuzziness, layer_index=None) -> SeparationLaw:
     """Fit ln D_l = beta l + c to D values (L+1,), layers 0..L unless ``layer_index`` is given."""
+    check_real_dtype(fuzziness, "fuzziness")
+    if layer_index is not None:
+        check_real_array(layer_index, "layer_index")
     d = np.asarray(fuzziness, np.float64)
     if d.ndim != 1 or d.size < 2:
         raise JaxinterInputError(f"fuzziness: expected at least 2 layers (1-D), got {d.shape}")

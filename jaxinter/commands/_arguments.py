@@ -4,16 +4,20 @@ and argparse types that check flags at parse time."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+from ..errors import MAX_SEED
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """Arguments every analysis command shares: ``--out`` and ``--seed``."""
     parser.add_argument(
-        "--out", type=Path, default=Path("runs") / command,
+        "--out", type=output_folder, default=Path("runs") / command,
         help=f"output folder for report.html, figures and summary.json (default runs/{command})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int_at_least(0, MAX_SEED), default=0,
+                        help=f"random seed, 0..{MAX_SEED} (default 0)")
     add_distributed_arguments(parser)
 
 
@@ -33,6 +37,18 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
                         "Kubernetes, Cloud TPU)")
 
 
+def output_folder(text: str) -> Path:
+    """argparse type: a folder that is, or can be created, writable; nothing is created here."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, expected a folder")
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write to {text!r} ({existing} is not a "
+                                         f"writable folder)")
+    return path
+
+
 class _DataFile(argparse.Action):
     """``--data PATH``: the dataset is the user's file (``dataset="file"``, ``data_path``)."""
 
@@ -44,7 +60,7 @@ def add_user_arguments(parser: argparse.ArgumentParser, layers: bool = False) ->
     """Your own data and model, the same in every analysis command: ``--data``,
     ``--label-column``, ``--model-factory``, ``--checkpoint`` (and ``--layers``)."""
     g = parser.add_argument_group("your own data and model (docs/your_model.md)")
-    g.add_argument("--data", action=_DataFile, metavar="PATH",
+    g.add_argument("--data", action=_DataFile, metavar="PATH", type=existing_path,
                    help="your dataset instead of --dataset: an .npz with x_train, y_train, "
                         "x_test, y_test, or a CSV with a label column")
     g.add_argument("--label-column", default="label",
@@ -52,7 +68,7 @@ def add_user_arguments(parser: argparse.ArgumentParser, layers: bool = False) ->
     g.add_argument("--model-factory", default=None, metavar="MODULE:FUNCTION",
                    help="a function returning your Flax Linen or NNX model (module:function "
                         "or file.py:function); it may take input_shape, num_classes, rngs")
-    g.add_argument("--checkpoint", default=None, metavar="PATH",
+    g.add_argument("--checkpoint", default=None, metavar="PATH", type=existing_path,
                    help="your trained weights for --model-factory: an Orbax checkpoint "
                         "directory or a Flax msgpack file")
     if layers:
@@ -61,12 +77,19 @@ def add_user_arguments(parser: argparse.ArgumentParser, layers: bool = False) ->
                             "every sown layer, or every submodule's output)")
 
 
+def existing_path(text: str) -> str:
+    """argparse type: a file or folder that exists (data, checkpoints)."""
+    if not Path(text).expanduser().exists():
+        raise argparse.ArgumentTypeError(f"no file or directory {text!r}")
+    return text
+
+
 def int_at_least(low: int, high: int | None = None):
     """argparse type: an integer in ``low..high`` (bad flags fail with a usage message)."""
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text, 10)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < low or (high is not None and value > high):

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._arguments import add_common_arguments, add_user_arguments, int_at_least
+from ._arguments import (
+    add_common_arguments,
+    add_user_arguments,
+    existing_path,
+    int_at_least,
+)
 
 HELP = "networks as maps of class-conditional cumulants (Fischer et al. 2022): HTML report"
 
@@ -27,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_user_arguments(parser)
     parser.add_argument("--dataset", default="digits", choices=["digits", "mnist", "file"],
                         help="main dataset (default digits; mnist needs --data-path)")
-    parser.add_argument("--data-path", type=Path, default=None,
+    parser.add_argument("--data-path", type=existing_path, default=None,
                         help="MNIST folder of IDX files or .npz (e.g. ../shared/data/mnist)")
     parser.add_argument("--activations", default="quadratic,relu,erf", type=_activations,
                         help="comma-separated MLP activations (quadratic, relu, erf, linear, tanh)")

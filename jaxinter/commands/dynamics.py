@@ -14,7 +14,12 @@ from ..io import Section, Table, log, write_report
 from ..plots import dynamics as plots
 from ..studies import DynamicsConfig, DynamicsStudy, run_dynamics
 from ..studies._dynamics import DATASETS, EPSILON, MIN_COUNT, SIGMA, TOP_K, TYPES
-from ._arguments import add_common_arguments, add_user_arguments, int_at_least
+from ._arguments import (
+    add_common_arguments,
+    add_user_arguments,
+    existing_path,
+    int_at_least,
+)
 
 HELP = "training dynamics and generalization power of interactions (population of MLPs)"
 
@@ -47,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_user_arguments(parser)
     parser.add_argument("--dataset", default=defaults.dataset, choices=DATASETS,
                         help=f"data set (default {defaults.dataset})")
-    parser.add_argument("--data-path", default=None, help="MNIST folder or .npz (mnist only)")
+    parser.add_argument("--data-path", type=existing_path, default=None,
+                        help="MNIST folder or .npz (mnist only)")
     parser.add_argument("--players", type=int_at_least(2, 12), default=defaults.players,
                         help="players (2-12): image blocks on a 2 x (n/2) grid (1 x n for odd "
                              f"n), or groups of consecutive tabular features (default "

@@ -27,7 +27,12 @@ from ..io import Section, Table, log, write_report
 from ..plots import layerwise as pl
 from ..studies import LayerwiseConfig, LayerwiseStudy, run_layerwise
 from ..studies._layerwise import DATASETS, EXTRACTIONS, LAYER_PATTERNS
-from ._arguments import add_common_arguments, add_user_arguments, int_at_least
+from ._arguments import (
+    add_common_arguments,
+    add_user_arguments,
+    existing_path,
+    int_at_least,
+)
 
 HELP = "interactions of every layer: what emerges, what is forgotten (Cheng et al. 2024)"
 DEFAULTS = LayerwiseConfig()
@@ -38,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data and model")
     g.add_argument("--dataset", default=DEFAULTS.dataset, choices=DATASETS,
                    help="dataset (default digits, shipped with scikit-learn)")
-    g.add_argument("--data-path", default=None,
+    g.add_argument("--data-path", type=existing_path, default=None,
                    help="MNIST folder (IDX) or .npz file; your file with --dataset file")
     g.add_argument("--train-size", type=int_at_least(1), default=None,
                    help="use only the first N training samples")

@@ -18,7 +18,12 @@ import numpy as np
 from ..io import Section, Table, log, write_report
 from ..plots import separation as plots
 from ..studies import SeparationConfig, SeparationStudy, run_separation
-from ._arguments import add_common_arguments, add_user_arguments, int_at_least
+from ._arguments import (
+    add_common_arguments,
+    add_user_arguments,
+    existing_path,
+    int_at_least,
+)
 
 HELP = "law of data separation: separation fuzziness per layer, its decay, during training"
 
@@ -29,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_user_arguments(parser, layers=True)
     parser.add_argument("--dataset", default=d.dataset,
                         help=f"dataset name of jaxinter.data.load_dataset (default {d.dataset})")
-    parser.add_argument("--data-path", default=None, help="path for mnist (IDX folder or .npz)")
+    parser.add_argument("--data-path", type=existing_path, default=None,
+                        help="path for mnist (IDX folder or .npz)")
     parser.add_argument("--size", type=int_at_least(1), nargs=2, default=None, metavar=("H", "W"),
                         help="downscale images (mnist), e.g. --size 10 10")
     parser.add_argument("--per-class", type=int_at_least(1), default=None,

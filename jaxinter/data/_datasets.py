@@ -9,7 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import JaxinterInputError, check_labels
+from ..errors import (
+    MAX_CLASSES,
+    JaxinterInputError,
+    check_int,
+    check_int_list,
+    check_labels,
+    check_number,
+    check_real_array,
+    check_seed,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +69,8 @@ def stratified_split(x, y, test_fraction: float, seed: int):
     """``(x_train, x_test, y_train, y_test)``: a split keeping the class shares (fixed seed)."""
     from sklearn.model_selection import train_test_split
 
-    if not 0.0 < test_fraction < 1.0:
-        raise JaxinterInputError(f"test_fraction: expected a value in (0, 1), got {test_fraction}")
+    check_number(test_fraction, "test_fraction", 0, 1, low_open=True, high_open=True)
+    check_seed(seed)
     return train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
 
 
@@ -244,8 +253,11 @@ def load_mnist(
     if not path.exists():
         raise JaxinterInputError(f"path: {path} does not exist")
     for name, value in (("n_train", n_train), ("n_test", n_test), ("per_class", per_class)):
-        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
-            raise JaxinterInputError(f"{name}: expected a positive int or None, got {value!r}")
+        check_int(value, name, 1, optional=True)
+    check_seed(seed)
+    size = None if size is None else check_int_list(size, "size", 1)
+    if size is not None and len(size) != 2:
+        raise JaxinterInputError(f"size: expected (height, width), got {size}")
     x_tr, y_tr, x_te, y_te, note = _mnist_arrays(path)
     x_tr, y_tr = _mnist_split(x_tr, y_tr, n_train, "train", path)
     x_te, y_te = _mnist_split(x_te, y_te, n_test, "test", path)
@@ -253,7 +265,6 @@ def load_mnist(
         keep = _per_class(y_tr, per_class, seed)
         x_tr, y_tr = x_tr[keep], y_tr[keep]
     if size is not None:
-        size = tuple(int(s) for s in size)
         x_tr, x_te = _resize(x_tr, size), _resize(x_te, size)
     x_tr = x_tr.reshape(len(x_tr), -1) if flat else x_tr[..., None]
     x_te = x_te.reshape(len(x_te), -1) if flat else x_te[..., None]
@@ -268,6 +279,10 @@ def load_xor(*, n_train: int = 800, n_test: int = 400, std: float = 0.3, seed: i
 
     Both class means are 0: the class information sits in the covariance.
     """
+    check_int(n_train, "n_train", 4)
+    check_int(n_test, "n_test", 4)
+    check_number(std, "std", 0)
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     centres = np.array([[1, 1], [-1, -1], [1, -1], [-1, 1]], np.float64)
 
@@ -294,8 +309,21 @@ def boolean_rule(x: np.ndarray, terms: Sequence[Sequence[int]]) -> np.ndarray:
     Returns:
       ``(n,)`` int32 labels.
     """
+    shape, _ = check_real_array(x, "x")
+    if len(shape) != 2 or not shape[1]:
+        raise JaxinterInputError(f"x: expected shape (n, d) with d >= 1, got {shape}")
+    terms = check_terms(terms, shape[1])
     x = np.asarray(x) > 0.5
     return np.any([np.all(x[:, list(t)], axis=1) for t in terms], axis=0).astype(np.int32)
+
+
+def check_terms(terms, n_features: int) -> tuple[tuple[int, ...], ...]:
+    """Boolean rule terms as a tuple of non-empty tuples of feature indices in
+    ``0..n_features - 1``."""
+    if isinstance(terms, str | bytes) or not isinstance(terms, Sequence) or not terms:
+        raise JaxinterInputError(f"terms: expected a non-empty list of index tuples, got {terms!r}")
+    return tuple(check_int_list(t, f"terms[{i}]", 0, n_features - 1)
+                 for i, t in enumerate(terms))
 
 
 def load_boolean(
@@ -312,12 +340,12 @@ def load_boolean(
     ``info["terms"]`` is the rule: the label's AND interactions (from the 0 baseline) are
     exactly the unions of terms, with inclusion-exclusion signs.
     """
-    terms = tuple(tuple(int(i) for i in t) for t in terms)
-    if not terms or any(not t or min(t) < 0 or max(t) >= n_features for t in terms):
-        raise JaxinterInputError(
-            f"terms: expected non-empty tuples of feature indices in 0..{n_features - 1}, "
-            f"got {terms}"
-        )
+    check_int(n_features, "n_features", 1)
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        check_int(value, name, 1)
+    check_number(p, "p", 0, 1)
+    check_seed(seed)
+    terms = check_terms(terms, n_features)
     rng = np.random.default_rng(seed)
     x = (rng.random((n_train + n_test, n_features)) < p).astype(np.float32)
     y = boolean_rule(x, terms)
@@ -338,11 +366,10 @@ def add_label_noise(labels, fraction: float, num_classes: int, seed: int) -> np.
     Returns:
       ``(n,)`` int32 noisy labels.
     """
-    if num_classes < 2:
-        raise JaxinterInputError(f"num_classes: need at least 2 classes, got {num_classes}")
+    check_int(num_classes, "num_classes", 2, MAX_CLASSES)
+    check_number(fraction, "fraction", 0, 1)
+    check_seed(seed)
     labels = check_labels(labels, num_classes=num_classes)
-    if not 0.0 <= fraction <= 1.0:
-        raise JaxinterInputError(f"fraction: expected a value in [0, 1], got {fraction}")
     rng = np.random.default_rng(seed)
     n_noisy = round(fraction * labels.size)
     idx = rng.choice(labels.size, n_noisy, replace=False)

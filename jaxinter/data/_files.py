@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_number, check_seed
 from ._datasets import Dataset, finish, stratified_split
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -38,6 +39,12 @@ def load_data_file(path, *, label_column: str = "label", test_fraction: float = 
     Raises:
       JaxinterInputError: naming the file and the missing key, column or bad value.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise JaxinterInputError(f"path: expected a file path, got {path!r}")
+    if not isinstance(label_column, str) or not label_column:
+        raise JaxinterInputError(f"label_column: expected a column name, got {label_column!r}")
+    check_number(test_fraction, "test_fraction", 0, 1, low_open=True, high_open=True)
+    check_seed(seed)
     path = Path(path).expanduser()
     if not path.is_file():
         raise JaxinterInputError(f"path: no file {path}")

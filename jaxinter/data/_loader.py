@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_choice
 from ._datasets import (
     Dataset,
     load_boolean,
@@ -46,10 +46,7 @@ def load_dataset(name: str, path=None, **options) -> Dataset:
       JaxinterInputError: on an unknown name or option, a path for a built-in dataset, or
         unreadable files (naming the file and the key or column).
     """
-    if name not in DATASETS:
-        raise JaxinterInputError(
-            f"name: unknown dataset {name!r}; expected one of {list(DATASETS)}"
-        )
+    check_choice(name, "name", DATASETS)
     loader = DATASETS[name]
     if name in PATH_DATASETS:
         return loader(path, **options)

@@ -18,11 +18,11 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from ..distributed import default_mesh, pad_to_multiple, replicate, shard_rows, split_axis
-from ..errors import JaxinterInputError, check_choice, check_game, n_players_from_size
+from ..errors import JaxinterInputError, check_choice, check_game, check_int, check_number
 from ._admm import admm_and_or, warm_games
 from ._andor_lp import and_or_lp
 from ._andor_published import published
-from ._andor_result import AndOrResult, error_bound
+from ._andor_result import AndOrResult, error_bound_kernel
 from ._transforms import moebius_kernel
 
 METHODS = ("default", "lp", "published")
@@ -80,14 +80,9 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     Returns:
       An :class:`AndOrResult` whose arrays keep the batch axes of v.
     """
+    check_options(method=method, c_q=c_q, steps=steps, tol=tol, slots=slots, rho=rho,
+                  beta=beta, relax=relax, check_every=check_every, restarts=restarts, lr=lr)
     v, n = check_game(v, "v", check_values=check_values)
-    if method not in METHODS:
-        raise JaxinterInputError(f"method: expected one of {METHODS}, got {method!r}")
-    if not np.isfinite(c_q) or c_q < 0:
-        raise JaxinterInputError(f"c_q: expected a finite number >= 0, got {c_q!r}")
-    for name, value in (("steps", steps), ("slots", slots)):
-        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
-            raise JaxinterInputError(f"{name}: expected a positive integer, got {value!r}")
     if init is not None:
         check_init(init, v.shape)
     check_choice(warm_start, "warm_start", WARM_STARTS)
@@ -96,16 +91,11 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
             f"warm_start: expected games (K, ..., 2**n) with a family axis, got shape {v.shape}")
     if mesh is not None:
         split_axis(mesh, mesh_axis)
-    kappa = error_bound(v, c_q)
+    kappa = error_bound_kernel(v, c_q)  # v and c_q checked above
     if method == "lp":
         return and_or_lp(v, kappa)
     if method == "published":
         return published(v, kappa, n=n, steps=int(steps or 10_000), lr=float(lr))
-    for name, value in (("tol", tol), ("rho", rho), ("beta", beta)):
-        if not value > 0:
-            raise JaxinterInputError(f"{name}: expected a positive number, got {value!r}")
-    if not 0 < relax < 2:
-        raise JaxinterInputError(f"relax: expected a number in (0, 2), got {relax!r}")
     steps = int(steps or default_steps(n))
     check_every = int(min(check_every, steps))
     options = dict(c_q=float(c_q), slots=slots, n=n, rho=float(rho), beta=float(beta),
@@ -131,7 +121,7 @@ def _solve_block(v, tol, init, *, c_q, slots, warm_start, **options) -> AndOrRes
     if init is not None:
         warm = warm_games(jax.tree.map(lambda x: x.reshape((games,) + x.shape[len(batch):]),
                                        init), v.dtype)
-    result = admm_and_or(flat, error_bound(flat, c_q), tol, warm,
+    result = admm_and_or(flat, error_bound_kernel(flat, c_q), tol, warm,
                          family_sources(batch, warm_start), slots=slots, **options)
     return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
 
@@ -175,6 +165,22 @@ def _solve_on_mesh(options, v, tol, init, mesh, mesh_axis) -> AndOrResult:
     return result if games == v.shape[0] else jax.tree.map(lambda x: x[:games], result)
 
 
+def check_options(*, method, c_q, steps, tol, slots, rho, beta, relax, check_every, restarts,
+                  lr) -> None:
+    """Validate the hyperparameters of :func:`and_or` (JaxinterInputError naming the first bad
+    one)."""
+    check_choice(method, "method", METHODS)
+    check_number(c_q, "c_q", 0)
+    check_int(steps, "steps", 1, optional=True)
+    check_int(slots, "slots", 1, optional=True)
+    check_int(check_every, "check_every", 1)
+    for name, value in (("tol", tol), ("rho", rho), ("beta", beta), ("lr", lr)):
+        check_number(value, name, 0, low_open=True)
+    check_number(relax, "relax", 0, 2, low_open=True, high_open=True)
+    if not isinstance(restarts, bool):
+        raise JaxinterInputError(f"restarts: expected True or False, got {restarts!r}")
+
+
 def default_steps(n: int) -> int:
     """Default iteration budget of the "default" method: 4000 * 1.75**((n - 8) / 2), >= 2000."""
     return max(2000, int(4000 * 1.75 ** ((n - 8) / 2)))
@@ -209,12 +215,11 @@ def extract_interactions(v, kind: str = "andor", **options) -> tuple[jax.Array, 
     ``c_q``, ``steps`` ...). kind "and": plain AND (Harsanyi) interactions of v, the cheap
     setting, with i_or = 0 (no options).
     """
+    check_choice(kind, "kind", KINDS)
     if kind == "andor":
         result = and_or(v, **options)
         return result.i_and, result.i_or
-    if kind != "and":
-        raise JaxinterInputError(f"kind: expected one of {KINDS}, got {kind!r}")
     if options:
         raise JaxinterInputError(f"options: kind 'and' takes none, got {sorted(options)}")
-    n = n_players_from_size(v.shape[-1], "v")
+    v, n = check_game(v, "v")
     return moebius_kernel(v, n), jnp.zeros_like(v)

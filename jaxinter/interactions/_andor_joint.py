@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from ..errors import JaxinterInputError, check_game
+from ..errors import JaxinterInputError, check_axis, check_game, check_int, check_number
 from ._andor_result import fold, l1_objective
 
 
@@ -103,12 +103,15 @@ def and_or_joint(v, *, model_axis: int = 0, sample_axis: int | None = None, c_q:
     v, n = check_game(v, "v")
     if v.ndim < 2:
         raise JaxinterInputError("v: expected a model axis and a subset axis, got 1-d games")
-    model_axis = model_axis % v.ndim
+    model_axis = check_axis(model_axis, "model_axis", v.ndim)
+    sample_axis = check_axis(sample_axis, "sample_axis", v.ndim, optional=True)
+    c_q, c_g, alpha = (check_number(x, k, 0) for x, k in ((c_q, "c_q"), (c_g, "c_g"),
+                                                           (alpha, "alpha")))
+    steps, lr = check_int(steps, "steps", 1), check_number(lr, "lr", 0, low_open=True)
     if model_axis == v.ndim - 1:
         raise JaxinterInputError("model_axis: must not be the subset (last) axis")
     spread = jnp.abs(v[..., -1] - v[..., 0])
     if sample_axis is not None:
-        sample_axis = sample_axis % v.ndim
         if sample_axis in (model_axis, v.ndim - 1):
             raise JaxinterInputError("sample_axis: must differ from model_axis and the subset axis")
         bound = c_g * jnp.broadcast_to(jnp.mean(spread, sample_axis, keepdims=True), spread.shape)

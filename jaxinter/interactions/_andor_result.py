@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from ..errors import check_game, check_number
 from ._subsets import orders_np
 from ._transforms import moebius_kernel, or_kernel
 
@@ -97,4 +98,11 @@ def make_result(v, q, g, kappa, history, lower_bound, residual, steps, n,
 
 def error_bound(v: jax.Array, c_q: float) -> jax.Array:
     """kappa = c_q |v(N) - v(empty)| for games (..., 2**n) -> (...)."""
+    check_number(c_q, "c_q", 0)
+    v, _ = check_game(v, "v")
+    return error_bound_kernel(v, c_q)
+
+
+def error_bound_kernel(v: jax.Array, c_q: float) -> jax.Array:
+    """Unchecked :func:`error_bound`, for callers that validated ``v`` and ``c_q``."""
     return c_q * jnp.abs(v[..., -1] - v[..., 0])

@@ -4,17 +4,28 @@
 - shapiq: subsets ordered by size, then lexicographically by player tuple.
 - Published PyTorch research code: most-significant bit first (player 0 is the highest bit).
 
-This is the only module that reorders subsets; see
+This is the only module that reorders subsets. Reordering accepts any numeric values (NaN
+and infinities are moved like any other value) and works under ``jit`` (then it returns a
+traced array instead of a numpy one); see
 docs/conventions.md#other-libraries-orderings.
 """
 
 from __future__ import annotations
 
 import itertools
+from math import comb
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from ..errors import JaxinterInputError, n_players_from_size
+from ..errors import (
+    MAX_PLAYERS,
+    JaxinterInputError,
+    array_spec,
+    check_int,
+    n_players_from_size,
+)
 from ._subsets import subset_index
 
 
@@ -29,7 +40,9 @@ def shapiq_order(n: int, max_order: int | None = None, min_order: int = 0) -> np
     Returns:
       ``(number of subsets,)`` int64 indices, by size, then lexicographically.
     """
-    max_order = n if max_order is None else max_order
+    n = check_int(n, "n", 1, MAX_PLAYERS)
+    max_order = n if max_order is None else check_int(max_order, "max_order", 0, n)
+    check_int(min_order, "min_order", 0, max_order)
     return np.array(
         [
             subset_index(c)
@@ -52,8 +65,7 @@ def to_shapiq(values, max_order: int | None = None, min_order: int = 0) -> np.nd
       ``(..., m)`` numpy values of the subsets of sizes ``min_order..max_order`` in shapiq's
       ordering.
     """
-    values = np.asarray(values)
-    n = n_players_from_size(values.shape[-1], "values")
+    values, n = _game_array(values)
     return values[..., shapiq_order(n, max_order, min_order)]
 
 
@@ -70,14 +82,20 @@ def from_shapiq(values, n: int, max_order: int | None = None, min_order: int = 0
     Returns:
       ``(..., 2**n)`` numpy values in our ordering; subsets not present are 0.
     """
-    values = np.asarray(values)
-    order = shapiq_order(n, max_order, min_order)
-    if values.shape[-1] != order.size:
+    shape, dtype = array_spec(values, "values")
+    n = check_int(n, "n", 1, MAX_PLAYERS)
+    top = n if max_order is None else check_int(max_order, "max_order", 0, n)
+    check_int(min_order, "min_order", 0, top)
+    size = sum(comb(n, k) for k in range(min_order, top + 1))  # before listing the subsets
+    if not shape or shape[-1] != size:
         raise JaxinterInputError(
-            f"values: expected {order.size} entries on the last axis (n = {n}, orders "
-            f"{min_order}..{n if max_order is None else max_order}), got {values.shape[-1]}"
+            f"values: expected {size} entries on the last axis (n = {n}, orders "
+            f"{min_order}..{top}), got shape {shape}"
         )
-    out = np.zeros(values.shape[:-1] + (2**n,), dtype=values.dtype)
+    order = shapiq_order(n, max_order, min_order)
+    if isinstance(values, jax.core.Tracer):
+        return jnp.zeros(shape[:-1] + (2**n,), dtype).at[..., order].set(values)
+    out = np.zeros(shape[:-1] + (2**n,), dtype=dtype)
     out[..., order] = values
     return out
 
@@ -93,6 +111,7 @@ def from_shapiq_values(interaction_values, n: int) -> np.ndarray:
     Returns:
       ``(2**n,)`` float64 numpy values; subsets not present are 0.
     """
+    n = check_int(n, "n", 1, MAX_PLAYERS)
     out = np.zeros(2**n, dtype=np.float64)
     for players, position in interaction_values.interaction_lookup.items():
         out[subset_index(players)] = interaction_values.values[position]
@@ -111,6 +130,7 @@ def msb_permutation(n: int) -> np.ndarray:
     Returns:
       ``(2**n,)`` int64 indices.
     """
+    n = check_int(n, "n", 1, MAX_PLAYERS)
     idx = np.arange(2**n, dtype=np.int64)
     rev = np.zeros_like(idx)
     for i in range(n):
@@ -129,8 +149,19 @@ def to_msb(values) -> np.ndarray:
     Returns:
       ``(..., 2**n)`` numpy values in the other ordering.
     """
-    values = np.asarray(values)
-    return values[..., msb_permutation(n_players_from_size(values.shape[-1], "values"))]
+    values, n = _game_array(values)
+    return values[..., msb_permutation(n)]
+
+
+def _game_array(values):
+    """``(values, n)`` of games ``(..., 2**n)``, checked from the shape and dtype alone: numpy
+    for concrete inputs, the tracer itself under ``jit`` (so that reordering works
+    under ``jit``)."""
+    shape, _ = array_spec(values, "values")
+    if not shape:
+        raise JaxinterInputError("values: expected shape (..., 2**n), got a scalar")
+    n = n_players_from_size(shape[-1], "values")
+    return (values if isinstance(values, jax.core.Tracer) else np.asarray(values)), n
 
 
 from_msb = to_msb  # the bit reversal is its own inverse

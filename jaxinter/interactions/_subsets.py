@@ -8,11 +8,13 @@ docs/conventions.md#subsets-are-bitmasks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import MAX_PLAYERS, JaxinterInputError, check_int
 
 
 def subset_indices(n: int, start: int = 0, size: int | None = None) -> jax.Array:
@@ -26,6 +28,7 @@ def subset_indices(n: int, start: int = 0, size: int | None = None) -> jax.Array
     Returns:
       ``(size,)`` int32 indices ``start .. start + size - 1``.
     """
+    check_int(n, "n", 1, MAX_PLAYERS)
     size = 2**n - start if size is None else size
     return start + jnp.arange(size, dtype=jnp.int32)
 
@@ -67,7 +70,7 @@ def subset_orders(n: int) -> jax.Array:
     Returns:
       ``(2**n,)`` int32 orders.
     """
-    return jax.lax.population_count(subset_indices(n))
+    return jax.lax.population_count(subset_indices(n))  # n checked there
 
 
 def orders_np(n: int) -> np.ndarray:
@@ -79,6 +82,7 @@ def orders_np(n: int) -> np.ndarray:
     Returns:
       ``(2**n,)`` int32 numpy orders.
     """
+    check_int(n, "n", 1, MAX_PLAYERS)
     return np.bitwise_count(np.arange(2**n, dtype=np.int64)).astype(np.int32)
 
 
@@ -119,10 +123,12 @@ def subset_index(players, n: int | None = None) -> int:
     Returns:
       The integer index, bit i set for each player i.
     """
+    n = check_int(n, "n", 1, MAX_PLAYERS, optional=True)
+    if isinstance(players, str | bytes) or not isinstance(players, Iterable):
+        raise JaxinterInputError(f"players: expected an iterable of player ids, got {players!r}")
     index = 0
     for p in players:
-        if n is not None and not 0 <= p < n:
-            raise JaxinterInputError(f"players: player {p} outside 0..{n - 1}")
+        check_int(p, "players", 0, None if n is None else n - 1)
         index |= 1 << int(p)
     return index
 
@@ -136,4 +142,5 @@ def players_of(index: int) -> tuple[int, ...]:
     Returns:
       Sorted tuple of player ids.
     """
+    index = check_int(index, "index", 0)
     return tuple(i for i in range(int(index).bit_length()) if (int(index) >> i) & 1)

@@ -24,13 +24,12 @@ from math import comb
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import scipy.special
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from ..distributed import pad_to_multiple, shard_rows, split_axis
-from ..errors import JaxinterInputError, check_choice, check_game, device_scalars
+from ..errors import JaxinterInputError, check_choice, check_game, check_int, device_scalars
 from ._layouts import SplitAxis, WholeAxis
 
 # ---------------------------------------------------------------------------------------------
@@ -347,8 +346,7 @@ def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bo
     """
     u, n = check_game(u, "u", check_values=check_values)
     _index_weight(index, 0)  # validates the name
-    if not isinstance(order, int | np.integer) or not 1 <= order <= n:
-        raise JaxinterInputError(f"order: expected an integer in 1..{n}, got {order!r}")
+    check_int(order, "order", 1, n)
     if mesh is not None:
         return _on_mesh(_index, u, n, mesh, mesh_axis, shard, index=index, order=int(order))
     return _index_kernel(u, n, index, int(order))

@@ -8,6 +8,7 @@ half-written file behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import zipfile
@@ -79,6 +80,7 @@ def save_tree(path: Path, tree) -> Path:
       ``path``.
     """
     arrays = tree_to_arrays(tree)
+    arrays[_CHECKSUM] = np.asarray(_checksum(arrays))
     return write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
@@ -91,9 +93,20 @@ def load_tree(path: Path, like):
 
     Returns:
       Pytree of the structure of ``like``.
+
+    Raises:
+      ValueError: when the file is unreadable (truncated) or fails the checksum that
+        ``save_tree`` stored with it (damaged).
     """
-    with np.load(Path(path)) as data:
-        return tree_from_arrays(data, like)
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"path: {path} is unreadable (truncated or not an .npz file)") from err
+    stored = arrays.pop(_CHECKSUM, None)
+    if stored is not None and str(stored) != _checksum(arrays):
+        raise ValueError(f"path: {path} fails its checksum (damaged)")
+    return tree_from_arrays(arrays, like)
 
 
 def save_json(path: Path, obj) -> Path:
@@ -128,9 +141,14 @@ class StageCache:
       settings.
 
     Safe under interruption: every stage is written atomically, together with its ``depends``
-    (one file), the config stamp is written only after stale stages are gone, leftover
-    temporary files are removed on open, and a stage file that cannot be read (e.g. truncated
-    by a crash of the machine) counts as missing, so it is recomputed.
+    (one file), the config stamp is written only after stale stages are gone, and leftover
+    temporary files are removed on open.
+
+    Integrity: every stage file also records its identity (the stage key and its ``depends``)
+    and a SHA-256 checksum of its arrays. On ``get``, a file that cannot be read (truncated by
+    a crash), whose checksum does not match (a flipped bit) or that holds another stage (e.g.
+    ``layer_3.npz`` copied over ``layer_2.npz``) is reported in one line on stderr, deleted and
+    counts as missing, so it is recomputed.
 
     Args:
       folder: where the stage files live (created if needed).
@@ -173,18 +191,26 @@ class StageCache:
         """
         path = self._path(key)
         try:
-            with np.load(path) as data:
-                if depends is not None and (
-                    _DEPENDS not in data.files
-                    or json.loads(str(data[_DEPENDS])) != _canonical(depends)
-                ):
-                    return None
-                return {k: data[k] for k in data.files if k != _DEPENDS}
+            with np.load(path, allow_pickle=False) as data:
+                stored = {k: data[k] for k in data.files}
         except FileNotFoundError:
             return None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-            path.unlink(missing_ok=True)  # unreadable: recompute this stage
+            return self._discard(key, "unreadable (truncated or not an .npz file)")
+        problem = _integrity_problem(key, stored)
+        if problem:
+            return self._discard(key, problem)
+        if depends is not None and (
+            _DEPENDS not in stored or json.loads(str(stored[_DEPENDS])) != _canonical(depends)
+        ):
             return None
+        return {k: v for k, v in stored.items() if k not in _RESERVED}
+
+    def _discard(self, key: str, problem: str) -> None:
+        """Report a damaged stage file in one line, delete it; None: the stage is missing."""
+        log(f"[{self.label}] {key}: cache file {problem}; recomputing")
+        self._path(key).unlink(missing_ok=True)
+        return None
 
     def get_or_compute(self, key: str, compute: Callable[[], dict],
                        depends: dict | None = None) -> dict:
@@ -216,15 +242,44 @@ class StageCache:
           arrays: ``{name: array}``.
           depends: the options the stage depends on, stored in the same file.
         """
-        if _DEPENDS in arrays:
-            raise ValueError(f"arrays: the name {_DEPENDS!r} is reserved")
+        reserved = _RESERVED & set(arrays)
+        if reserved:
+            raise ValueError(f"arrays: the names {sorted(reserved)} are reserved")
         arrays = {k: np.asarray(v) for k, v in arrays.items()}
         if depends is not None:
             arrays[_DEPENDS] = np.asarray(json.dumps(_canonical(depends), sort_keys=True))
+        arrays[_IDENTITY] = np.asarray(json.dumps({"stage": key, "sha256": _checksum(arrays)}))
         write_atomic(self._path(key), lambda f: np.savez(f, **arrays))
 
 
 _DEPENDS = "__depends__"  # entry of a stage file holding its dependencies (JSON text)
+_IDENTITY = "__identity__"  # entry holding the stage key and the checksum (JSON text)
+_RESERVED = frozenset({_DEPENDS, _IDENTITY})
+_CHECKSUM = "__sha256__"  # entry of a save_tree file holding the checksum of its arrays
+
+
+def _checksum(arrays: dict) -> str:
+    """SHA-256 of named arrays (names, dtypes, shapes and bytes, in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def _integrity_problem(key: str, stored: dict) -> str:
+    """Why a loaded stage file cannot be trusted ("" when it can)."""
+    try:
+        identity = json.loads(str(stored[_IDENTITY]))
+        stage, checksum = identity["stage"], identity["sha256"]
+    except (KeyError, ValueError, TypeError):
+        return "has no identity record (written by an older version or damaged)"
+    if stage != key:
+        return f"holds stage {stage!r}, not {key!r} (a swapped file)"
+    if checksum != _checksum({k: v for k, v in stored.items() if k != _IDENTITY}):
+        return "fails its checksum (damaged)"
+    return ""
 
 
 def _canonical(obj):

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..errors import JaxinterInputError
 from ._files import to_jsonable
 
 
@@ -30,16 +31,21 @@ def labeled(values, axes: Sequence[str], coords: Mapping[str, Sequence] | None =
       ``{"axes", "coords", "values"}`` (plus ``"description"``), ready for JSON.
     """
     array = np.asarray(values)
+    if isinstance(axes, str) or not isinstance(axes, Sequence) or not all(
+            isinstance(a, str) for a in axes):
+        raise JaxinterInputError(f"axes: expected a list of axis names, got {axes!r}")
     axes = list(axes)
     if array.ndim != len(axes):
-        raise ValueError(f"axes: {len(axes)} names for an array of {array.ndim} dimensions")
+        raise JaxinterInputError(
+            f"axes: {len(axes)} names for an array of {array.ndim} dimensions")
     coords = {k: list(v) for k, v in (coords or {}).items()}
     for name, labels in coords.items():
         if name not in axes:
-            raise ValueError(f"coords: {name!r} is not one of the axes {axes}")
+            raise JaxinterInputError(f"coords: {name!r} is not one of the axes {axes}")
         size = array.shape[axes.index(name)]
         if len(labels) != size:
-            raise ValueError(f"coords: {len(labels)} labels for axis {name!r} of size {size}")
+            raise JaxinterInputError(
+                f"coords: {len(labels)} labels for axis {name!r} of size {size}")
     out = {"axes": axes, "coords": to_jsonable(coords), "values": to_jsonable(array)}
     if description:
         out["description"] = description

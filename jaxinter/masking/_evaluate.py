@@ -39,7 +39,7 @@ from ..distributed import (
     shard_rows,
     split_axis,
 )
-from ..errors import JaxinterInputError, check_finite, check_floating
+from ..errors import JaxinterInputError, check_finite, check_floating, check_int
 from ._players import Players, check_baseline
 from ._scores import check_target, get_score
 
@@ -336,8 +336,12 @@ def _evaluate(
     mesh,
     mesh_axis,
 ):
+    if not callable(fn):
+        raise JaxinterInputError(f"{'captured_fn' if captured else 'apply_fn'}: expected a "
+                                 f"function of a batch of inputs, got {fn!r}")
     if not isinstance(players, Players):
         raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
+    check_int(chunk_size, "chunk_size", 1)
     x = check_floating(x, "x")
     shape = players.input_shape
     if x.ndim != len(shape) + 1 or x.shape[1:] != shape:
@@ -353,8 +357,6 @@ def _evaluate(
             f"but x has {samples}"
         )
     baseline = check_baseline(baseline, shape, samples).astype(x.dtype)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise JaxinterInputError(f"chunk_size: expected a positive int, got {chunk_size!r}")
     if not include_output and not readouts:
         raise JaxinterInputError("readouts: nothing to score (no readouts, include_output=False)")
     score_fn = get_score(score)

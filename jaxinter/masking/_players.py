@@ -31,18 +31,17 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ..errors import MAX_PLAYERS, JaxinterInputError, check_finite, check_floating
+from ..errors import (
+    MAX_PLAYERS,
+    JaxinterInputError,
+    check_finite,
+    check_floating,
+    check_int,
+    check_int_list,
+    check_real_array,
+    check_real_dtype,
+)
 from ..interactions._subsets import masks_of
-
-
-def _shape(input_shape, name: str = "input_shape") -> tuple[int, ...]:
-    try:
-        shape = tuple(int(d) for d in input_shape)
-    except TypeError as err:
-        raise JaxinterInputError(f"{name}: expected a tuple of ints, got {input_shape!r}") from err
-    if not shape or min(shape) < 1:
-        raise JaxinterInputError(f"{name}: expected positive dimensions, got {shape}")
-    return shape
 
 
 def _check_nonempty(items, name: str, what: str) -> None:
@@ -101,7 +100,7 @@ class Players:
         Returns:
           Shared ``Players`` with ``n = len(groups)``.
         """
-        shape = _shape(input_shape)
+        shape = check_int_list(input_shape, "input_shape", 1)
         size = prod(shape)
         _check_nonempty(groups, "groups", "a non-empty list of lists of flat indices")
         assignment = np.full(size, -1, dtype=np.int32)
@@ -148,9 +147,10 @@ class Players:
         Returns:
           Shared ``Players``.
         """
-        size = prod(_shape(input_shape))
-        features = range(size) if features is None else features
-        return cls.from_groups([[int(f)] for f in features], input_shape)
+        size = prod(check_int_list(input_shape, "input_shape", 1))
+        features = range(size) if features is None else check_int_list(
+            features, "features", 0, size - 1, distinct=True)
+        return cls.from_groups([[f] for f in features], input_shape)
 
     @classmethod
     def tokens(cls, input_shape, positions: Sequence[int | Sequence[int]]) -> Players:
@@ -164,7 +164,7 @@ class Players:
         Returns:
           Shared ``Players`` with ``n = len(positions)``.
         """
-        shape = _shape(input_shape)
+        shape = check_int_list(input_shape, "input_shape", 1)
         if len(shape) < 2:
             raise JaxinterInputError(
                 f"input_shape: token players need (tokens, embedding...), got {shape}"
@@ -209,7 +209,7 @@ class Players:
         Returns:
           Shared or per-sample ``Players``.
         """
-        shape = _shape(input_shape)
+        shape = check_int_list(input_shape, "input_shape", 1)
         cell, (rows, cols) = _patch_cells(shape, patch_size)
         ids = np.asarray(patch_ids)
         if ids.ndim not in (1, 2) or ids.shape[-1] == 0:
@@ -358,8 +358,10 @@ def patch_scores(x, patch_size, baseline=None, rule: str = "deviation") -> np.nd
     Returns:
       ``(samples, cells)`` float64 numpy scores, cells numbered row-major.
     """
+    check_real_dtype(x, "x")
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim < 3:
+    check_finite(x, "x")
+    if x.ndim < 3 or not x.size:
         raise JaxinterInputError(f"x: expected (samples, H, W, ...), got shape {x.shape}")
     cell, (rows, cols) = _patch_cells(x.shape[1:], patch_size)
     flat = x.reshape(len(x), -1)
@@ -392,8 +394,7 @@ def salient_patch_ids(x, patch_size, n: int, baseline=None, rule: str = "deviati
       ``(samples, n)`` int32 cell ids in ascending order.
     """
     scores = patch_scores(x, patch_size, baseline, rule)
-    if not 1 <= n <= scores.shape[1]:
-        raise JaxinterInputError(f"n: expected 1..{scores.shape[1]} patches, got {n}")
+    check_int(n, "n", 1, scores.shape[1])
     top = np.argsort(-scores, axis=1, kind="stable")[:, :n]
     return np.sort(top, axis=1).astype(np.int32)
 
@@ -411,7 +412,7 @@ def zero_baseline(input_shape, dtype=jnp.float32) -> jax.Array:
     Returns:
       Zeros of shape ``input_shape``.
     """
-    return jnp.zeros(_shape(input_shape), dtype)
+    return jnp.zeros(check_int_list(input_shape, "input_shape", 1), dtype)
 
 
 def mean_baseline(data) -> jax.Array:
@@ -426,6 +427,7 @@ def mean_baseline(data) -> jax.Array:
     data = check_floating(data, "data")
     if data.ndim < 2 or data.shape[0] == 0:
         raise JaxinterInputError(f"data: expected (num, *input_shape), got shape {data.shape}")
+    check_finite(data, "data")
     return data.mean(axis=0)
 
 
@@ -442,6 +444,8 @@ def shift_baseline(x, delta) -> jax.Array:
       Array of the shape of x.
     """
     x = check_floating(x, "x")
+    check_finite(x, "x")
+    check_real_array(delta, "delta")
     delta = jnp.asarray(delta, x.dtype)
     check_finite(delta, "delta")
     if bool(jnp.any(delta < 0)):
@@ -460,10 +464,7 @@ def token_baseline(embedding, num_tokens: int) -> jax.Array:
       ``(num_tokens, *embedding_shape)``.
     """
     embedding = check_floating(embedding, "embedding")
-    if not isinstance(num_tokens, int | np.integer) or isinstance(num_tokens, bool):
-        raise JaxinterInputError(f"num_tokens: expected a positive int, got {num_tokens!r}")
-    if num_tokens < 1:
-        raise JaxinterInputError(f"num_tokens: expected a positive int, got {num_tokens!r}")
+    check_int(num_tokens, "num_tokens", 1)
     return jnp.broadcast_to(embedding, (int(num_tokens),) + embedding.shape)
 
 

@@ -5,7 +5,8 @@ logits' dtype. A single-logit binary model (``classes == 1``, p(y=1) = sigmoid(z
 the two-class model with logits ``(0, z)``: the target's logit is ``+z`` for y = 1 and ``-z`` for
 y = 0 (relative to the other class), so its log-odds are ``+/- z``.
 
-The functions are pure and jit-able; called on concrete targets they check the label range.
+The functions are pure and jit-able; shapes and dtypes are checked on tracers too, values
+(finite logits, labels in range) only on concrete arrays.
 Use ``get_score`` to look a score up by name ("log_odds", "logit", "probability"). See
 docs/math/interactions.md#scores-of-a-classifier.
 """
@@ -18,7 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import JaxinterInputError, is_device_array, value_range
+from ..errors import (
+    JaxinterInputError,
+    array_spec,
+    check_finite,
+    check_real_dtype,
+    is_device_array,
+    value_range,
+)
 
 
 def check_target(target, num_classes: int, name: str = "target") -> None:
@@ -32,11 +40,12 @@ def check_target(target, num_classes: int, name: str = "target") -> None:
     Raises:
       JaxinterInputError: on a non-integer dtype or a label out of range.
     """
+    _, dtype = array_spec(target, name)
+    if not np.issubdtype(dtype, np.integer):
+        raise JaxinterInputError(f"{name}: expected integer class labels, got dtype {dtype}")
     if isinstance(target, jax.core.Tracer):
         return
     t = target if is_device_array(target) else np.asarray(target)
-    if not np.issubdtype(t.dtype, np.integer):
-        raise JaxinterInputError(f"{name}: expected integer class labels, got dtype {t.dtype}")
     classes = max(num_classes, 2)  # a single logit is a binary model with labels 0/1
     low, high = value_range(t) if t.size else (0, 0)
     if low < 0 or high >= classes:
@@ -47,9 +56,25 @@ def check_target(target, num_classes: int, name: str = "target") -> None:
         )
 
 
-def _target(target, logits):
-    check_target(target, jnp.shape(logits)[-1])
-    return jnp.asarray(target)
+def _inputs(logits, target):
+    """``(logits, target)`` as jax arrays, checked from their shapes and dtypes (and, when
+    concrete, their values: finite logits, labels in range)."""
+    shape, _ = check_real_dtype(logits, "logits")
+    if not shape or not shape[-1]:
+        raise JaxinterInputError(f"logits: expected shape (..., classes), got {shape}")
+    check_target(target, shape[-1])
+    target_shape, _ = array_spec(target, "target")
+    try:
+        if len(target_shape) != len(shape) - 1:
+            raise ValueError
+        jnp.broadcast_shapes(target_shape, shape[:-1])
+    except ValueError as err:
+        raise JaxinterInputError(
+            f"target: expected the logits' batch shape {shape[:-1]}, got {target_shape}"
+        ) from err
+    logits = jnp.asarray(logits)
+    check_finite(logits, "logits")
+    return logits, jnp.asarray(target)
 
 
 def _two_class(logits, target):
@@ -71,7 +96,7 @@ def log_odds(logits, target) -> jax.Array:
     Returns:
       ``(...)`` scores in the logits' dtype.
     """
-    logits, target = jnp.asarray(logits), _target(target, logits)
+    logits, target = _inputs(logits, target)
     if logits.shape[-1] == 1:
         return _two_class(logits, target)
     others = jnp.arange(logits.shape[-1]) != target[..., None]
@@ -89,7 +114,7 @@ def logit(logits, target) -> jax.Array:
     Returns:
       ``(...)`` scores in the logits' dtype.
     """
-    logits, target = jnp.asarray(logits), _target(target, logits)
+    logits, target = _inputs(logits, target)
     if logits.shape[-1] == 1:
         return _two_class(logits, target)
     return jnp.take_along_axis(logits, target[..., None], axis=-1)[..., 0]
@@ -105,7 +130,7 @@ def probability(logits, target) -> jax.Array:
     Returns:
       ``(...)`` probabilities in the logits' dtype.
     """
-    logits, target = jnp.asarray(logits), _target(target, logits)
+    logits, target = _inputs(logits, target)
     if logits.shape[-1] == 1:
         return jax.nn.sigmoid(_two_class(logits, target))
     return jnp.take_along_axis(jax.nn.softmax(logits, axis=-1), target[..., None], axis=-1)[..., 0]

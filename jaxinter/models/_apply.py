@@ -8,7 +8,7 @@ from functools import lru_cache
 import jax
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_int, check_real_array
 
 
 @lru_cache(maxsize=32)
@@ -30,12 +30,14 @@ def apply_in_batches(fn: Callable, x, *params, batch_size: int = 512):
     Returns:
       The pytree of ``fn`` with numpy leaves of leading size n.
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise JaxinterInputError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+    if not callable(fn):
+        raise JaxinterInputError(f"fn: expected a function of a batch, got {fn!r}")
+    check_int(batch_size, "batch_size", 1)
+    shape, _ = check_real_array(x, "x")
     x = np.asarray(x)
-    n = x.shape[0]
-    if n == 0:
+    if not shape or shape[0] == 0:
         raise JaxinterInputError("x: expected at least one sample, got none")
+    n = x.shape[0]
     batch = min(batch_size, n)
     try:
         run = _jitted(fn)

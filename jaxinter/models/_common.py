@@ -7,16 +7,13 @@ Linen ``batch_stats[path]`` <-> NNX ``nnx.BatchStat`` at the same path.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx, traverse_util
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_choice, check_int, check_number
 
 ACTIVATIONS = ("relu", "erf", "tanh", "quadratic", "linear")
 QUADRATIC_ALPHA = 0.5  # default alpha of the quadratic activation z + alpha z**2
@@ -39,7 +36,7 @@ def activation(name: str, alpha: float = QUADRATIC_ALPHA) -> Callable[[jax.Array
     Returns:
       A function mapping an array of any shape to an array of the same shape and dtype.
     """
-    check_activation(name, alpha)
+    check_activation(name, alpha, argument="name")
     if name == "relu":
         return jax.nn.relu
     if name == "erf":
@@ -51,19 +48,18 @@ def activation(name: str, alpha: float = QUADRATIC_ALPHA) -> Callable[[jax.Array
     return lambda z: z
 
 
-def check_activation(name, alpha=QUADRATIC_ALPHA, choices=ACTIVATIONS) -> None:
-    """Raise unless ``name`` is one of ``choices`` and ``alpha`` a finite real number."""
-    if name not in choices:
-        raise JaxinterInputError(f"activation: expected one of {choices}, got {name!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha):
-        raise JaxinterInputError(f"alpha: expected a finite real number, got {alpha!r}")
+def check_activation(name, alpha=QUADRATIC_ALPHA, choices=ACTIVATIONS,
+                     argument: str = "activation") -> None:
+    """Raise unless ``name`` (the argument called ``argument``) is one of ``choices`` and
+    ``alpha`` a finite real number."""
+    check_choice(name, argument, choices)
+    check_number(alpha, "alpha")
 
 
 def check_positive(**sizes: int) -> None:
     """Raise unless every named size (depth, width, patch_size...) is a positive int."""
     for name, value in sizes.items():
-        if not isinstance(value, int | np.integer) or value < 1:
-            raise JaxinterInputError(f"{name}: expected a positive int, got {value!r}")
+        check_int(value, name, 1)
 
 
 def check_plan(features) -> tuple:

@@ -31,7 +31,7 @@ from ..analysis import (
     xor_closure_check,
 )
 from ..data import load_dataset
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_choice, check_int, check_seed
 from ..io import StageCache, labeled, log, tree_from_arrays, tree_to_arrays
 from ..models import ACTIVATIONS, MLP, QUADRATIC_ALPHA, UserModel, init_variables
 from ..models._common import check_activation
@@ -79,16 +79,14 @@ class CorrelationsConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.dataset not in DATASETS:
-            raise JaxinterInputError(f"dataset: expected one of {DATASETS}, got {self.dataset!r}")
+        check_choice(self.dataset, "dataset", DATASETS)
         check_user_inputs(self)
         self._check_activations()
         check_activation("quadratic", self.alpha)
         for name, low in (("depth", 1), ("width", 1), ("epochs", 1), ("repeats", 1),
-                          ("xor_epochs", 1), ("xor_samples", 2), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise JaxinterInputError(f"{name}: expected an int >= {low}, got {value!r}")
+                          ("xor_epochs", 1), ("xor_samples", 2)):
+            check_int(getattr(self, name), name, low)
+        check_seed(self.seed)
         if not isinstance(self.xor, bool):
             raise JaxinterInputError(f"xor: expected True or False, got {self.xor!r}")
 

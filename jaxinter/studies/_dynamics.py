@@ -35,7 +35,7 @@ from ..analysis import (
     salient_mask,
     train_test_similarity,
 )
-from ..errors import JaxinterInputError, check_choice, check_int, check_number
+from ..errors import JaxinterInputError, check_choice, check_int, check_number, check_seed
 from ..io import StageCache, labeled, log
 from ..masking import Players, mean_baseline
 from ..models import MLP, load_model
@@ -103,7 +103,7 @@ class DynamicsConfig:
         for name, low in (("seeds", 1), ("steps", 1), ("every", 1), ("batch_size", 1),
                           ("width", 1), ("depth", 1), ("probe", 2), ("andor_steps", 1)):
             check_int(getattr(self, name), name, low)
-        check_int(self.seed, "seed", 0)
+        check_seed(self.seed)
         check_int(self.train_limit, "train_limit", 1, optional=True)
         check_number(self.lr, "lr", low=0, low_open=True)
         check_choice(self.method, "method", ("and", "andor"))

@@ -9,6 +9,7 @@ trained weights). These functions validate them once for every study and load wh
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..data import PATH_DATASETS, Dataset, load_dataset
@@ -48,6 +49,13 @@ def check_user_inputs(config, *, checkpoint: bool = True) -> None:
     if not isinstance(config.label_column, str) or not config.label_column:
         raise JaxinterInputError(f"label_column: expected a column name, got "
                                  f"{config.label_column!r}")
+    layers = getattr(config, "layers", None)
+    if layers is not None:
+        try:
+            re.compile(layers)
+        except (re.error, TypeError) as err:
+            raise JaxinterInputError(
+                f"layers: expected a regular expression, got {layers!r} ({err})") from err
     if config.model_factory is not None:
         load_factory(config.model_factory)  # a bad module or function fails now
     if config.checkpoint is None:

@@ -41,7 +41,7 @@ from ..analysis import (
     supported_mean,
 )
 from ..data import Dataset
-from ..errors import JaxinterInputError, check_choice, check_int, check_number
+from ..errors import JaxinterInputError, check_choice, check_int, check_number, check_seed
 from ..interactions import extract_interactions, players_of
 from ..io import StageCache, labeled, log, progress, tree_from_arrays, tree_to_arrays
 from ..masking import (
@@ -162,7 +162,7 @@ class LayerwiseConfig:
         check_int(self.patch_size, "patch_size", 1, optional=True)
         check_int(self.n, "n", 1, 20)
         check_int(self.examples, "examples", 0)
-        check_int(self.seed, "seed")
+        check_seed(self.seed)
         check_int(self.noise_draws, "noise_draws", 0)
         if self.noise_draws == 1:
             raise JaxinterInputError("noise_draws: expected 0 or at least 2, got 1")

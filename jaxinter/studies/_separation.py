@@ -35,7 +35,14 @@ from ..analysis import (
     layer_separation,
 )
 from ..data import DATASETS, Dataset
-from ..errors import JaxinterInputError, check_choice, check_int, check_int_list, check_number
+from ..errors import (
+    JaxinterInputError,
+    check_choice,
+    check_int,
+    check_int_list,
+    check_number,
+    check_seed,
+)
 from ..io import StageCache, labeled, log, tree_from_arrays, tree_to_arrays
 from ..masking import capture
 from ..models import MLP
@@ -112,7 +119,7 @@ class SeparationConfig:
         object.__setattr__(self, "depths", depths)
         for name in ("width", "epochs", "batch_size", "track_every"):
             check_int(getattr(self, name), name, 1)
-        check_int(self.seed, "seed", 0)
+        check_seed(self.seed)
         check_number(self.lr, "lr", low=0, low_open=True)
         check_number(self.weight_decay, "weight_decay", low=0)
         if not isinstance(self.controls, bool):

@@ -8,7 +8,9 @@
 - Populations: ``init_population`` and ``train_population`` train a grid of members
   (label-noise rates x seeds) in one vmapped program (``population_run``), measured by any
   tracker.
-- Checkpoints: ``save_checkpoint``, ``load_checkpoint``; the loss: ``cross_entropy``.
+- Checkpoints: ``save_checkpoint``, ``load_checkpoint``; the loss: ``cross_entropy``;
+  divergence: ``check_finite_loss`` (``JaxinterTrainingError`` naming the first step whose
+  loss is NaN or infinite, raised by ``train`` and ``train_population``).
 
 It builds on ``jaxinter.io``, ``jaxinter.data`` and ``jaxinter.models``. See
 docs/models.md#training-jaxintertraining.
@@ -23,7 +25,7 @@ from ._population import (
     train_population,
 )
 from ._train import TrainResult, train
-from ._trainer import Trainer, TrainState, cross_entropy
+from ._trainer import Trainer, TrainState, check_finite_loss, cross_entropy
 
 __all__ = [
     "Population",
@@ -31,6 +33,7 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "Trainer",
+    "check_finite_loss",
     "cross_entropy",
     "init_population",
     "load_checkpoint",

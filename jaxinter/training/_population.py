@@ -20,9 +20,9 @@ import numpy as np
 from flax import struct
 
 from ..data import add_label_noise
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_int
 from ..io import load_tree, progress, save_tree
-from ._trainer import Trainer, TrainState
+from ._trainer import Trainer, TrainState, check_finite_loss
 
 
 @struct.dataclass
@@ -131,8 +131,8 @@ def train_population(
       (trained population, ``tracker.history()`` with record fields (T, P, ...), or None
       without a tracker).
     """
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
-        raise JaxinterInputError(f"steps: expected a positive int, got {steps!r}")
+    check_int(steps, "steps", 1)
+    check_int(batch_size, "batch_size", 1)
     run = _jitted_population_run(trainer)
     x_train = jnp.asarray(x_train)
     saved = None if tracker is None or tracker.folder is None else (
@@ -150,8 +150,9 @@ def train_population(
     every = tracker.every if tracker is not None else steps
     todo = range(int(pop.state.step[0]), steps, every)
     for start in progress(todo, progress_desc) if progress_desc else todo:
-        state, _ = run(pop.state, x_train, pop.labels, num_steps=min(every, steps - start),
-                       batch_size=batch_size)
+        state, metrics = run(pop.state, x_train, pop.labels, num_steps=min(every, steps - start),
+                             batch_size=batch_size)
+        check_finite_loss(metrics["loss"], start)
         pop = pop.replace(state=state)
         if tracker is not None:
             track(pop)

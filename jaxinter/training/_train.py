@@ -19,11 +19,19 @@ import numpy as np
 import optax
 from flax import linen
 
-from ..errors import JaxinterInputError, check_finite
+from ..errors import (
+    JaxinterInputError,
+    array_spec,
+    check_finite,
+    check_int,
+    check_number,
+    check_real_array,
+    check_seed,
+)
 from ..io import Progress, log
 from ..models import apply_in_batches
 from ._checkpoints import load_checkpoint, save_checkpoint
-from ._trainer import Trainer, TrainState, cross_entropy
+from ._trainer import Trainer, TrainState, check_finite_loss, cross_entropy
 
 Callback = Callable[[int, Any, dict], Any]
 
@@ -76,6 +84,8 @@ def _data(data):
 
 def _check_split(x, y, split: str, input_shape: tuple, num_classes: int):
     """Host-side checks of one split before anything is traced; returns (x, y) numpy."""
+    check_real_array(x, f"data: x_{split}")
+    array_spec(y, f"data: y_{split}")
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim < 1 or (input_shape and x.shape[1:] != tuple(input_shape)):
         raise JaxinterInputError(
@@ -146,9 +156,20 @@ def train(
 
     Returns:
       :class:`TrainResult` with the trained variables, the logged history and the final state.
+
+    Raises:
+      JaxinterInputError: on bad data or options, before anything compiles.
+      JaxinterTrainingError: when the loss becomes NaN or infinite, naming the step (checked
+        on the per-step losses of each segment, which the scan computes anyway).
     """
     x, y, x_test, y_test = _data(data)
     _check_schedule(epochs, batch_size, every, len(x))
+    if optimizer is None:
+        check_number(learning_rate, "learning_rate", 0, low_open=True)
+    if key is None:
+        check_seed(seed)
+    if callback is not None and not callable(callback):
+        raise JaxinterInputError(f"callback: expected a function or a tracker, got {callback!r}")
     every = every if every is not None else getattr(callback, "every", None)
     trainer = _trainer_for(model, optimizer, learning_rate, input_shape)
     key = jax.random.key(seed) if key is None else key
@@ -168,6 +189,7 @@ def train(
     while step < total:
         n_steps = min(segment - step % segment, total - step)
         state, metrics = trainer.jitted_run(state, x, y, num_steps=n_steps, batch_size=batch_size)
+        check_finite_loss(metrics["loss"], step)
         step += n_steps
         row = {"step": step, "epoch": step / per_epoch}
         row.update({k: float(jnp.mean(v)) for k, v in metrics.items()})
@@ -187,18 +209,9 @@ def train(
 
 
 def _check_schedule(epochs, batch_size, every, n: int) -> None:
-    if (
-        not isinstance(epochs, int)
-        or not isinstance(batch_size, int)
-        or epochs < 1
-        or not (1 <= batch_size <= n)
-    ):
-        raise JaxinterInputError(
-            f"epochs/batch_size: need epochs >= 1 and 1 <= batch_size <= {n} training "
-            f"samples, got epochs={epochs!r}, batch_size={batch_size!r}"
-        )
-    if every is not None and (not isinstance(every, int) or every < 1):
-        raise JaxinterInputError(f"every: expected a positive number of steps, got {every!r}")
+    check_int(epochs, "epochs", 1)
+    check_int(batch_size, "batch_size", 1, n)  # at most the n training samples
+    check_int(every, "every", 1, optional=True)
 
 
 def _checked_data(trainer: Trainer, key, x, y, x_test, y_test):

@@ -22,10 +22,17 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import linen, nnx, struct
 
-from ..errors import JaxinterInputError
+from ..errors import (
+    JaxinterInputError,
+    JaxinterTrainingError,
+    check_finite,
+    check_labels,
+    check_real_dtype,
+)
 
 
 @struct.dataclass
@@ -129,7 +136,37 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     Returns:
       () the mean over the batch.
     """
+    shape, _ = check_real_dtype(logits, "logits")
+    if len(shape) != 2 or not shape[1]:
+        raise JaxinterInputError(f"logits: expected shape (batch, classes), got {shape}")
+    labels = check_labels(labels, num_samples=shape[0], num_classes=shape[1])
+    check_finite(logits, "logits")
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def check_finite_loss(loss, first_step: int) -> None:
+    """Raise when a segment's per-step losses are not all finite.
+
+    Args:
+      loss: ``(num_steps,)`` or ``(members, num_steps)`` losses of steps ``first_step + 1 ...``
+        (the metrics of :meth:`Trainer.run`, already computed by the scan: no extra work).
+      first_step: the step count before the segment.
+
+    Raises:
+      JaxinterTrainingError: naming the first step (and member) whose loss is NaN or infinite.
+    """
+    loss = np.asarray(loss)
+    rows = loss.reshape(-1, loss.shape[-1])  # (members, steps)
+    bad = ~np.isfinite(rows)
+    if not bad.any():
+        return
+    step = int(np.argmax(bad.any(0)))  # the first step where any member diverged
+    member = int(np.argmax(bad[:, step]))
+    where = f" (member {member})" if loss.ndim == 2 else ""
+    raise JaxinterTrainingError(
+        f"training: the loss is {rows[member, step]} at step {first_step + step + 1}{where}; "
+        f"lower the learning rate or check the data"
+    )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -200,7 +237,9 @@ class Trainer:
           num_steps, batch_size: static integers, 1 <= batch_size <= n.
 
         Returns:
-          (final state, metrics dict of arrays with leading axis num_steps).
+          (final state, metrics dict of arrays with leading axis num_steps). The loop cannot
+          raise inside ``jit``: check ``metrics["loss"]`` on the host with
+          :func:`check_finite_loss` (as ``train`` and ``train_population`` do).
         """
         n = x.shape[0]
         if y.shape != (n,):

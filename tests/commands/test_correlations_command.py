@@ -55,7 +55,7 @@ def test_parser_defaults_are_the_config_defaults():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--alpha", "nan"], "alpha: expected a finite real number"),
+        (["--alpha", "nan"], "alpha: expected a finite number"),
         (["--dataset", "mnist"], "data_path: expected a path for dataset 'mnist'"),
         (["--activations", "relu,relu"], "activations: expected distinct names"),
     ],

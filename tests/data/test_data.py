@@ -184,7 +184,7 @@ def test_label_noise_fraction_and_reproducibility():
 
 
 def test_errors(tmp_path):
-    with pytest.raises(JaxinterInputError, match="unknown dataset"):
+    with pytest.raises(JaxinterInputError, match="^name: expected one of .*got 'cifar'"):
         load_dataset("cifar")
     with pytest.raises(JaxinterInputError, match="does not exist"):
         load_dataset("mnist", tmp_path / "nope")

@@ -105,6 +105,22 @@ def test_save_and_load_tree(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["sub", "t.npz", "x.json"]
 
 
+def test_load_tree_detects_damage(tmp_path):
+    """A saved pytree carries a checksum: a flipped bit (or a truncated file) is an error naming
+    the file, never silently wrong weights."""
+    w = np.arange(8.0) + 0.5
+    path = save_tree(tmp_path / "t.npz", {"w": w})
+    original = path.read_bytes()
+    _flip_one_bit_in_array_data(path, w)
+    with pytest.raises(ValueError, match=r"^path: .*t\.npz (fails its checksum|is unreadable)"):
+        load_tree(path, {"w": np.zeros(8)})
+    path.write_bytes(original[:-30])
+    with pytest.raises(ValueError, match=r"^path: .*t\.npz is unreadable"):
+        load_tree(path, {"w": np.zeros(8)})
+    path.write_bytes(original)
+    np.testing.assert_array_equal(load_tree(path, {"w": np.zeros(8)})["w"], w)
+
+
 def test_stage_cache_resumes_and_survives_interruption(tmp_path):
     folder = tmp_path / "cache"
     cache = StageCache(folder, {"n": 10, "lr": 0.1})
@@ -171,6 +187,62 @@ def test_stage_cache_depends_per_stage(tmp_path, monkeypatch):
     assert json.loads((folder / "config.json").read_text()) == {"old": 1}
     with pytest.raises(ValueError, match="reserved"):
         reopened.put("x", {"__depends__": np.zeros(1)}, depends=up)
+
+
+def _flip_one_bit_in_array_data(path, value: np.ndarray) -> None:
+    """Flip one bit of ``value``'s bytes inside an uncompressed .npz (the zip stays valid)."""
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).index(value.tobytes())
+    raw[at] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit_flip", "swapped", "no_identity"])
+def test_stage_cache_detects_damage_and_swaps(tmp_path, capsys, damage):
+    folder = tmp_path / "cache"
+    cache = StageCache(folder, label="job")
+    depends = {"layer": 2, "n": 8}
+    layer_2, layer_3 = np.arange(6.0) + 0.25, np.arange(6.0) + 100.5
+    cache.put("layer_2", {"v": layer_2}, depends=depends)
+    cache.put("layer_3", {"v": layer_3}, depends=depends)  # same options: only the key differs
+    path = folder / "layer_2.npz"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-40])
+    elif damage == "bit_flip":
+        _flip_one_bit_in_array_data(path, layer_2)
+    elif damage == "swapped":
+        path.write_bytes((folder / "layer_3.npz").read_bytes())
+    else:  # a stage file written without the identity record (an older version)
+        np.savez(path, v=layer_2, __depends__=np.asarray(json.dumps(depends, sort_keys=True)))
+    capsys.readouterr()
+    calls = []
+    got = StageCache(folder, label="job").get_or_compute(
+        "layer_2", lambda: calls.append(1) or {"v": layer_2}, depends)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert calls == [1]  # recomputed
+    np.testing.assert_array_equal(got["v"], layer_2)
+    assert len(err) == 1 and err[0].startswith("[job] layer_2: cache file ")
+    assert err[0].endswith("; recomputing")
+    if damage == "swapped":
+        assert "holds stage 'layer_3'" in err[0]
+    # the recomputed stage is stored again and reused silently afterwards
+    np.testing.assert_array_equal(StageCache(folder).get("layer_2", depends)["v"], layer_2)
+    np.testing.assert_array_equal(StageCache(folder).get("layer_3", depends)["v"], layer_3)
+    assert "cache file" not in capsys.readouterr().err
+
+
+def test_stage_cache_checksum_covers_names_dtypes_and_shapes(tmp_path):
+    cache = StageCache(tmp_path)
+    cache.put("a", {"v": np.arange(4, dtype=np.int32)})
+    stored = dict(np.load(tmp_path / "a.npz"))
+    for changed in ({"v": np.arange(4, dtype=np.int32).reshape(2, 2)},
+                    {"v": np.arange(4, dtype=np.uint32)}, {"w": np.arange(4, dtype=np.int32)}):
+        np.savez(tmp_path / "a.npz", **changed, __identity__=stored["__identity__"])
+        assert cache.get("a") is None and not (tmp_path / "a.npz").exists()
+        cache.put("a", {"v": np.arange(4, dtype=np.int32)})
+        stored = dict(np.load(tmp_path / "a.npz"))
+    with pytest.raises(ValueError, match="reserved"):
+        cache.put("x", {"__identity__": np.zeros(1)})
 
 
 def test_progress_lines():

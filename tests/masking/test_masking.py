@@ -189,7 +189,7 @@ def test_bad_inputs():
         (dict(target=jnp.array([0])), r"target: expected shape \(2,\)"),
         (dict(x=jnp.zeros((2, 7))), r"x: expected shape \(samples, \*\(6,\)\)"),
         (dict(x=jnp.full((2, 6), jnp.nan)), "x: contains 12 NaN"),
-        (dict(chunk_size=0), "chunk_size: expected a positive int"),
+        (dict(chunk_size=0), "chunk_size: expected an integer >= 1"),
         (dict(players=Players.stack([p] * 3)), "per-sample players for 3 samples"),
         (dict(score="margin"), "score: expected one of"),
         (dict(apply_fn=lambda x: x[:, 0]), r"apply_fn: expected logits of shape \(batch"),

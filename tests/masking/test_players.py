@@ -148,9 +148,10 @@ def test_bad_patch_ids(ids, match):
         (lambda: Players.tokens((5, 2), [0, [1, 0]]), "token 0 belongs to players 0 and 1"),
         (lambda: Players.tokens((5, 2), [0.5]), "positions: entry 0 must be ints"),
         (lambda: Players.tokens((5,), [0]), "token players need"),
-        (lambda: Players.features(10), "input_shape: expected a tuple of ints"),
-        (lambda: Players.from_groups([[0]], (0, 3)), "input_shape: expected positive"),
-        (lambda: token_baseline(jnp.zeros(3), 0), "num_tokens: expected a positive int"),
+        (lambda: Players.features(10), "input_shape: expected a non-empty list of integers"),
+        (lambda: Players.from_groups([[0]], (0, 3)),
+         r"input_shape\[0\]: expected an integer >= 1, got 0"),
+        (lambda: token_baseline(jnp.zeros(3), 0), "num_tokens: expected an integer >= 1"),
         (lambda: shift_baseline(jnp.ones(3), jnp.nan), "delta: contains 1 NaN"),
         (lambda: mean_baseline(np.ones((3, 2), int)), "data: expected a real floating"),
         (lambda: Players.patches((4, 4), 2, [[0, 1], [1, 2]]).keep_mask(jnp.array([1])),
@@ -182,7 +183,7 @@ def test_patch_scores_and_salient_ids():
     img[1, 24:27, 0:3] = 0.7  # cell (8, 0) = 72
     img[1, 0:3, 0:3] = 0.2  # cell 0
     np.testing.assert_array_equal(salient_patch_ids(img, 3, 2), [[11, 40], [0, 72]])
-    with pytest.raises(JaxinterInputError, match="n: expected 1..81"):
+    with pytest.raises(JaxinterInputError, match=r"n: expected an integer in \[1, 81\]"):
         salient_patch_ids(img, 3, 82)
     with pytest.raises(JaxinterInputError, match="rule"):
         patch_scores(img, 3, rule="max")

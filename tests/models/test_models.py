@@ -41,7 +41,7 @@ def test_activations_match_their_formulas():
     np.testing.assert_allclose(activation("tanh")(z), np.tanh(z), rtol=1e-6)
     np.testing.assert_allclose(activation("quadratic", 0.3)(z), z + 0.3 * z**2, rtol=1e-6)
     np.testing.assert_array_equal(activation("linear")(z), z)
-    with pytest.raises(JaxinterInputError, match="activation"):
+    with pytest.raises(JaxinterInputError, match="^name: expected one of"):
         activation("gelu")
 
 
@@ -57,7 +57,7 @@ def test_one_default_alpha_for_every_quadratic():
 
 @pytest.mark.parametrize("alpha", [float("nan"), float("inf"), "0.5", True, None])
 def test_bad_alpha_is_rejected(alpha):
-    with pytest.raises(JaxinterInputError, match=r"^alpha: expected a finite real number"):
+    with pytest.raises(JaxinterInputError, match=r"^alpha: expected a finite number"):
         activation("quadratic", alpha)
 
 

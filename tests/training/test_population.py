@@ -18,10 +18,10 @@ import pytest
 
 from jaxinter.analysis import InteractionTracker
 from jaxinter.data import add_label_noise
-from jaxinter.errors import JaxinterInputError
+from jaxinter.errors import JaxinterInputError, JaxinterTrainingError
 from jaxinter.masking import Players
 from jaxinter.models import MLP
-from jaxinter.training import Trainer, init_population, train_population
+from jaxinter.training import Trainer, init_population, population_run, train_population
 
 
 def _toy_problem(n_features=5, samples=80, seed=0):
@@ -126,3 +126,17 @@ def test_any_object_with_the_tracker_interface(pop_trainer):
         train_population(pop0, trainer, x[:60], steps=0)
     with pytest.raises(JaxinterInputError, match="seeds, noise_rates"):
         init_population(trainer, y[:60], seeds=[], noise_rates=[0.0], num_classes=2)
+
+
+def test_population_stops_at_the_first_non_finite_loss():
+    """A diverging population names the first bad step and member (replayed independently)."""
+    x, y = _toy_problem()
+    trainer = Trainer(MLP(input_shape=(5,), num_classes=2, depth=2, width=8), optax.sgd(1e30))
+    pop = init_population(trainer, y, seeds=[0], noise_rates=[0.0, 0.5], num_classes=2)
+    _, metrics = population_run(trainer, pop.state, jnp.asarray(x), pop.labels, 6, 16)
+    bad = ~np.isfinite(np.asarray(metrics["loss"]))  # (members, steps)
+    step = int(np.argmax(bad.any(0)))
+    member = int(np.argmax(bad[:, step]))
+    with pytest.raises(JaxinterTrainingError,
+                       match=rf"at step {step + 1} \(member {member}\);"):
+        train_population(pop, trainer, x, steps=6, batch_size=16, progress_desc=None)

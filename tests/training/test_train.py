@@ -17,7 +17,7 @@ import pytest
 from flax import nnx
 
 from jaxinter.data import load_dataset
-from jaxinter.errors import JaxinterInputError
+from jaxinter.errors import JaxinterInputError, JaxinterTrainingError
 from jaxinter.masking import capture
 from jaxinter.models import MLP, NnxMLP, linen_to_nnx, nnx_to_linen
 from jaxinter.plots.training import plot_training
@@ -232,3 +232,22 @@ def test_mnist_8000_mlp_above_95_percent(mnist_dir):
         MLP(data.input_shape, depth=3, width=256), data, epochs=10, batch_size=128, progress=False
     )
     assert result.history[-1]["test_accuracy"] > 0.95
+
+
+def test_training_stops_at_the_first_non_finite_loss(small):
+    """SGD with a huge learning rate diverges: train stops with JaxinterTrainingError naming the
+    first step whose loss is not finite, found independently by replaying the steps."""
+    x, y = small
+    model = MLP((64,), depth=2, width=8)
+    trainer = Trainer(model, optax.sgd(1e30))
+    state = trainer.init(jax.random.key(0))
+    _, metrics = jax.jit(partial(trainer.run, num_steps=6, batch_size=BATCH))(state, x, y)
+    finite = np.isfinite(np.asarray(metrics["loss"]))
+    assert finite[0] and not finite.all()
+    first_bad = int(np.argmin(finite)) + 1  # steps count from 1
+    with pytest.raises(JaxinterTrainingError, match=rf"^training: the loss is \S+ at step "
+                                                    rf"{first_bad};"):
+        train(model, (x, y), epochs=1, batch_size=BATCH, optimizer=optax.sgd(1e30), every=1,
+              progress=False)
+    assert issubclass(JaxinterTrainingError, FloatingPointError)
+    assert not issubclass(JaxinterTrainingError, JaxinterInputError)

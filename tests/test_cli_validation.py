@@ -1,0 +1,179 @@
+"""Every option of every command is validated at parse time: a bad value ends with exit status 2
+and one line ``jaxinter CMD: error: ...`` on stderr, before any work (no output folder, no
+study started). Ctrl-C during a real stage ends with one line and exit status 130, and the
+same command resumes to the same results."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import jaxinter.commands
+from jaxinter.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+INT = ["x", "1.5", "-1", ""]
+FLOAT = ["x", "nan", "inf", ""]
+COMMON = {
+    "--seed": ["-1", "x", str(2**40)],
+    "--data": ["/nonexistent/data.npz"],
+    "--label-column": [""],
+    "--model-factory": ["no_such_module_xyz:make", "nocolon"],
+    "--checkpoint": ["/nonexistent/ckpt"],
+}
+BAD = {
+    "layerwise": COMMON | {
+        "--dataset": ["nope"], "--data-path": ["/nonexistent/mnist"], "--train-size": INT,
+        "--model": ["nope"], "--depth": INT, "--width": INT, "--epochs": INT,
+        "--batch-size": INT, "--probe-steps": INT, "--n": INT + ["21"], "--patch-size": INT,
+        "--samples": INT, "--extraction": ["nope"], "--also-extraction": ["nope"],
+        "--ratio": FLOAT + ["-1", "2", "0", "1"], "--noise-draws": INT + ["1"],
+        "--sigma": FLOAT + ["-1"], "--examples": INT, "--chunk-size": INT,
+        "--layers": ["("],
+    },
+    "dynamics": COMMON | {
+        "--dataset": ["nope"], "--data-path": ["/nonexistent/mnist"], "--players": INT + ["13"],
+        "--noise": ["x", "1.5", "0,0", ""], "--seeds": INT, "--steps": INT, "--every": INT,
+        "--batch-size": INT, "--lr": FLOAT + ["-1", "0"], "--width": INT, "--depth": INT,
+        "--probe": INT + ["1"], "--method": ["nope"], "--andor-steps": INT,
+        "--train-limit": INT,
+    },
+    "separation": COMMON | {
+        "--dataset": ["nope"], "--data-path": ["/nonexistent/mnist"], "--size": [["0", "5"]],
+        "--per-class": INT, "--depths": INT + ["1", ["4", "4"]], "--width": INT,
+        "--epochs": INT, "--batch-size": INT, "--lr": FLOAT + ["-1", "0"],
+        "--weight-decay": FLOAT + ["-1"], "--track-every": INT, "--split": ["nope"],
+        "--layers": ["("],
+    },
+    "correlations": COMMON | {
+        "--dataset": ["nope"], "--data-path": ["/nonexistent/mnist"],
+        "--activations": ["nope", "", "relu,relu"], "--depth": INT, "--width": INT,
+        "--alpha": FLOAT, "--epochs": INT, "--repeats": INT, "--xor-epochs": INT,
+        "--xor-samples": INT + ["1"],
+    },
+    "selfcheck": {"--n": INT + ["25"]},
+}
+CASES = [(command, option, value) for command, options in BAD.items()
+         for option, values in options.items() for value in values]
+
+
+def _options(command: str) -> set[str]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, type(parser._subparsers._actions[-1])))
+    return {a.option_strings[0] for a in sub.choices[command]._actions
+            if a.option_strings and a.option_strings[0] not in ("-h", "--out")
+            and a.nargs != 0}
+
+
+@pytest.mark.parametrize("command", BAD)
+def test_the_table_covers_every_option(command):
+    assert _options(command) == set(BAD[command])
+
+
+def _forbid_work(monkeypatch):
+    def work(args):
+        raise AssertionError("the command started working")
+
+    for name in BAD:
+        module = getattr(jaxinter.commands, name, None) or __import__(
+            f"jaxinter.commands.{name}", fromlist=["run"])
+        monkeypatch.setattr(module, "run", work)
+
+
+def _run_main(argv) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit_info:
+        return exit_info.code
+
+
+def _assert_one_line_error(command, code, err):
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith(f"jaxinter {command}: error: "), err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command,option,value", CASES,
+                         ids=[f"{c}{o}={v}" for c, o, v in CASES])
+def test_bad_option_is_one_line_exit_2_before_any_work(command, option, value, tmp_path,
+                                                       monkeypatch, capsys):
+    _forbid_work(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    extra = ["--out", str(out)] if command != "selfcheck" else []
+    values = value if isinstance(value, list) else [value]
+    code = _run_main([command, *extra, f"{option}={values[0]}", *values[1:]] if values[0]
+                     .startswith("-") else [command, *extra, option, *values])
+    _assert_one_line_error(command, code, capsys.readouterr().err)
+    assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("where", ["file", "below_a_file"])
+def test_out_must_be_a_writable_folder(where, tmp_path, monkeypatch, capsys):
+    _forbid_work(monkeypatch)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    out = blocker if where == "file" else blocker / "sub"
+    for command in ("layerwise", "dynamics", "separation", "correlations"):
+        code = _run_main([command, "--out", str(out)])
+        _assert_one_line_error(command, code, capsys.readouterr().err)
+    assert blocker.read_text() == "x"
+
+
+def _summary(folder: Path) -> dict:
+    """summary.json without its timings (which differ between runs)."""
+    summary = json.loads((folder / "summary.json").read_text())
+    return {k: v for k, v in summary.items() if "seconds" not in k and k != "timings"}
+
+
+SEPARATION = [sys.executable, "-m", "jaxinter.cli", "separation", "--depths", "2", "3",
+              "--epochs", "1", "--track-every", "1", "--width", "8", "--seed", "3"]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _interrupt(out: Path, stage_done: bool) -> str:
+    """Run the separation command into ``out``, send SIGINT once its cache folder exists (or,
+    with ``stage_done``, once a stage is stored), check exit 130 and the one line; stderr."""
+    proc = subprocess.Popen([*SEPARATION, "--out", str(out)], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while not (out / "cache").is_dir() or (stage_done and not list((out / "cache").glob(
+            "*.npz"))):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # inside the study: a stage is running
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        f"jaxinter separation: interrupted; finished stages are kept in {out / 'cache'}; run "
+        f"the same command again to resume")
+    assert "Traceback" not in err and not (out / "summary.json").exists()
+    return err
+
+
+def test_ctrl_c_during_a_stage_exits_130_with_one_line(tmp_path):
+    _interrupt(tmp_path / "out", stage_done=False)  # while the first model trains
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_the_same_command_resumes_to_the_same_results(tmp_path):
+    out = tmp_path / "interrupted"
+    _interrupt(out, stage_done=True)
+    assert list((out / "cache").glob("*.npz"))  # a finished stage is kept
+    resumed = subprocess.run([*SEPARATION, "--out", str(out)], env=ENV, capture_output=True,
+                             text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "reused from the cache" in resumed.stderr
+    fresh = tmp_path / "fresh"
+    once = subprocess.run([*SEPARATION, "--out", str(fresh)], env=ENV, capture_output=True,
+                          text=True, timeout=900)
+    assert once.returncode == 0, once.stderr
+    assert _summary(out) == _summary(fresh)
