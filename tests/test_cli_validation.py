@@ -27,6 +27,9 @@ COMMON = {
     "--label-column": [""],
     "--model-factory": ["no_such_module_xyz:make", "nocolon"],
     "--checkpoint": ["/nonexistent/ckpt"],
+    "--coordinator": ["nocolon", "host:x", "host:0", ":1234", ""],
+    "--num-processes": ["0", "x", "1.5"],
+    "--process-id": ["-1", "x"],
 }
 BAD = {
     "layerwise": COMMON | {
@@ -114,6 +117,17 @@ def test_bad_option_is_one_line_exit_2_before_any_work(command, option, value, t
                      .startswith("-") else [command, *extra, option, *values])
     _assert_one_line_error(command, code, capsys.readouterr().err)
     assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+def test_process_id_below_the_number_of_processes(tmp_path, monkeypatch, capsys):
+    _forbid_work(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    code = _run_main(["layerwise", "--out", str(tmp_path / "out"), "--num-processes", "2",
+                      "--process-id", "2", "--coordinator", "127.0.0.1:1"])
+    err = capsys.readouterr().err
+    _assert_one_line_error("layerwise", code, err)
+    assert "process_id" in err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("where", ["file", "below_a_file"])

@@ -26,7 +26,7 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
     over several processes with ``jax.distributed`` (docs/distributed.md)."""
     g = parser.add_argument_group(
         "several processes (docs/distributed.md); one process needs none of these")
-    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+    g.add_argument("--coordinator", type=host_port, default=None, metavar="HOST:PORT",
                    help="address of process 0's coordinator (or JAX_COORDINATOR_ADDRESS)")
     g.add_argument("--num-processes", type=int_at_least(1), default=None, metavar="N",
                    help="number of processes")
@@ -35,6 +35,15 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--cluster", action="store_true",
                    help="let JAX detect the processes from the cluster (Slurm, Open MPI, "
                         "Kubernetes, Cloud TPU)")
+
+
+def host_port(text: str) -> str:
+    """argparse type: a coordinator address ``host:port`` with a port in 1..65535."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port in 1..65535, got "
+                                         f"{text!r}")
+    return text
 
 
 def output_folder(text: str) -> Path:
