@@ -50,7 +50,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Results  # noqa: E402
-from rounds import load_average, time_rounds  # noqa: E402
+from rounds import load_average, time_rounds, timed  # noqa: E402
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 STAGES = ("probes", "masked evaluation", "extraction", "metrics")
@@ -292,6 +292,54 @@ def torch_batched_stages(ds, variables, x, y, patch_ids, args) -> dict:
     ), strict=True))
 
 
+def best_threads(fn, repeats: int = 3) -> int:
+    """The faster of one thread and torch's default number for ``fn`` (a small sample of a
+    stage's work). On a loaded machine torch's threads can wait on each other for far longer
+    than small operations take (25x on this build's shared CPU), so each stage gets its own."""
+    default = torch.get_num_threads()
+    seconds = {}
+    for threads in sorted({1, default}):
+        torch.set_num_threads(threads)
+        fn()
+        seconds[threads] = min(timed(fn)[0] for _ in range(repeats))
+    torch.set_num_threads(default)
+    return min(seconds, key=seconds.get)
+
+
+def calibrate_threads(net: TorchMLP, x, n: int, games: int) -> dict[str, int]:
+    """Per stage, the better torch thread count, from a small sample of the stage's work."""
+    d, layers = net.layers[0].out_features, len(net.layers) - 1
+    f = torch.randn(layers, 4 * PROBE_BATCH, d)
+    w = torch.zeros(layers, d, 10, requires_grad=True)
+
+    def probe_steps():
+        for _ in range(5):
+            torch.bmm(f[:, :PROBE_BATCH], w).square().sum().backward()
+
+    chunk = torch.from_numpy(x[:1].reshape(1, -1)).repeat(1024, 1)
+    v = torch.randn(games, 2**n)
+    both = torch.randn(len(x), layers + 1, 2**n)
+    samples = {"probes": probe_steps,
+               "masked evaluation": lambda: net(chunk),
+               "extraction": lambda: batched_published(v, n, steps=3),
+               "metrics": lambda: batched_metrics(both, both, both, n)}
+    return {stage: best_threads(fn) for stage, fn in samples.items()}
+
+
+def with_threads(stages: dict, threads: dict[str, int]) -> dict:
+    """The stages, each run with its torch thread count (restored afterwards)."""
+    def wrap(fn, k):
+        def run(arg):
+            default = torch.get_num_threads()
+            torch.set_num_threads(k)
+            try:
+                return fn(arg)
+            finally:
+                torch.set_num_threads(default)
+        return run
+    return {stage: wrap(fn, threads[stage]) for stage, fn in stages.items()}
+
+
 # ---------------------------------------------------------------------------------------------
 # PyTorch, the way research code does it
 
@@ -523,10 +571,14 @@ def main():
     ds, variables, captured, x, y, players, patch_ids = setup(args)
     images, layers = len(x), args.depth
     games = images * layers
+    threads = calibrate_threads(TorchMLP(variables, args.depth).eval(), x, args.n, games)
+    print(f"[bench] torch threads per stage: {threads}", flush=True)
     systems = {SAME: jaxinter_stages(ds, captured, x, y, players, "published", args.steps),
-               BATCHED: torch_batched_stages(ds, variables, x, y, patch_ids, args),
+               BATCHED: with_threads(torch_batched_stages(ds, variables, x, y, patch_ids, args),
+                                     threads),
                DEFAULT: jaxinter_stages(ds, captured, x, y, players, "default", args.steps),
-               RESEARCH: research_stages(ds, variables, x, y, patch_ids, args)}
+               RESEARCH: with_threads(research_stages(ds, variables, x, y, patch_ids, args),
+                                      threads)}
     cpu_start = time.process_time()
     timings, outputs = measure(args, systems)
     scale = {"probes": 1.0, "masked evaluation": images / args.torch_images,
@@ -560,14 +612,14 @@ def main():
             row["x_vs_research_style"] = (f"{total[RESEARCH] / total[name]:.3g} (research-style "
                                           f"extrapolated; {alg})")
         res.add(**row)
-    notes(res, args, images, games, outputs, timings, total, total_first, load_start,
-          time.process_time() - cpu_start)
+    notes(res, args, images, games, outputs, total, total_first, load_start,
+          time.process_time() - cpu_start, threads)
     path, _ = res.write()
     print(res.markdown())
     print(f"wrote {path}; torch {torch.__version__}")
 
 
-def notes(res, args, images, games, outputs, timings, total, total_first, load_start, cpu_s):
+def notes(res, args, images, games, outputs, total, total_first, load_start, cpu_s, threads):
     """Setting, method, agreement of the systems, and the headline ratios."""
     from jaxinter.interactions import and_or
 
@@ -578,7 +630,10 @@ def notes(res, args, images, games, outputs, timings, total, total_first, load_s
     res.note(f"{images} correctly classified MNIST test images, n = {args.n} foreground 3x3 "
              f"patches, MLP-{args.depth} width {args.width} ({args.depth} layers incl. the "
              f"output), {games} games of 2**{args.n}; published recipe {args.steps} steps; "
-             f"float32 on CPU, torch {torch.get_num_threads()} threads.")
+             f"float32 on CPU. Both PyTorch systems run each stage with the faster of 1 and "
+             f"{torch.get_num_threads()} threads, chosen by timing a sample of the stage's work "
+             f"({threads}; with 2 threads small operations were up to 25x slower on the loaded "
+             f"CPU); XLA uses its default threads.")
     res.note(f"Each stage: the four systems interleaved ({args.rounds} rounds, rotating order, "
              f"after each system's first call; a system whose call of a stage takes more than "
              f"{args.budget:.0f} s runs it once more only; repeats in the JSON). Cells: median "
