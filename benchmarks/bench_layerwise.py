@@ -619,10 +619,13 @@ def main():
     print(f"wrote {path}; torch {torch.__version__}")
 
 
+def folded_l1(i_and, i_or, shape) -> np.ndarray:
+    """(images, layers) L1 norms sum_S |I_and(S)| + |I_or(S)| of interactions of ``shape``."""
+    return (np.abs(i_and).sum(-1) + np.abs(i_or).sum(-1)).reshape(shape[:-1])
+
+
 def notes(res, args, images, games, outputs, total, total_first, load_start, cpu_s, threads):
     """Setting, method, agreement of the systems, and the headline ratios."""
-    from jaxinter.interactions import and_or
-
     masked = outputs["masked evaluation"]
     v_jax = np.asarray(masked[SAME])  # (S, L, 2**n)
     v_torch = masked[BATCHED].numpy()
@@ -649,11 +652,19 @@ def notes(res, args, images, games, outputs, total, total_first, load_start, cpu
     res.note(f"Same network and players: the three pipelines' output log-odds agree to "
              f"{out_diff:.1e} (max abs difference); the probes are trained separately by each "
              f"system (same recipe), so hidden-layer scores agree only up to training noise.")
-    check = and_or(jnp.asarray(v_torch.reshape(-1, 2**args.n)[:8]))
-    pub = np.asarray(outputs["extraction"][BATCHED][2][:8])
-    res.note(f"Extraction quality on 8 games: published recipe (PyTorch batched) mean L1 "
-             f"{pub.mean():.4g}, jaxinter default {float(np.mean(check.loss)):.4g} (certified "
-             f"gap <= {float(np.max(check.gap)):.1e}).")
+    ext = outputs["extraction"]
+    l1 = {name: folded_l1(np.asarray(i_and), np.asarray(i_or), v_jax.shape)
+          for name, (i_and, i_or) in ((SAME, (ext[SAME].i_and, ext[SAME].i_or)),
+                                      (BATCHED, ext[BATCHED][:2]),
+                                      (DEFAULT, (ext[DEFAULT].i_and, ext[DEFAULT].i_or)))}
+    above = 100 * (l1[SAME] / l1[DEFAULT] - 1)
+    agree = np.abs(l1[BATCHED][:, -1] / l1[SAME][:, -1] - 1)  # output layer: the same games
+    res.note(f"Extraction quality over all {games} games (L1 norm of the interactions): the "
+             f"published recipe ({args.steps} steps) ends a median {np.median(above):.0f}% "
+             f"(max {above.max():.0f}%) above jaxinter's default, which stops at a certified "
+             f"gap of 1e-3 to the optimum; on the {images} output-layer games (identical "
+             f"inputs) jaxinter's and PyTorch's published recipe agree to a median relative "
+             f"difference of {np.median(agree):.1e} (max {agree.max():.1e}).")
     res.note(f"Headline (like-for-like, same pipeline and algorithm): jaxinter is "
              f"{total[BATCHED] / total[SAME]:.2g}x faster than PyTorch batched in steady state "
              f"({total_first[BATCHED] / total_first[SAME]:.2g}x first runs). Against the "
