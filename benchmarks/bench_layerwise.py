@@ -566,7 +566,7 @@ def main():
     args = parse_args()
     if not MNIST.exists():
         sys.exit(f"MNIST not found at {MNIST}")
-    load_start = load_average()
+    load_start, wall_start = load_average(), time.perf_counter()
     print(f"[bench] setup: training MLP-{args.depth} width {args.width} (not timed)", flush=True)
     ds, variables, captured, x, y, players, patch_ids = setup(args)
     images, layers = len(x), args.depth
@@ -588,12 +588,15 @@ def main():
     first = {name: {k: t.first_s * (scale[k] if name == RESEARCH else 1)
                     for k, t in stages.items()} for name, stages in timings.items()}
     total = {name: sum(v.values()) for name, v in steady.items()}
+    total_cpu = {name: sum(t.cpu_median_s * (scale[k] if name == RESEARCH else 1)
+                           for k, t in stages.items()) for name, stages in timings.items()}
     total_first = {name: sum(v.values()) for name, v in first.items()}
 
     res = Results("layerwise", "Layerwise-knowledge pipeline end to end (MNIST, MLP-7): "
                   "seconds per stage, median of interleaved rounds",
                   ["system", "probes_s", "masked_evaluation_s", "extraction_s", "metrics_s",
-                   "total_s", "first_run_total_s", "x_vs_torch_batched", "x_vs_research_style"])
+                   "total_s", "cpu_total_s", "first_run_total_s", "x_vs_torch_batched",
+                   "x_vs_research_style"])
     marks = {RESEARCH: {k: f"x{scale[k]:.0f} extrapolated" for k in STAGES if scale[k] != 1},
              DEFAULT: {"extraction": "ADMM: other algorithm"}}
     for name in systems:
@@ -601,6 +604,7 @@ def main():
                for k in STAGES}
         est = " (extrapolated)" if name == RESEARCH else ""
         row.update(system=name, total_s=f"{total[name]:.4g}{est}",
+                   cpu_total_s=f"{total_cpu[name]:.4g}{est}",
                    first_run_total_s=f"{total_first[name]:.4g}{est}",
                    timings={k: t.row() for k, t in timings[name].items()})
         if name != BATCHED:
@@ -614,6 +618,8 @@ def main():
         res.add(**row)
     notes(res, args, images, games, outputs, total, total_first, load_start,
           time.process_time() - cpu_start, threads)
+    minutes = (time.perf_counter() - wall_start) / 60
+    res.note(f"This run took {minutes:.0f} min wall clock (setup and training included).")
     path, _ = res.write()
     print(res.markdown())
     print(f"wrote {path}; torch {torch.__version__}")
@@ -640,7 +646,8 @@ def notes(res, args, images, games, outputs, total, total_first, load_start, cpu
     res.note(f"Each stage: the four systems interleaved ({args.rounds} rounds, rotating order, "
              f"after each system's first call; a system whose call of a stage takes more than "
              f"{args.budget:.0f} s runs it once more only; repeats in the JSON). Cells: median "
-             f"wall seconds of the rounds; first_run_total_s: sum of the first calls (jaxinter: "
+             f"wall seconds of the rounds; cpu_total_s: the same in process CPU seconds (all "
+             f"threads; robust to load); first_run_total_s: sum of the first calls (jaxinter: "
              f"with compilation). Load average {load_start} at the start, "
              f"{load_average()} at the end (shared 2-core CPU); the JSON has process CPU "
              f"seconds per call ({cpu_s:.0f} CPU s in all).")
