@@ -32,8 +32,12 @@ a system whose first call of a stage exceeds ``--budget`` seconds runs that stag
 more. Headline: PyTorch batched / jaxinter with the same algorithm; second column: the
 research-style pipeline / jaxinter default.
 
-Run: .venv/bin/python benchmarks/bench_layerwise.py [--quick]
-Writes benchmarks/results/layerwise.json and layerwise.md.
+Run: .venv/bin/python benchmarks/bench_layerwise.py [--quick], then
+.venv/bin/python benchmarks/update_readme.py. Needs MNIST in ../shared/data/mnist; runs
+unattended and writes benchmarks/results/layerwise.json and layerwise.md (whose last note says
+how long the run took). Expect 2 to 3 hours on a shared 2-core CPU: most of it is the published
+recipe's 10,000 steps on 700 games, called twice by jaxinter and twice by PyTorch (about 1,000 s
+per jaxinter call in an earlier run); ``--quick`` took 8 minutes at load average 5 to 15.
 """
 
 from __future__ import annotations
