@@ -34,10 +34,11 @@ research-style pipeline / jaxinter default.
 
 Run: .venv/bin/python benchmarks/bench_layerwise.py [--quick], then
 .venv/bin/python benchmarks/update_readme.py. Needs MNIST in ../shared/data/mnist; runs
-unattended and writes benchmarks/results/layerwise.json and layerwise.md (whose last note says
-how long the run took). Expect 2 to 3 hours on a shared 2-core CPU: most of it is the published
-recipe's 10,000 steps on 700 games, called twice by jaxinter and twice by PyTorch (about 1,000 s
-per jaxinter call in an earlier run); ``--quick`` took 8 minutes at load average 5 to 15.
+unattended and writes benchmarks/results/layerwise.json and layerwise.md (``--quick``:
+layerwise_quick.*, never shown in the README), whose last note says how long the run took.
+Expect 2 to 3 hours on a shared 2-core CPU: most of it is the published recipe's 10,000 steps
+on 700 games, called twice by jaxinter and twice by PyTorch (about 1,000 s per jaxinter call in
+an earlier run); ``--quick`` took 8 minutes at load average 5 to 15.
 """
 
 from __future__ import annotations
@@ -596,7 +597,8 @@ def main():
                            for k, t in stages.items()) for name, stages in timings.items()}
     total_first = {name: sum(v.values()) for name, v in first.items()}
 
-    res = Results("layerwise", "Layerwise-knowledge pipeline end to end (MNIST, MLP-7): "
+    res = Results("layerwise_quick" if args.quick else "layerwise",
+                  "Layerwise-knowledge pipeline end to end (MNIST, MLP-7): "
                   "seconds per stage, median of interleaved rounds",
                   ["system", "probes_s", "masked_evaluation_s", "extraction_s", "metrics_s",
                    "total_s", "cpu_total_s", "first_run_total_s", "x_vs_torch_batched",

@@ -27,7 +27,11 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 
 
 def table(name: str, level: str = "###") -> str:
-    """results/<name>.md with its title demoted to ``level``, and where it comes from."""
+    """results/<name>.md with its title demoted to ``level``, and where it comes from (or the
+    command that writes it)."""
+    if not (RESULTS / f"{name}.md").exists():
+        script = "precision.py" if name == "precision" else f"bench_{name}.py"
+        return f"_Not run yet: `.venv/bin/python benchmarks/{script}` writes it._"
     text = (RESULTS / f"{name}.md").read_text().strip()
     text = re.sub(r"^# ", f"{level} ", text, count=1)
     return f"{text}\n\n(`benchmarks/results/{name}.md`, `{name}.json`)"
@@ -35,7 +39,7 @@ def table(name: str, level: str = "###") -> str:
 
 def benchmark_section() -> str:
     """The README's benchmark section: each results/<name>.md, its title demoted to ###."""
-    return "\n\n".join(table(name) for name in ORDER if (RESULTS / f"{name}.md").exists())
+    return "\n\n".join(table(name) for name in ORDER)
 
 
 def seconds(cell) -> float:
