@@ -56,7 +56,9 @@ def headline() -> str:
     default = rows.get("jaxinter default (ADMM)")
     research = rows.get("PyTorch research-style (published code's way)")
     if not (same and batched and default and research):
-        return "_Run `benchmarks/bench_layerwise.py` for the end-to-end comparison._\n"
+        return ("_The end-to-end comparison has not been run with the current benchmark yet: "
+                "`.venv/bin/python benchmarks/bench_layerwise.py` (2 to 3 hours on 2 CPU "
+                "cores), then `benchmarks/update_readme.py`._\n")
     like = seconds(batched["total_s"]) / seconds(same["total_s"])
     like_first = seconds(batched["first_run_total_s"]) / seconds(same["first_run_total_s"])
     other = seconds(research["total_s"]) / seconds(default["total_s"])
