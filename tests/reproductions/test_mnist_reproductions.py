@@ -41,6 +41,14 @@ def test_layerwise_mlp7_on_mnist(mnist_dir, tmp_path):
     assert abs(np.sum(f["salient_per_image_layer_threshold"]) / 21.8 - 1) < 0.5
 
 
+def test_layerwise_cnn_on_mnist(mnist_dir, tmp_path):
+    f = full(layerwise, "mnist-cnn", mnist_dir, tmp_path)["findings"]
+    completeness, redundancy = np.array(f["completeness"][0]), np.array(f["redundancy"][0])
+    assert np.all(np.diff(completeness[:-1]) > 0)  # AND: rises monotonically through the layers
+    assert np.all(np.diff(redundancy[:-1]) < 0)  # each layer forgets less
+    assert redundancy[0] > 0.5  # conv_1 encodes mostly interactions the output no longer uses
+
+
 def test_dynamics_on_mnist(mnist_dir, tmp_path):
     record = full(dynamics, "mnist", mnist_dir, tmp_path)
     f = record["findings"]
