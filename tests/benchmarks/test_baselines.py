@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 import bench_layerwise as bl
+import bench_separation as bs
 import bruteforce as bf
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 import rounds
 import torch
 
-from jaxinter.analysis import LayerwiseResult
+from jaxinter.analysis import LayerwiseResult, separation_statistics
 from jaxinter.interactions import and_or
 from jaxinter.masking import Players
 
@@ -121,3 +122,15 @@ def test_batched_metrics_are_jaxinters():
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(completeness.numpy(), np.asarray(agg.completeness), rtol=1e-5)
     np.testing.assert_allclose(redundancy.numpy(), np.asarray(agg.redundancy), rtol=1e-5)
+
+
+def test_separation_baselines_compute_d():
+    """The same algorithm in PyTorch and the dense pseudo-inverse give jaxinter's D (float64),
+    also with fewer samples than features (p > n, a singular SS_w)."""
+    for n, p in ((300, 40), (120, 200)):
+        x, y = bs.make_data(n, p)
+        d = float(separation_statistics(x, y).fuzziness)
+        assert d > 0
+        np.testing.assert_allclose(bs.thin_torch(x, y), d, rtol=1e-10)
+        np.testing.assert_allclose(bs.dense_numpy(x, y), d, rtol=1e-8)
+        np.testing.assert_allclose(bs.dense_torch(x, y), d, rtol=1e-8)
