@@ -125,12 +125,13 @@ def test_batched_metrics_are_jaxinters():
 
 
 def test_separation_baselines_compute_d():
-    """The same algorithm in PyTorch and the dense pseudo-inverse give jaxinter's D (float64),
-    also with fewer samples than features (p > n, a singular SS_w)."""
+    """The same algorithm in PyTorch (whole or streamed in chunks of 7 samples) and the dense
+    pseudo-inverses give jaxinter's D (float64), also with fewer samples than features."""
     for n, p in ((300, 40), (120, 200)):
         x, y = bs.make_data(n, p)
         d = float(separation_statistics(x, y).fuzziness)
         assert d > 0
         np.testing.assert_allclose(bs.thin_torch(x, y), d, rtol=1e-10)
+        np.testing.assert_allclose(bs.thin_torch(x, y, chunk_elements=7 * p), d, rtol=1e-10)
         np.testing.assert_allclose(bs.dense_numpy(x, y), d, rtol=1e-8)
         np.testing.assert_allclose(bs.dense_torch(x, y), d, rtol=1e-8)
