@@ -192,13 +192,18 @@ def dense_systems(n: int, p: int, full: bool) -> tuple[str, ...]:
     return ("torch_dense",) if p <= DENSE_MAX_P and n == 1000 else ()
 
 
+def speedup(ratio: float) -> str:
+    """'370x', '45x', '2.1x', '0.57x': whole numbers from 10 up, two digits below."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
 def write_markdown(meta: dict, path: Path) -> None:
     """The markdown table of a results JSON (``--rewrite-md`` rebuilds it from the JSON)."""
     def cells(entry):
         if not entry:
             return ["not run", "--", "--", "--"]
         return [f"{entry['median_s']:.3g}", f"{entry['first_s']:.3g}",
-                f"{entry['speedup_jaxinter']:.2g}x", f"{entry['rel_diff_vs_jaxinter']:.1e}"]
+                speedup(entry["speedup_jaxinter"]), f"{entry['rel_diff_vs_jaxinter']:.1e}"]
 
     lines = [
         "# Separation fuzziness: jaxinter vs the same algorithm in PyTorch and dense "
