@@ -14,13 +14,15 @@ Result: (samples, layers + 1, 2**n) log-odds.
 Models: MLP-7 (7 linear layers, hidden width 1024, ReLU; 6 captured layers) and a small CNN
 (conv16-pool-conv32-pool-fc128, ReLU; 3 captured layers). n = 10 and 14.
 
-Timing: the three systems (jaxinter, torch with its default threads, torch with 1 thread) are
-called in turn, round after round, in one process, and the fastest round of each is reported, so
-load from other processes on the shared machine hits all systems alike; jaxinter's first call
-(jit compilation) is reported separately. Memory: each system runs one call in a fresh
-subprocess; peak resident set size (RSS, sampled every 2 ms by a thread reading psutil) during the
-call minus the RSS just before it (model, data and imports already loaded). Both systems' scores
-are compared (max abs difference) to check that they compute the same thing.
+Timing (``rounds.time_rounds``): each of the three systems (jaxinter, torch with its default
+threads, torch with 1 thread) is called once alone (jaxinter: with jit compilation, reported
+separately), then the systems are called in a rotating order, round after round, in one
+process, and the fastest round of each is reported (medians and process CPU seconds in the
+JSON), so load from other processes on the shared machine hits all systems alike.
+Memory: each system runs one call in a fresh subprocess; peak resident set size (RSS, sampled
+every 2 ms by a thread reading psutil) during the call minus the RSS just before it (model, data
+and imports already loaded). Both systems' scores are compared (max abs difference) to check
+that they compute the same thing.
 
 Images: MNIST test split via ``jaxinter.data`` (``../shared/data/mnist``); players: the n most
 salient 3x3 patches of each image (``salient_patch_ids``); untrained weights and random probes
@@ -43,6 +45,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from rounds import load_average, time_rounds
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -283,29 +286,26 @@ def memory(model, n, samples):
 
 
 def timing(model, n, samples, repeats):
-    """Steady-state seconds of each system, calls interleaved round by round in this process.
-
-    jaxinter's first call (jit compilation) is timed separately; torch needs no warm-up call
-    beyond the rounds (the minimum over rounds is reported for every system).
+    """Each system's first call alone, then ``repeats`` interleaved rounds in a rotating order
+    (``rounds.time_rounds``: wall and process CPU seconds); returns (timings, results, source).
     """
     import torch
 
     threads = torch.get_num_threads()
     jax_call, source = build_jax(model, n, samples)
     torch_call = build_torch(model, n, samples)
-    t0 = time.perf_counter()
-    results = {"jaxinter": jax_call()}
-    first = time.perf_counter() - t0
-    times = {system: [] for system in SYSTEMS}
-    for _ in range(repeats):
-        for system in SYSTEMS:
-            torch.set_num_threads(1 if system == "torch-1thread" else threads)
-            call = jax_call if system == "jaxinter" else torch_call
-            t0 = time.perf_counter()
-            results[system] = call()
-            times[system].append(time.perf_counter() - t0)
-    torch.set_num_threads(threads)
-    return times, first, results, source
+
+    def one_thread():
+        torch.set_num_threads(1)
+        try:
+            return torch_call()
+        finally:
+            torch.set_num_threads(threads)
+
+    results = {}
+    timings = time_rounds({"jaxinter": jax_call, "torch": torch_call,
+                           "torch-1thread": one_thread}, repeats, outputs=results)
+    return timings, results, source
 
 
 def versions():
@@ -346,7 +346,7 @@ def main():
     for model, n, samples, repeats in configs:
         mem = memory(model, n, samples)
         print("+ timing:", model, n, file=sys.stderr, flush=True)
-        times, first, results, source = timing(model, n, samples, repeats)
+        timings, results, source = timing(model, n, samples, repeats)
         passes = samples * 2**n
         row = dict(
             model=model,
@@ -356,16 +356,18 @@ def main():
             masked_passes=passes,
             layers=int(results["jaxinter"].shape[1]),
             data=source,
+            load_average=load_average(),
             max_abs_diff=max(
                 float(np.abs(results["jaxinter"] - results[s]).max()) for s in SYSTEMS[1:]
             ),
         )
         for system in SYSTEMS:
-            best = min(times[system])
-            row[system] = dict(passes_per_s=passes / best, best_s=best, times_s=times[system])
+            t = timings[system]
+            row[system] = dict(passes_per_s=passes / t.min_s, best_s=t.min_s, **t.row())
             if system in mem:
                 row[system].update(mem[system])
-        row["jaxinter"]["compile_s"] = max(first - row["jaxinter"]["best_s"], 0.0)
+        row["jaxinter"]["compile_s"] = max(timings["jaxinter"].first_s - timings["jaxinter"].min_s,
+                                           0.0)
         best_torch = max(row[s]["passes_per_s"] for s in SYSTEMS[1:])
         row["speedup"] = row["jaxinter"]["passes_per_s"] / best_torch
         rows.append(row)
@@ -386,22 +388,26 @@ def write(rows, quick):
         memory="peak RSS during one evaluation call (jaxinter: including jit compilation) minus "
         "the RSS just before it, in a fresh process per (system, model, n); psutil sampled "
         "every 2 ms; torch 1-thread uses the same memory as torch",
-        timing="best_s = fastest of `repeats` rounds, the systems called in turn in one process; "
-        "compile_s = jaxinter's first call minus best_s",
+        timing="every system's first call alone (first_s, first_cpu_s), then `repeats` rounds "
+        "in a rotating order in one process (times_s; median_s, cpu_median_s = process CPU "
+        "seconds); best_s = min_s, the fastest round, for every system; compile_s = jaxinter's "
+        "first call minus best_s, floored at 0 (unreliable when the load changes between the "
+        "calls: the table shows the first call itself); load_average per row",
     )
     name = "masking_quick" if quick else "masking"
     (RESULTS / f"{name}.json").write_text(json.dumps(dict(meta, rows=rows), indent=2))
     lines = [
         "# Masked forward passes with all layers captured: jaxinter vs PyTorch (CPU)",
         "",
-        f"float32, chunk_size {CHUNK}, best of 2-3 rounds with the systems called in turn in one "
-        f"process; timings taken on "
+        f"float32, chunk_size {CHUNK}; each system's first call alone, then 2-3 rounds with the "
+        f"systems called in a rotating order in one process, the fastest round of each "
+        f"(medians, CPU seconds and load averages in the JSON); timings taken on "
         f"a shared {os.cpu_count()}-core CPU (compare the ratios). jax "
         f"{meta['versions']['jax']}, torch {meta['versions']['torch']} "
         f"({meta['versions']['torch_threads']} threads). Memory: {meta['memory']}.",
         "",
         "| model | n | samples x 2^n | layers | jaxinter passes/s | torch passes/s "
-        "| torch 1-thread passes/s | speedup vs best torch | jaxinter compile s "
+        "| torch 1-thread passes/s | speedup vs best torch | jaxinter first call s "
         "| peak MiB jaxinter / torch | max abs diff |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -410,7 +416,7 @@ def write(rows, quick):
         peak = " / ".join(f"{r[s]['peak_rss_delta_mib']:.0f}" for s in SYSTEMS[:2])
         lines.append(
             f"| {r['model']} | {r['n']} | {r['masked_passes']} | {r['layers']} | {rate} "
-            f"| {r['speedup']:.2f}x | {r['jaxinter']['compile_s']:.2f} | {peak} "
+            f"| {r['speedup']:.2f}x | {r['jaxinter']['first_s']:.2f} | {peak} "
             f"| {r['max_abs_diff']:.1e} |"
         )
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
@@ -438,7 +444,9 @@ def plot(rows, path):
     ax.set_xticks(pos, labels)
     ax.set_ylabel("masked forward passes / s")
     ax.set_title("All layers captured + probe readouts, CPU float32")
-    ax.legend()
+    top = max(r[system]["passes_per_s"] for r in rows for system in SYSTEMS)
+    ax.set_ylim(0, 1.3 * top)  # room for the legend above the bars
+    ax.legend(loc="upper center", ncol=len(SYSTEMS), fontsize="small")
     save(fig, path)
 
 

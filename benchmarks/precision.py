@@ -8,7 +8,8 @@ rounding, not the rounding of the input. Games are O(1):
   N(0, 1/n)) evaluated on the membership mask m_T: smooth, like a masked network's score.
 
 Run: .venv/bin/python benchmarks/precision.py
-Writes benchmarks/results/precision.json, precision.md and docs/precision.md.
+Writes benchmarks/results/precision.json and precision.md; ``update_readme.py`` then renders
+the table and the figures quoted in docs/precision.md from them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from harness import Results  # noqa: E402
 
 import jaxinter as ji  # noqa: E402
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "precision.md"
 GAMES_PER_CASE = 4
 
 
@@ -82,47 +82,9 @@ def main() -> int:
                  "(players for shapley_values). 'float32 reconstruction residual' = "
                  "max |zeta(moebius(u)) - u| / max |u| computed entirely in float32 "
                  "(ji.transform_diagnostics), the check available without float64.")
-    results.write()
-    table = results.markdown().split("\n", 2)[2]  # drop the title line
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(DOC_TEXT.format(table=table))
-    print(f"wrote {DOC}")
+    json_path, md_path = results.write()
+    print(f"wrote {json_path} and {md_path}; run benchmarks/update_readme.py for the pages")
     return 0
-
-
-DOC_TEXT = """# Numerical precision of the exact transforms
-
-The Moebius transform is an alternating sum: I(S) adds and subtracts 2^|S| values of u, so its
-coefficients can be much larger than u itself (for iid noise, Var I(S) = 2^|S| Var u) and
-float32 rounding accumulates over the n butterfly passes. Every jaxinter transform keeps the
-input dtype: float32 in, float32 out; with `jax_enable_x64` on and float64 input the result is
-exact to float64 rounding (tested against brute-force sums to 1e-12).
-
-What to expect (measured below, float32 against float64 on the same float32 input):
-
-- Moebius coefficients: the error relative to max |I| stays at 1e-7..1e-5 at n = 16 and 20.
-  Unstructured games (iid normal values) have coefficients of size ~2^(n/2) (1.7e3 at n = 20),
-  so their absolute error is larger (2.5e-4); smooth network-like games have O(1) coefficients
-  and absolute errors of ~5e-6.
-- zeta and Shapley values sum many coefficients with cancellation. On network-like games this
-  is harmless (relative error ~1e-6). On unstructured games the large coefficients cancel to
-  O(1) results and float32 loses digits: at n = 20 the Shapley values are off by up to 3.7e-3
-  (1% of max |phi|) and zeta by 1.7e-3. Use float64 for such games, or check the diagnostics.
-- Diagnostics that need no float64: `ji.transform_diagnostics(u)` returns the reconstruction
-  residual max |zeta(moebius(u)) - u| and the efficiency gap |sum_S I(S) - u(N)|, absolute and
-  relative to max |u|. A relative residual far above 1e-4 at n <= 20 (the normal games
-  below reach 6e-5 at n = 16) means the float32 result should not be trusted; rerun in
-  float64 (`jax.config.update("jax_enable_x64", True)` and float64 input).
-
-Reproduce with
-
-```bash
-.venv/bin/python benchmarks/precision.py
-```
-
-(writes this file and `benchmarks/results/precision.json`).
-
-{table}"""
 
 
 if __name__ == "__main__":

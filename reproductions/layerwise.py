@@ -213,7 +213,21 @@ TABLES = {"layerwise-digits-summary": ("digits", summary_line),
           "layerwise-mnist-cnn-counts": ("mnist-cnn", counts_table),
           "layerwise-mnist-cnn-orders": ("mnist-cnn", by_order_table),
           "layerwise-mnist-cnn-completeness": ("mnist-cnn", completeness_table)}
-README = {"layerwise": ("mnist-mlp7", readme_line)}
+def readme_digits_line(record: dict) -> str:
+    """The README's finding on the built-in digits (the command's defaults)."""
+    f = record["findings"]
+    c = f["completeness"][0]
+    trends = {k: f[f"trend_{k}"][0] for k in ("strength", "iou", "stability")}
+    falls = [k for k, rho in trends.items() if rho is not None and rho < -0.5]
+    names = {"strength": "strength", "iou": "cross-seed IoU", "stability": "stability"}
+    return (f"**Layerwise knowledge** (digits, MLP, n = {f['n']} 2x2 patches, {f['samples']} "
+            f"images): {', '.join(names[k] for k in falls)} fall with order (Spearman rho with "
+            f"the order {', '.join(f'{trends[k]:+.2f}' for k in falls)}); completeness (AND) "
+            f"rises from {c[0]:.2f} to {c[-2]:.2f} through the hidden layers.")
+
+
+README = {"layerwise": ("mnist-mlp7", readme_line), "layerwise-digits": ("digits",
+                                                                         readme_digits_line)}
 
 if __name__ == "__main__":
     sys.exit(main("layerwise", {s: run(s) for s in CONFIGS}, __doc__))

@@ -24,6 +24,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(<!-- reproduction:([\w-]+) -->\n)(.*?)(<!-- /reproduction:\2 -->)", re.S)
 README_ORDER = (  # the README's findings: (block, paper, guide)
     ("layerwise", "layerwise", "docs/layerwise.md"),
+    ("layerwise-digits", "layerwise", "docs/layerwise.md"),
     ("dynamics", "dynamics", "docs/dynamics.md"),
     ("correlations", "correlations", "docs/correlations.md"),
     ("correlations-xor", "correlations", "docs/correlations.md"),

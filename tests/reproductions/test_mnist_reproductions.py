@@ -41,6 +41,14 @@ def test_layerwise_mlp7_on_mnist(mnist_dir, tmp_path):
     assert abs(np.sum(f["salient_per_image_layer_threshold"]) / 21.8 - 1) < 0.5
 
 
+def test_layerwise_cnn_on_mnist(mnist_dir, tmp_path):
+    f = full(layerwise, "mnist-cnn", mnist_dir, tmp_path)["findings"]
+    completeness, redundancy = np.array(f["completeness"][0]), np.array(f["redundancy"][0])
+    assert np.all(np.diff(completeness[:-1]) > 0)  # AND: rises monotonically through the layers
+    assert np.all(np.diff(redundancy[:-1]) < 0)  # each layer forgets less
+    assert redundancy[0] > 0.5  # conv_1 encodes mostly interactions the output no longer uses
+
+
 def test_dynamics_on_mnist(mnist_dir, tmp_path):
     record = full(dynamics, "mnist", mnist_dir, tmp_path)
     f = record["findings"]
@@ -53,3 +61,5 @@ def test_correlations_on_mnist(mnist_dir, tmp_path):
     loss = np.array(f["surrogate_loss_points"], float)
     assert np.all(loss[:, 0] > 0.5)  # the input layer loses a visible part
     assert np.all(loss[:, 1] < 0.5)  # the first hidden layer keeps the accuracy
+    trained = 100 * (np.array(f["accuracy"]) - np.array(f["trained_on_surrogate_accuracy"]))
+    assert np.all(trained > loss[:, 0])  # training on Gaussian inputs loses more

@@ -3,6 +3,7 @@ docs show exactly what ``reproductions/render.py`` renders from them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import common
@@ -49,7 +50,11 @@ def test_record_is_complete_and_derived_from_its_summary(path):
     assert record["environment"]["versions"]["jax"] and record["seconds"]["wall"] > 0
     module = render.PAPERS[paper]
     config = module.config(setting, False, record["config"].get("data_path"))
-    assert plain(config.to_dict()) == record["config"]
+    current = plain(config.to_dict())
+    assert {key: current[key] for key in record["config"]} == record["config"]
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    for key in set(current) - set(record["config"]):  # options added since the run
+        assert current[key] == plain(defaults[key]), f"{key} differs from the recorded run"
     summary = json.loads(common.summary_path(paper, setting).read_text())
     findings = plain(module.findings(summary))
     assert findings == record["findings"]
