@@ -13,7 +13,7 @@ import sys
 
 from .errors import JaxinterInputError
 
-COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck")
+COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
