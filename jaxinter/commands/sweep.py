@@ -20,6 +20,7 @@ from ..io import Section, Table, log, write_report
 from ..plots import sweeps as plots
 from ..sweeps import (
     REPORTED,
+    STATISTICS,
     SweepResult,
     assign,
     connect,
@@ -156,8 +157,8 @@ def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
             rows = [{"quantity": figure.quantity, **r} for r in figure_rows(result, figure)]
             spread.extend(rows)
             series = [k for k in rows[0] if k not in {figure.x, figure.panel, figure.last,
-                                                      "quantity", "analysis", "mean", "std",
-                                                      "count", "min", "max"}]
+                                                      "quantity", "analysis", *STATISTICS}
+                      and len({r[k] for r in rows}) > 1]  # the columns that vary
             name = f"{analysis}_{figure.quantity.replace('/', '_')}.png"
             figures.append(plots.plot_spread(rows, figure.x, out / name, series=series,
                                              panel=figure.panel, title=figure.title,

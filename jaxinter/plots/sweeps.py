@@ -8,6 +8,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from ._style import AND_COLOR, OR_COLOR, new_figure, save
 
@@ -45,13 +46,15 @@ def plot_spread(rows: Sequence[Mapping], x: str, path: Path, *, series: Sequence
             mean = np.array([r["mean"] for r in picked], float)
             std = np.nan_to_num(np.array([r["std"] for r in picked], float))
             color = TYPE_COLORS.get(line[0], color) if len(line) == 1 else color
-            label = ", ".join(f"{s} {v}" for s, v in zip(series, line, strict=True))
-            label += f" (n={max(r['count'] for r in picked)})"
+            label = " ".join([*(f"{s} {v}," for s, v in zip(series, line, strict=True)),
+                              f"n = {max(r['count'] for r in picked)}"])
             positions = np.arange(len(xs)) if isinstance(xs[0], str) else np.asarray(xs)
             ax.plot(positions, mean, "o-", color=color, ms=3, label=label)
             ax.fill_between(positions, mean - std, mean + std, color=color, alpha=0.2, lw=0)
             if isinstance(xs[0], str):
                 ax.set_xticks(positions, xs, rotation=30, ha="right", fontsize=8)
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(xlabel or x)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{panel} {value}" if panel else title, fontsize=10)

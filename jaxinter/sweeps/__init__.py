@@ -16,7 +16,7 @@
 from ._cost import Cost, estimate_cost
 from ._grid import ANALYSES, Configuration, Sweep, expand_sweep, read_sweep
 from ._processes import connect
-from ._results import REPORTED, SPREAD_AXIS, SweepResult, load_sweep, write_csv
+from ._results import REPORTED, SPREAD_AXIS, STATISTICS, SweepResult, load_sweep, write_csv
 from ._schedule import (
     assign,
     configuration_folder,
@@ -30,6 +30,7 @@ __all__ = [
     "ANALYSES",
     "REPORTED",
     "SPREAD_AXIS",
+    "STATISTICS",
     "Configuration",
     "Cost",
     "Sweep",
