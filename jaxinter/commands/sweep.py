@@ -129,11 +129,12 @@ FIGURES = (
 
 
 def figure_rows(result: SweepResult, figure: Figure) -> list[dict]:
-    """The spread rows (mean, std, count across seeds) one figure of the report shows."""
-    where = {}
-    if figure.last is not None:
-        labels = [r[figure.last] for r in result.table(figure.analysis, [figure.quantity])]
-        where[figure.last] = labels[-1]
+    """The spread rows (mean, std, count across seeds) one figure of the report shows (none
+    when no configuration measured its quantity)."""
+    table = result.table(figure.analysis, [figure.quantity])
+    if not table:
+        return []
+    where = {} if figure.last is None else {figure.last: table[-1][figure.last]}
     return result.spread(figure.analysis, figure.quantity, where=where)
 
 
@@ -155,6 +156,8 @@ def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
         figures, tables = [], []
         for figure in (f for f in FIGURES if f.analysis == analysis):
             rows = [{"quantity": figure.quantity, **r} for r in figure_rows(result, figure)]
+            if not rows:
+                continue
             spread.extend(rows)
             series = [k for k in rows[0] if k not in {figure.x, figure.panel, figure.last,
                                                       "quantity", "analysis", *STATISTICS}

@@ -29,8 +29,8 @@ from ..io import Progress, log, save_json
 from ._cost import estimate_cost
 from ._grid import Configuration, Sweep
 
-HEARTBEAT_SECONDS = 5.0  # how often a process stamps its heartbeat file
-STALE_SECONDS = 60.0  # a process whose heartbeat is older is taken for dead
+HEARTBEAT_SECONDS = 2.0  # how often a process stamps its heartbeat file
+STALE_SECONDS = 20.0  # a process whose heartbeat is older is taken for dead
 SUMMARY = "summary.json"
 
 
