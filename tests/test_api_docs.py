@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBPACKAGES = ("errors", "interactions", "io", "data", "models", "masking", "training",
-               "analysis", "studies", "plots")
+               "analysis", "studies", "plots", "sweeps")
 
 pytest.importorskip("mkdocstrings")
 

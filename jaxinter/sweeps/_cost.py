@@ -44,10 +44,10 @@ def estimate_cost(configuration: Configuration) -> Cost:
     """The counted work of a configuration and a rough estimate of its seconds.
 
     Args:
-      configuration: a :class:`Configuration` of a sweep.
+      configuration: a ``Configuration`` of a sweep.
 
     Returns:
-      :class:`Cost`.
+      ``Cost``.
     """
     c = configuration.config
     epochs = steps = evaluations = extracted = 0

@@ -58,7 +58,7 @@ class Configuration:
     """One study of a sweep.
 
     Attributes:
-      analysis: one of :data:`ANALYSES`.
+      analysis: one of ``ANALYSES``.
       config: the study's validated config (``LayerwiseConfig``, ...).
       axes: ``{field: value}`` of the grid axes that pick this configuration.
       id: stable identity, ``analysis-<12 hex digits>`` (a hash of the analysis and the whole
@@ -106,7 +106,7 @@ def read_sweep(path: str | Path) -> Sweep:
       path: the TOML file.
 
     Returns:
-      :class:`Sweep`.
+      ``Sweep``.
 
     Raises:
       JaxinterInputError: for an unreadable file or a bad key or value, naming the key.
@@ -130,7 +130,7 @@ def expand_sweep(spec: dict) -> Sweep:
       spec: ``{"analyses": [...], "grid": {...}, "<analysis>": {..., "grid": {...}}}``.
 
     Returns:
-      :class:`Sweep`.
+      ``Sweep``.
 
     Raises:
       JaxinterInputError: naming the key of the bad value.

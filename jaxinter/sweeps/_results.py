@@ -119,7 +119,7 @@ class SweepResult:
         return [{**dict(key), **_statistics(values)} for key, values in groups.items()]
 
     def frame(self, analysis: str | None = None, quantities: Sequence[str] | None = None):
-        """:meth:`table` as a ``pandas.DataFrame`` (needs pandas)."""
+        """``table`` as a ``pandas.DataFrame`` (needs pandas)."""
         import pandas
         return pandas.DataFrame(self.table(analysis, quantities))
 
@@ -131,7 +131,7 @@ def load_sweep(out: Path | str) -> SweepResult:
       out: the folder given to ``run_sweep`` (with its ``manifest.json``).
 
     Returns:
-      :class:`SweepResult`.
+      ``SweepResult``.
     """
     out = Path(out)
     try:

@@ -48,7 +48,7 @@ def assign(configurations, process_count: int) -> list[int]:
     """The process of each configuration: longest estimated first, to the least loaded.
 
     Args:
-      configurations: the :class:`Configuration` objects of a sweep.
+      configurations: the ``Configuration`` objects of a sweep.
       process_count: number of processes (>= 1).
 
     Returns:
@@ -69,7 +69,7 @@ def write_manifest(sweep: Sweep, out: Path | str, process_count: int = 1) -> Pat
     axes, config, estimated cost and process.
 
     Args:
-      sweep: the expanded :class:`Sweep`.
+      sweep: the expanded ``Sweep``.
       out: the output folder.
       process_count: number of processes sharing the sweep.
 
@@ -114,7 +114,7 @@ def run_sweep(sweep: Sweep, out: Path | str, process_index: int = 0, process_cou
     their cached stages, so rerunning an interrupted sweep computes only what is missing.
 
     Args:
-      sweep: the expanded :class:`Sweep`.
+      sweep: the expanded ``Sweep``.
       out: the output folder, shared by all processes.
       process_index: this process, in ``0..process_count - 1``.
       process_count: number of processes sharing the sweep.
