@@ -19,7 +19,10 @@ from jaxinter.sweeps import load_sweep
 HERE = Path(__file__).resolve().parent
 PAGE = HERE.parent / "sweeps.md"
 BEGIN, END = "<!-- small sweep: begin -->", "<!-- small sweep: end -->"
-SHOWN = ("iou_by_order_output", "layerwise/completeness", "spectrum", "mean_order")
+SHOWN = ("iou_by_order_output", "layerwise/completeness", "spectrum", "mean_order",
+         "shared_ratio")
+NOTES = {"shared_ratio": "one value per noise rate: the agreement of the salient sets of "
+                         "consecutive seeds, mean over the population's 7 pairs"}
 
 
 def _cell(value) -> str:
@@ -51,13 +54,14 @@ def page_part(out: Path) -> str:
             continue
         name = f"{figure.analysis}_{figure.quantity.replace('/', '_')}.png"
         shutil.copyfile(out / name, HERE / name)
-        rows = figure_rows(result, figure)
+        rows = [r for r in figure_rows(result, figure) if r["count"]]  # measured rows only
         columns = [c for c in ("noise_rate", "type", figure.x) if c in rows[0]]
         if figure.quantity == "mean_order":  # start, a quarter of training and the end
             steps = sorted({r["checkpoint"] for r in rows})
             keep = {steps[0], steps[len(steps) // 4], steps[-1]}
             rows = [r for r in rows if r["checkpoint"] in keep]
-        parts.append(f"**{figure.title}** (mean and standard deviation across seeds)\n\n"
+        spread = NOTES.get(figure.quantity, "mean and standard deviation across seeds")
+        parts.append(f"**{figure.title}** ({spread})\n\n"
                      f"![{figure.title}](sweeps/{name})\n\n{_spread_table(rows, columns)}")
     return "\n\n".join(parts)
 
