@@ -232,7 +232,7 @@ def _check_logits(shape, what: str) -> int:
 
 def _memory_limit() -> int:
     """Bytes the default device can hold: its allocator limit, else the host's RAM."""
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}  # this process's own device
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"])
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
