@@ -24,7 +24,7 @@ import jax
 from .distributed import global_mesh, initialize, process_index, using_mesh
 from .errors import JaxinterInputError
 
-COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck")
+COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck", "sweep")
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(command)
-        command.set_defaults(run=module.run, configure=getattr(module, "config_from_args", None))
+        command.set_defaults(run=module.run, configure=getattr(module, "config_from_args", None),
+                             own_process_setup=getattr(module, "OWN_PROCESS_SETUP", False),
+                             kept_in=getattr(module, "KEPT_IN", "cache"))
     return parser
 
 
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.configure is not None:
             args.configure(args)  # every option checked before any work
-        with distributed_run(args):
+        setup = contextlib.nullcontext() if args.own_process_setup else distributed_run(args)
+        with setup:
             return int(args.run(args) or 0)
     except JaxinterInputError as err:
         print(f"jaxinter {args.command}: error: {err}", file=sys.stderr)
@@ -80,7 +83,7 @@ def _kept(args: argparse.Namespace | None) -> str:
     out = getattr(args, "out", None)
     if out is None:
         return "nothing is kept; run the same command again"
-    return (f"finished stages are kept in {out / 'cache'}; run the same command again to "
+    return (f"finished stages are kept in {out / args.kept_in}; run the same command again to "
             f"resume")
 
 

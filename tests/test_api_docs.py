@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBPACKAGES = ("errors", "distributed", "interactions", "io", "data", "models", "masking",
-               "training", "analysis", "studies", "plots")
+               "training", "analysis", "studies", "plots", "sweeps")
 
 pytest.importorskip("mkdocstrings")
 

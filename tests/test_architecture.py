@@ -20,6 +20,7 @@ LAYERS = {
     "masking": 2, "training": 2,
     "analysis": 3,
     "studies": 4, "plots": 4,
+    "sweeps": 4.5,
     "commands": 5,
     "cli": 6, "__init__": 6,
 }

@@ -10,7 +10,7 @@
   stage ``depends`` on (``get_or_compute``).
 - Self-describing ``summary.json`` content: ``labeled`` arrays (``{"axes", "coords",
   "values"}``), read back with ``labeled_array`` or as tidy rows with ``labeled_frame_rows``;
-  ``is_labeled``.
+  ``is_labeled``; every labeled array of a summary tree with its path: ``labeled_items``.
 - Tidy pandas tables of every result dataclass and study: ``to_dataframe`` (pandas is the
   optional extra ``jaxinter[pandas]``).
 - Reports: ``write_report`` writes a self-contained ``report.html`` (``Section``, ``Table``,
@@ -23,7 +23,7 @@ It imports nothing from the other layers.
 
 from ._checkpoints import restore_sharded, save_sharded
 from ._files import file_fingerprint, write_atomic
-from ._frames import to_dataframe
+from ._frames import labeled_items, to_dataframe
 from ._progress import Progress, log, progress
 from ._report import Section, Table, to_jsonable, write_report
 from ._store import StageCache, load_tree, save_json, save_tree, tree_from_arrays, tree_to_arrays
@@ -39,6 +39,7 @@ __all__ = [
     "labeled",
     "labeled_array",
     "labeled_frame_rows",
+    "labeled_items",
     "load_tree",
     "log",
     "progress",

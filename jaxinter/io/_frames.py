@@ -68,7 +68,7 @@ def to_dataframe(result, fields: Sequence[str] | None = None,
 
 
 def _summary_rows(summary: Mapping, quantities) -> list[dict]:
-    found = dict(_labeled_arrays(summary))
+    found = dict(labeled_items(summary))
     chosen = list(found) if quantities is None else list(quantities)
     unknown = [q for q in chosen if q not in found]
     if unknown:
@@ -76,12 +76,21 @@ def _summary_rows(summary: Mapping, quantities) -> list[dict]:
     return [{"quantity": q, **row} for q in chosen for row in labeled_frame_rows(found[q])]
 
 
-def _labeled_arrays(tree, prefix: str = ""):
+def labeled_items(tree: Mapping, prefix: str = ""):
+    """The labeled arrays of a summary tree with their paths (``"law/rho"``).
+
+    Args:
+      tree: a ``summary()`` dict (or one read from ``summary.json``).
+      prefix: prepended to every path.
+
+    Yields:
+      ``(path, labeled array object)``, in the order of the tree.
+    """
     for key, value in tree.items():
         if is_labeled(value):
             yield prefix + str(key), value
         elif isinstance(value, Mapping):
-            yield from _labeled_arrays(value, f"{prefix}{key}/")
+            yield from labeled_items(value, f"{prefix}{key}/")
 
 
 def _leaves(result, outer: tuple = ()) -> dict[str, tuple[np.ndarray, Axes]]:

@@ -1,0 +1,50 @@
+"""Sweeps over many study configurations: layer 4.5, above the studies and plots.
+
+- Sweep files: ``read_sweep`` (TOML) and ``expand_sweep`` (its dict) return a ``Sweep`` of
+  validated ``Configuration`` objects (the cartesian product of the declared axes; errors name
+  the key of the file); ``ANALYSES`` maps analysis names to study configs and functions.
+- Cost: ``estimate_cost`` counts a configuration's training, masked evaluations and extracted
+  game values (``Cost``), with a rough seconds estimate.
+- Running: ``run_sweep`` runs one process' share (``assign``) in a folder per configuration
+  (``configuration_folder``, named by a hash of its config), resumable per configuration
+  (``is_done``: its ``summary.json``) and per stage (the studies' caches); ``write_manifest``,
+  ``run_configuration``; ``connect`` joins several processes.
+- Results: ``load_sweep`` returns a ``SweepResult`` (tidy ``table``, ``spread`` across seeds,
+  ``configurations``); ``REPORTED`` names what the comparative report shows; ``write_csv``.
+"""
+
+from ._cost import Cost, estimate_cost
+from ._grid import ANALYSES, Configuration, Sweep, expand_sweep, read_sweep
+from ._processes import connect
+from ._results import REPORTED, SPREAD_AXIS, STATISTICS, SweepResult, load_sweep, write_csv
+from ._schedule import (
+    assign,
+    configuration_folder,
+    is_done,
+    run_configuration,
+    run_sweep,
+    write_manifest,
+)
+
+__all__ = [
+    "ANALYSES",
+    "REPORTED",
+    "SPREAD_AXIS",
+    "STATISTICS",
+    "Configuration",
+    "Cost",
+    "Sweep",
+    "SweepResult",
+    "assign",
+    "configuration_folder",
+    "connect",
+    "estimate_cost",
+    "expand_sweep",
+    "is_done",
+    "load_sweep",
+    "read_sweep",
+    "run_configuration",
+    "run_sweep",
+    "write_csv",
+    "write_manifest",
+]
