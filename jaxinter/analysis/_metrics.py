@@ -287,7 +287,7 @@ def strongest_interactions(interactions, salient, top: int) -> StrongestInteract
     salient = check_bool_mask(salient, "salient", like_shape=interactions.shape,
                               same_shape=True)
     check_int(top, "top", 1)
-    flat = interactions.reshape(interactions.shape[:-2] + (-1,))
+    flat = interactions.reshape(interactions.shape[:-2] + (2 * interactions.shape[-1],))
     flat_salient = salient.reshape(flat.shape)
     k = min(int(top), flat.shape[-1])
     _, index = jax.lax.top_k(jnp.where(flat_salient, jnp.abs(flat), -1), k)

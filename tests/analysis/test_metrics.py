@@ -133,6 +133,8 @@ def test_strongest_interactions_match_a_python_sort():
     everything = strongest_interactions(values[0, 1], np.ones((2, 16), bool), top=100)
     chex.assert_shape(everything.value, (32,))
     assert np.all(np.diff(np.abs(everything.value)) <= 0)
+    none = strongest_interactions(values[:0], salient[:0], top=5)  # no games (examples = 0)
+    chex.assert_shape([none.kind, none.subset, none.value, none.valid], (0, 3, 5))
 
 
 @pytest.mark.parametrize(
