@@ -23,6 +23,7 @@ START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 HEADLINE = re.compile(r"(<!-- benchmark-headline -->\n)(.*?)(<!-- /benchmark-headline -->)", re.S)
 BLOCK = re.compile(r"(<!-- benchmark:(\w+) -->\n)(.*?)(<!-- /benchmark:\2 -->)", re.S)
 PRECISION = re.compile(r"(<!-- precision-findings -->\n)(.*?)(<!-- /precision-findings -->)", re.S)
+ANDOR = re.compile(r"(<!-- andor-finding -->\n)(.*?)(<!-- /andor-finding -->)", re.S)
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 
 
@@ -104,11 +105,42 @@ def precision_findings() -> str:
         f"{min(residual):.0e} to {max(residual):.0e}).\n")
 
 
+def andor_finding() -> str:
+    """The README's AND-OR quality line, from results/andor.json: the default solver's distance
+    to the LP optimum and its certified gap (median and maximum) by n, and where the published
+    recipe ends."""
+    rows = json.loads((RESULTS / "andor.json").read_text())["rows"]
+    ours = [r for r in rows if r["system"] == "jaxinter default"]
+    published = [r for r in rows if r["system"].startswith("jaxinter, published recipe")
+                 and r.get("loss_vs_lp_median") is not None]
+
+    def pct(x):
+        return f"{100 * x:.2g}%" if 100 * x < 10 else f"{100 * x:.0f}%"
+
+    parts = []
+    for r in ours:
+        lp = (f"{pct(r['loss_vs_lp_median'])} (median) and {pct(r['loss_vs_lp_max'])} (max) "
+              f"above the LP optimum over {r['lp_games']} games, " if r.get("lp_games") else
+              "no LP reference, ")
+        parts.append(f"at n = {r['n']}, {lp}certified gap {pct(r['gap_median'])} (median) and "
+                     f"{pct(r['gap_max'])} (max) over {r['games']} games")
+    last = published[-1] if published else None
+    recipe = (f"; the published recipe ends {pct(last['loss_vs_lp_median'])} (median) and "
+              f"{pct(last['loss_vs_lp_max'])} (max) above at n = {last['n']} "
+              f"({last['lp_games']} games)" if last else "")
+    return ("- **AND-OR extraction** (games of a trained digits MLP, float32; rendered from "
+            "`benchmarks/results/andor.json`; LP optimum from HiGHS): the default solver ends "
+            + "; ".join(parts)
+            + recipe + ". Times in the [AND-OR benchmark table](#benchmarks) below "
+            "([docs/math/andor.md](docs/math/andor.md)).\n")
+
+
 def render(readme: str) -> str:
-    """README text with the tables and the headline regenerated."""
+    """README text with the tables, the headline and the AND-OR line regenerated."""
     head, rest = readme.split(START, 1)
     _, tail = rest.split(END, 1)
     text = f"{head}{START}\n{benchmark_section()}\n{END}{tail}"
+    text = ANDOR.sub(lambda m: m.group(1) + andor_finding() + m.group(3), text)
     return HEADLINE.sub(lambda m: m.group(1) + headline() + m.group(3), text)
 
 
