@@ -173,9 +173,10 @@ def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
             tables.append(Table(f"{figure.title}: mean and std across seeds",
                                 *_table(rows, drop=("quantity", "analysis", "min", "max"))))
         sections.append(Section(
-            analysis, f"Quantities {list(REPORTED[analysis])} of every {analysis} "
+            analysis, f"Quantities {', '.join(REPORTED[analysis])} of every {analysis} "
             "configuration; lines are means across seeds, bands one standard deviation "
-            "(n = number of seeds pooled).", figures=figures, tables=tables))
+            "(count: the number of seeds, or seed pairs, pooled).", figures=figures,
+            tables=tables))
     write_csv(out / "spread.csv", spread)
     summary = {"configurations": len(result.manifest["configurations"]),
                "done": len(result.summaries), "missing": result.missing,
@@ -190,8 +191,10 @@ def _table(rows: list[dict], drop=()) -> tuple[list[str], list[list]]:
 
 def _setup(result: SweepResult) -> str:
     m = result.manifest
+    axes = "; ".join(f"{analysis}: " + ", ".join(f"{k} {v}" for k, v in grid.items())
+                     for analysis, grid in m["axes"].items())
     return (f"{len(m['configurations'])} configurations of {', '.join(m['analyses'])} over "
-            f"the axes {m['axes']}, run by {m['process_count']} process(es); "
+            f"the axes ({axes}), run by {m['process_count']} process(es); "
             f"{len(result.summaries)} done. Each configuration's study wrote its own "
             f"summary.json under configs/<id>; table.csv holds every number of every "
             f"configuration (one row each), spread.csv the means and spreads shown here "

@@ -47,7 +47,7 @@ def plot_spread(rows: Sequence[Mapping], x: str, path: Path, *, series: Sequence
             std = np.nan_to_num(np.array([r["std"] for r in picked], float))
             color = TYPE_COLORS.get(line[0], color) if len(line) == 1 else color
             label = " ".join([*(f"{s} {v}," for s, v in zip(series, line, strict=True)),
-                              f"n = {max(r['count'] for r in picked)}"])
+                              f"mean ± std over {max(r['count'] for r in picked)}"])
             positions = np.arange(len(xs)) if isinstance(xs[0], str) else np.asarray(xs)
             ax.plot(positions, mean, "o-", color=color, ms=3, label=label)
             ax.fill_between(positions, mean - std, mean + std, color=color, alpha=0.2, lw=0)
