@@ -178,8 +178,11 @@ def _separation_tracker(**kwargs):
 INTERACTION_TRACKER, SEPARATION_TRACKER = _interaction_tracker(), _separation_tracker()
 
 
-def _bad_variables() -> dict:
-    return {"none": None, "string": "abc", "no_params": {"a": 1}, "list": [1.0]}
+def _bad_variables(structure: bool = True) -> dict:
+    """Bad model variables; ``structure``: also pytrees of the wrong structure (a tracker
+    without a model to compare with lets ``apply_fn`` report those)."""
+    out = {"none": None, "string": "abc", "string_leaf": {"params": "abc"}}
+    return out | ({"no_params": {"a": 1}, "list": [1.0]} if structure else {})
 
 
 def _entries() -> list[Entry]:
@@ -379,14 +382,14 @@ def _entries() -> list[Entry]:
                "all_modules": {"string": "yes", "none": None, "int": 2}}),
         Entry("train_probes", masking.train_probes,
               {"features_fn": _features, "x_train": X, "y_train": Y, "num_classes": 3,
-               "key": KEY, "steps": 1, "batch_size": 4},
+               "key": KEY, "x_test": X, "y_test": Y, "steps": 1, "batch_size": 4},
               {"features_fn": {"none": None, "string": "f"},
                "x_train": bad_arrays(X) | {"shape": X[:, :3]},
                "y_train": bad_labels(Y) | {"big": Y + 3}, "num_classes": bad_ints(1),
                "key": NOT_KEYS, "layers": {"unknown": ["nope"], "string": "hidden_1",
                                            "ints": [1], "empty": []},
                "x_test": bad_arrays(X, shape=False) | {"shape": X[:, :3]},
-               "y_test": _without(bad_labels(Y), "none") | {"big": Y + 3},
+               "y_test": bad_labels(Y) | {"big": Y + 3},
                "steps": bad_ints(1), "batch_size": bad_ints(1),
                "learning_rate": bad_numbers(0, low_open=True), "weight_decay": bad_numbers(0),
                "max_dim": bad_ints(1), "chunk_size": bad_ints(1)}),
@@ -423,11 +426,12 @@ def _entries() -> list[Entry]:
                         "float_labels": (X, Y + 0.5)}}),
         Entry("InteractionTracker.__call__", INTERACTION_TRACKER.__call__,
               {"step": 0, "variables": VARIABLES},
-              {"step": bad_ints(0), "variables": _bad_variables()}),
+              {"step": bad_ints(0), "variables": _bad_variables(structure=False)}),
         Entry("SeparationTracker", _separation_tracker, {},
               {"every": bad_ints(1), "include_input": {"string": "yes", "none": None},
                "batch_size": bad_ints(1), "config": {"string": "abc", "list": [1]},
-               "rtol": bad_numbers(0, 1, low_open=True), "chunk_size": bad_ints(1)}),
+               "rtol": bad_numbers(0, 1, low_open=True),
+               "chunk_size": bad_ints(1, optional=True), "check_values": {"string": "no"}}),
         Entry("SeparationTracker.args", analysis.SeparationTracker,
               {"captured": CAPTURED, "x": X, "labels": Y, "num_classes": 3},
               {"captured": {"none": None, "string": "f", "fn": _apply},

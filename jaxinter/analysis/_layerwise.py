@@ -36,8 +36,14 @@ import numpy as np
 
 from ..errors import (
     JaxinterInputError,
+    check_callable,
     check_game,
+    check_int,
+    check_int_list,
+    check_key,
+    check_mapping,
     check_number,
+    check_real_dtype,
     n_players_from_size,
 )
 from ..interactions import extract_interactions
@@ -450,12 +456,21 @@ def analyse_layers(
     Returns:
       A :class:`LayerwiseResult` over the chosen layers and the output.
     """
-    readouts = _chosen_readouts(readouts, layers)
-    if noise_draws == 1 or noise_draws < 0:
+    check_callable(captured_fn, "captured_fn")
+    readouts = _chosen_readouts(check_mapping(readouts, "readouts", optional=False), layers)
+    if not isinstance(players, Players):
+        raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
+    shape, _ = check_real_dtype(x, "x")
+    if sample_ids is not None and (len(check_int_list(sample_ids, "sample_ids", 0)),) != shape[:1]:
+        raise JaxinterInputError(
+            f"sample_ids: expected shape {shape[:1]} (one per sample), got {np.shape(sample_ids)}")
+    if check_int(noise_draws, "noise_draws", 0) == 1:
         raise JaxinterInputError(f"noise_draws: expected 0 or at least 2, got {noise_draws}")
-    if noise_draws and key is None:
+    check_number(sigma, "sigma", 0)
+    if check_key(key, optional=True) is None and noise_draws:
         raise JaxinterInputError("key: expected a jax.random key when noise_draws > 0, got None")
-    timings = {} if timings is None else timings
+    check_number(ratio, "ratio", 0, 1)
+    timings = {} if timings is None else check_mapping(timings, "timings")
     names = score_layer_names(captured_fn, readouts, players.input_shape)
 
     def scores(x, players, target, baseline):

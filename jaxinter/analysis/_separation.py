@@ -39,13 +39,16 @@ from flax import nnx, struct
 from ..errors import (
     MAX_CLASSES,
     JaxinterInputError,
+    check_bool,
     check_finite,
     check_int,
     check_labels,
+    check_mapping,
     check_number,
     check_real_array,
     check_real_dtype,
 )
+from ..masking import CapturedFn
 from ..models import apply_in_batches
 from ._tracking import Tracker
 
@@ -462,6 +465,19 @@ class SeparationTracker(Tracker):
     def __init__(self, captured, x, labels, num_classes: int | None = None, *, every: int = 10,
                  include_input: bool = True, batch_size: int = 512,
                  folder: Path | str | None = None, config: Mapping | None = None, **kwargs):
+        if not isinstance(captured, CapturedFn):
+            raise JaxinterInputError(
+                f"captured: expected a jaxinter.masking.CapturedFn, got {type(captured).__name__}")
+        shape, _ = check_real_array(x, "x")
+        if shape[1:] != captured.input_shape or not shape[:1]:
+            raise JaxinterInputError(
+                f"x: expected shape (samples, *{captured.input_shape}), got {shape}")
+        check_finite(x, "x")
+        labels = check_labels(labels, "labels", num_samples=shape[0], num_classes=num_classes)
+        check_bool(include_input, "include_input")
+        check_int(batch_size, "batch_size", 1)
+        check_mapping(config, "config")
+        _check_options(**kwargs)
         self.captured, self.x, self.labels = captured, x, labels
         self.num_classes, self.kwargs = num_classes, kwargs
         self.include_input, self.batch_size = include_input, batch_size
@@ -489,10 +505,23 @@ class SeparationTracker(Tracker):
                                 law.ratio_spread)
 
 
+def _check_options(*, rtol: float = RTOL, chunk_size: int | None = None,
+                   check_values: bool = True) -> None:
+    """The options of :func:`separation_statistics`, checked before any measurement."""
+    check_number(rtol, "rtol", 0, 1, low_open=True)
+    check_int(chunk_size, "chunk_size", 1, optional=True)
+    check_bool(check_values, "check_values")
+
+
 def _with_variables(captured, variables):
     """``captured`` running new weights: Linen variables dict, NNX module or NNX state."""
     if isinstance(variables, nnx.Module):
         variables = nnx.state(variables)
     if isinstance(variables, Mapping) and isinstance(captured.variables, Mapping):
-        variables = {k: variables[k] for k in captured.variables}  # e.g. drop intermediates
+        variables = {k: variables[k] for k in captured.variables if k in variables}
+    expected = jax.tree.structure(captured.variables)
+    if jax.tree.structure(variables) != expected:
+        raise JaxinterInputError(
+            f"variables: expected the structure of the captured model's variables, got "
+            f"{jax.tree.structure(variables)}"[:300])
     return captured.replace(variables=variables)
