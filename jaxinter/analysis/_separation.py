@@ -519,9 +519,9 @@ def _with_variables(captured, variables):
         variables = nnx.state(variables)
     if isinstance(variables, Mapping) and isinstance(captured.variables, Mapping):
         variables = {k: variables[k] for k in captured.variables if k in variables}
-    expected = jax.tree.structure(captured.variables)
-    if jax.tree.structure(variables) != expected:
-        raise JaxinterInputError(
-            f"variables: expected the structure of the captured model's variables, got "
-            f"{jax.tree.structure(variables)}"[:300])
+    shapes = [np.shape(leaf) for leaf in jax.tree.leaves(variables)]
+    expected = [np.shape(leaf) for leaf in jax.tree.leaves(captured.variables)]
+    if shapes != expected:
+        raise JaxinterInputError(f"variables: expected arrays of shapes {expected} (the captured "
+                                 f"model's), got {shapes}"[:300])
     return captured.replace(variables=variables)
