@@ -51,8 +51,8 @@ from ..errors import (
     check_real_dtype,
 )
 from ..interactions import extract_interactions, orders_np
-from ..masking import Players, masked_layer_scores, masked_scores
-from ..masking._players import check_baseline
+from ..masking import masked_layer_scores, masked_scores
+from ..masking._players import check_baseline, check_samples
 from ..training import cross_entropy
 from ._metrics import order_summary, safe_ratio
 from ._tracking import Tracker
@@ -448,16 +448,9 @@ def _record_fn(apply_fn, readouts, method, andor_options, ratio, chunk_size,
 
 def _probe_set(x, target, players, baseline) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The probe samples, their classes and the baseline as jax arrays, checked."""
-    if not isinstance(players, Players):
-        raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
-    shape, _ = check_real_dtype(x, "x")
-    if shape[1:] != tuple(players.input_shape) or not shape[:1]:
-        raise JaxinterInputError(f"x: expected shape (samples, *{players.input_shape}), got "
-                                 f"{shape}")
-    check_finite(x, "x")
-    target = check_labels(target, "target", num_samples=shape[0])
-    baseline = check_baseline(baseline, players.input_shape, shape[0])
-    return jnp.asarray(x), jnp.asarray(target), baseline
+    x = check_samples(x, players)
+    target = check_labels(target, "target", num_samples=x.shape[0])
+    return x, jnp.asarray(target), check_baseline(baseline, players.input_shape, x.shape[0])
 
 
 def _evaluation_set(pair, name: str) -> tuple[jax.Array, jax.Array]:

@@ -41,14 +41,15 @@ from ..errors import (
     check_int,
     check_int_list,
     check_key,
+    check_labels,
     check_mapping,
     check_number,
-    check_real_dtype,
     n_players_from_size,
 )
 from ..interactions import extract_interactions
 from ..io import labeled, save_json, write_atomic
 from ..masking import Players, masked_layer_scores, score_layer_names
+from ..masking._players import check_samples
 from ..models import apply_in_batches
 from ._compare import (
     CHANGE_PARTS,
@@ -344,6 +345,10 @@ def noisy_copies(x, players: Players, target, key: jax.Array, sigma: float, draw
       ``(x_noisy, players, target)``: (K * S, *input_shape) draw-major, with players and
       target repeated to match.
     """
+    x = check_samples(x, players)
+    check_key(key)
+    check_int(draws, "draws", 1)
+    target = check_labels(target, "target", num_samples=x.shape[0])
     noisy = gaussian_perturbations(key, x, sigma, draws)
     if players.per_sample:
         players = players.replace(assignment=jnp.tile(players.assignment, (draws, 1)))
@@ -458,9 +463,7 @@ def analyse_layers(
     """
     check_callable(captured_fn, "captured_fn")
     readouts = _chosen_readouts(check_mapping(readouts, "readouts", optional=False), layers)
-    if not isinstance(players, Players):
-        raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
-    shape, _ = check_real_dtype(x, "x")
+    shape = check_samples(x, players).shape
     if sample_ids is not None and (len(check_int_list(sample_ids, "sample_ids", 0)),) != shape[:1]:
         raise JaxinterInputError(
             f"sample_ids: expected shape {shape[:1]} (one per sample), got {np.shape(sample_ids)}")
