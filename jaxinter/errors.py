@@ -558,13 +558,17 @@ def check_key(key, name: str = "key", *, optional: bool = False):
 
 def check_pytree(tree, name: str):
     """``tree`` if it is a non-empty pytree (e.g. model variables) whose leaves are numeric
-    arrays, numbers or ``jax.random`` keys; None, strings and objects as leaves are refused.
-    Shapes and dtypes only are read: nothing is copied."""
+    arrays, numbers, ``jax.random`` keys or abstract arrays (``jax.ShapeDtypeStruct``, as
+    ``jax.eval_shape`` gives); None, strings and objects as leaves are refused. Shapes and
+    dtypes only are read: nothing is copied."""
     leaves = jax.tree.leaves(tree)
     if not leaves:
         raise JaxinterInputError(f"{name}: expected a pytree of arrays, got {tree!r:.60}")
     for leaf in leaves:
         dtype = getattr(leaf, "dtype", None)
-        if dtype is None or not jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if dtype is None or isinstance(leaf, np.ndarray | np.generic):
             array_spec(leaf, name)
+        elif not (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+                  or np.dtype(dtype).kind in "biufc"):
+            raise JaxinterInputError(f"{name}: expected a numeric array, got dtype {dtype}")
     return tree

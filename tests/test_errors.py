@@ -214,6 +214,7 @@ def test_structural_validators_return_their_input():
     jax.jit(check_key)(typed)  # abstract keys pass by shape and dtype
     assert check_bool(np.bool_(True), "flag") is True
     assert check_names(["b", "a"], "layers", ("a", "b")) == ("b", "a")
-    tree = {"params": {"w": np.ones(2), "n": 3}, "rng": jax.random.key(1)}
+    tree = {"params": {"w": np.ones(2), "n": 3}, "rng": jax.random.key(1),
+            "abstract": jax.ShapeDtypeStruct((2,), np.float32)}
     assert check_pytree(tree, "variables") is tree
     assert check_mapping(None, "config") is None and check_callable(len, "fn") is len
