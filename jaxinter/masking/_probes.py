@@ -211,6 +211,16 @@ def _accuracy(probe: LinearProbe, flat: np.ndarray, labels: np.ndarray) -> jax.A
     return jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(labels))
 
 
+def _labeled_data(x, y, split: str, num_classes: int, sample_shape=None):
+    """(shape of ``x``, labels) of the ``x_{split}``, ``y_{split}`` pair, checked."""
+    shape, _ = check_real_dtype(x, f"x_{split}")
+    if len(shape) < 2 or not shape[0] or sample_shape not in (None, shape[1:]):
+        expected = "*input_shape" if sample_shape is None else f"*{sample_shape}"
+        raise JaxinterInputError(f"x_{split}: expected shape (N >= 1, {expected}), got {shape}")
+    check_finite(x, f"x_{split}")
+    return shape, check_labels(y, f"y_{split}", num_samples=shape[0], num_classes=num_classes)
+
+
 def train_probes(
     features_fn: Callable[[jax.Array], dict[str, jax.Array]],
     x_train,
@@ -264,11 +274,7 @@ def train_probes(
         check_int(count, name, 1)
     check_number(learning_rate, "learning_rate", 0, low_open=True)
     check_number(weight_decay, "weight_decay", 0)
-    shape, _ = check_real_dtype(x_train, "x_train")
-    if len(shape) < 2 or not shape[0]:
-        raise JaxinterInputError(f"x_train: expected shape (N >= 1, *input_shape), got {shape}")
-    check_finite(x_train, "x_train")
-    y_train = check_labels(y_train, "y_train", num_samples=shape[0], num_classes=num_classes)
+    shape, y_train = _labeled_data(x_train, y_train, "train", num_classes)
     try:
         shapes = jax.eval_shape(features_fn, jax.ShapeDtypeStruct((1, *shape[1:]), jnp.float32))
     except (TypeError, ValueError) as err:
@@ -278,13 +284,7 @@ def train_probes(
         missing = "x_test" if x_test is None else "y_test"
         raise JaxinterInputError(f"{missing}: expected x_test and y_test together, got None")
     if x_test is not None:
-        test_shape, _ = check_real_dtype(x_test, "x_test")
-        if test_shape[1:] != shape[1:]:
-            raise JaxinterInputError(
-                f"x_test: expected shape (N, *{shape[1:]}) like x_train, got {test_shape}")
-        check_finite(x_test, "x_test")
-        y_test = check_labels(y_test, "y_test", num_samples=test_shape[0],
-                              num_classes=num_classes)
+        _, y_test = _labeled_data(x_test, y_test, "test", num_classes, shape[1:])
     names = list(shapes if layers is None else check_names(layers, "layers", list(shapes)))
     x_train = np.asarray(x_train)
     pools = {k: pool_factor(shapes[k].shape, max_dim) for k in names}
