@@ -15,6 +15,9 @@ validators below are the one place each kind of argument is checked:
 - ``n_players_from_size``: n from the length ``2**n`` of a subset axis;
 - ``check_int``, ``check_number``, ``check_choice``, ``check_int_list``, ``check_axis``:
   hyperparameters (counts, ranges, finite numbers, options, axes that never wrap);
+- ``check_bool``, ``check_callable``, ``check_mapping``, ``check_names``, ``check_key``,
+  ``check_pytree``: flags, functions, dicts of options, names among known ones (layers),
+  ``jax.random`` keys, model parameters;
 - ``is_device_array``, ``device_scalars``, ``value_range``: value checks of arrays that stay
   on their devices (sharded, multi-process or accelerator arrays).
 
@@ -32,7 +35,7 @@ and docs/distributed.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -499,3 +502,73 @@ def check_axis(axis, name: str, ndim: int, *, optional: bool = False) -> int | N
     from the end; None passes when ``optional``); out-of-range axes never wrap."""
     axis = check_int(axis, name, -ndim, ndim - 1, optional=optional)
     return None if axis is None else axis % ndim
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` if it is a bool (numpy booleans too); 0, 1 and strings are refused."""
+    if not isinstance(value, bool | np.bool_):
+        raise JaxinterInputError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def check_callable(fn, name: str, *, optional: bool = False):
+    """``fn`` if it is callable (None passes when ``optional``)."""
+    if not (callable(fn) or (optional and fn is None)):
+        raise JaxinterInputError(
+            f"{name}: expected a function{' or None' * optional}, got {type(fn).__name__}")
+    return fn
+
+
+def check_mapping(value, name: str, *, optional: bool = True) -> Mapping | None:
+    """``value`` if it is a mapping (a dict; None passes when ``optional``)."""
+    if not (isinstance(value, Mapping) or (optional and value is None)):
+        raise JaxinterInputError(
+            f"{name}: expected a dict{' or None' * optional}, got {type(value).__name__}")
+    return value
+
+
+def check_names(values, name: str, known: Sequence[str]) -> tuple[str, ...]:
+    """A non-empty sequence of distinct names, each among ``known`` (e.g. layer names), as a
+    tuple; a single string is refused (it would be read letter by letter)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+        raise JaxinterInputError(f"{name}: expected a non-empty list of names, got {values!r}")
+    unknown = [v for v in values if not isinstance(v, str) or v not in known]
+    if unknown:
+        raise JaxinterInputError(f"{name}: expected names among {list(known)}, got {unknown}")
+    if len(set(values)) != len(values):
+        raise JaxinterInputError(f"{name}: expected distinct names, got {list(values)}")
+    return tuple(values)
+
+
+def check_key(key, name: str = "key", *, optional: bool = False):
+    """``key`` if it is one ``jax.random`` key: a typed key of shape () (``jax.random.key``) or
+    a legacy uint32 key of shape (2,) (``jax.random.PRNGKey``); None passes when ``optional``.
+    Seeds (ints) and float arrays are refused. Tracers are checked by shape and dtype."""
+    if optional and key is None:
+        return None
+    dtype, shape = getattr(key, "dtype", None), tuple(getattr(key, "shape", (None,)))
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+    legacy = not typed and dtype == np.uint32 and shape == (2,)
+    if not ((typed and shape == ()) or legacy):
+        got = f"shape {shape}, dtype {dtype}" if dtype is not None else repr(key)
+        raise JaxinterInputError(
+            f"{name}: expected one jax.random key (jax.random.key(seed)), got {got:.80}")
+    return key
+
+
+def check_pytree(tree, name: str):
+    """``tree`` if it is a non-empty pytree (e.g. model variables) whose leaves are numeric
+    arrays, numbers, ``jax.random`` keys or abstract arrays (``jax.ShapeDtypeStruct``, as
+    ``jax.eval_shape`` gives); None, strings and objects as leaves are refused. Shapes and
+    dtypes only are read: nothing is copied."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        raise JaxinterInputError(f"{name}: expected a pytree of arrays, got {tree!r:.60}")
+    for leaf in leaves:
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None or isinstance(leaf, np.ndarray | np.generic):
+            array_spec(leaf, name)
+        elif not (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+                  or np.dtype(dtype).kind in "biufc"):
+            raise JaxinterInputError(f"{name}: expected a numeric array, got dtype {dtype}")
+    return tree

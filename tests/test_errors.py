@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 
@@ -9,11 +10,17 @@ import jaxinter as ji
 from jaxinter.errors import (
     MAX_PLAYERS,
     JaxinterInputError,
+    check_bool,
+    check_callable,
     check_choice,
     check_game,
     check_int,
     check_int_list,
+    check_key,
+    check_mapping,
+    check_names,
     check_number,
+    check_pytree,
     n_players_from_size,
 )
 from jaxinter.interactions import from_shapiq, to_msb, to_shapiq
@@ -155,8 +162,6 @@ def test_type_checks_run_before_any_conversion():
 
 def test_checks_under_jit():
     """Shape, dtype and hyperparameter checks run on tracers; value checks are skipped."""
-    import jax
-
     with pytest.raises(JaxinterInputError, match=r"^u: .*2\*\*n, got 6"):
         jax.jit(ji.moebius)(np.zeros(6, np.float32))
     with pytest.raises(JaxinterInputError, match=r"^u: expected a real floating"):
@@ -169,3 +174,47 @@ def test_checks_under_jit():
         np.asarray(jax.jit(lambda v: from_shapiq(v, 4))(to_shapiq(values))), values)
     with pytest.raises(JaxinterInputError, match=r"^ratio: "):
         jax.jit(lambda a, b: ji.salient_mask(a, b, ratio=2.0))(values, values)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: check_bool(1, "include_input"), r"^include_input: expected True or False, got 1"),
+        (lambda: check_bool("yes", "flag"), r"^flag: expected True or False"),
+        (lambda: check_callable("f", "apply_fn"), r"^apply_fn: expected a function, got str"),
+        (lambda: check_mapping([1], "config"), r"^config: expected a dict or None, got list"),
+        (lambda: check_mapping(None, "readouts", optional=False),
+         r"^readouts: expected a dict, got NoneType"),
+        (lambda: check_names("pre_1", "layers", ("pre_1",)), r"^layers: expected a non-empty"),
+        (lambda: check_names([], "layers", ("pre_1",)), r"^layers: expected a non-empty"),
+        (lambda: check_names(["pre_1", 3], "layers", ("pre_1",)),
+         r"^layers: expected names among \['pre_1'\], got \[3\]"),
+        (lambda: check_names(["a", "a"], "layers", ("a",)), r"^layers: expected distinct"),
+        (lambda: check_key(3), r"^key: expected one jax.random key .*got 3"),
+        (lambda: check_key(np.zeros(2, np.float32)), r"^key: .*shape \(2,\), dtype float32"),
+        (lambda: check_key(np.zeros(3, np.uint32)), r"^key: .*shape \(3,\), dtype uint32"),
+        (lambda: check_key(jax.random.split(jax.random.key(0))), r"^key: .*shape \(2,\)"),
+        (lambda: check_key(None), r"^key: expected one jax.random key"),
+        (lambda: check_pytree(None, "variables"), r"^variables: expected a pytree of arrays"),
+        (lambda: check_pytree({"params": {}}, "variables"), r"^variables: expected a pytree"),
+        (lambda: check_pytree({"params": "abc"}, "variables"), r"^variables: expected an array"),
+        (lambda: check_pytree({"w": np.array([object()])}, "variables"),
+         r"^variables: expected a numeric array"),
+    ],
+)
+def test_structural_validators_name_the_argument(call, match):
+    with pytest.raises(JaxinterInputError, match=match):
+        call()
+
+
+def test_structural_validators_return_their_input():
+    typed, legacy = jax.random.key(0), jax.random.PRNGKey(0)
+    assert check_key(typed) is typed and check_key(legacy) is legacy
+    assert check_key(None, optional=True) is None
+    jax.jit(check_key)(typed)  # abstract keys pass by shape and dtype
+    assert check_bool(np.bool_(True), "flag") is True
+    assert check_names(["b", "a"], "layers", ("a", "b")) == ("b", "a")
+    tree = {"params": {"w": np.ones(2), "n": 3}, "rng": jax.random.key(1),
+            "abstract": jax.ShapeDtypeStruct((2,), np.float32)}
+    assert check_pytree(tree, "variables") is tree
+    assert check_mapping(None, "config") is None and check_callable(len, "fn") is len

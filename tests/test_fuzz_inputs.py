@@ -149,6 +149,42 @@ NPZ = str(Path(_FOLDER) / "data.npz")
 np.savez(NPZ, x_train=X, y_train=Y, x_test=X, y_test=Y)
 
 
+# a tiny captured MLP (hidden layers pre_1, hidden_1), its probes' readout and trackers
+MLP = models.MLP((4,), num_classes=3, depth=2, width=4)
+VARIABLES = models.init_variables(MLP, jax.random.key(0))
+CAPTURED = masking.capture(MLP, VARIABLES)
+READOUTS = {"hidden_1": lambda features: features[:, :3]}
+KEY = jax.random.key(0)
+NOT_KEYS = {"none": None, "int": 3, "string": "key", "floats": np.zeros(2, np.float32)}
+
+
+def _features(x):
+    return CAPTURED(x)[1]
+
+
+def _logits(params, x):
+    return MLP.apply(params, x)
+
+
+def _interaction_tracker(**kwargs):
+    return analysis.InteractionTracker(_logits, X[:2], Y[:2], PLAYERS, np.zeros(4, np.float32),
+                                       train=(X, Y), test=(X, Y), **kwargs)
+
+
+def _separation_tracker(**kwargs):
+    return analysis.SeparationTracker(CAPTURED, X, Y, 3, **kwargs)
+
+
+INTERACTION_TRACKER, SEPARATION_TRACKER = _interaction_tracker(), _separation_tracker()
+
+
+def _bad_variables(structure: bool = True) -> dict:
+    """Bad model variables; ``structure``: also pytrees of the wrong structure (a tracker
+    without a model to compare with lets ``apply_fn`` report those)."""
+    out = {"none": None, "string": "abc", "string_leaf": {"params": "abc"}}
+    return out | ({"no_params": {"a": 1}, "list": [1.0]} if structure else {})
+
+
 def _entries() -> list[Entry]:
     e = [
         Entry("moebius", ji.moebius, {"u": GAME}, {"u": bad_games(GAME)}),
@@ -334,6 +370,125 @@ def _entries() -> list[Entry]:
               {"logits": bad_arrays(LOGITS), "labels": bad_labels(TARGET)}),
         Entry("labeled", io.labeled, {"values": GAME, "axes": ["a", "b"]},
               {"axes": {"count": ["a"], "none": None, "string": "ab", "ints": [1, 2]}}),
+        # capture, probes, layerwise analysis, trackers, user models
+        Entry("capture", masking.capture, {"model": MLP, "variables": VARIABLES},
+              {"model": {"none": None, "string": "mlp", "int": 3},
+               "variables": _bad_variables(),
+               "layers": {"unknown": ["nope"], "int": 3, "regex": "[", "ints": [1],
+                          "no_match": "nope.*"},
+               "input_shape": {"string": "4", "zero": (0,), "float": (4.5,), "negative": (-1,),
+                               "wrong": (5,), "int": 4},
+               "method": {"int": 3, "unknown": "nope"},
+               "all_modules": {"string": "yes", "none": None, "int": 2}}),
+        Entry("train_probes", masking.train_probes,
+              {"features_fn": _features, "x_train": X, "y_train": Y, "num_classes": 3,
+               "key": KEY, "x_test": X, "y_test": Y, "steps": 1, "batch_size": 4},
+              {"features_fn": {"none": None, "string": "f"},
+               "x_train": bad_arrays(X) | {"shape": X[:, :3]},
+               "y_train": bad_labels(Y) | {"big": Y + 3}, "num_classes": bad_ints(1),
+               "key": NOT_KEYS, "layers": {"unknown": ["nope"], "string": "hidden_1",
+                                           "ints": [1], "empty": []},
+               "x_test": bad_arrays(X, shape=False) | {"shape": X[:, :3]},
+               "y_test": bad_labels(Y) | {"big": Y + 3},
+               "steps": bad_ints(1), "batch_size": bad_ints(1),
+               "learning_rate": bad_numbers(0, low_open=True), "weight_decay": bad_numbers(0),
+               "max_dim": bad_ints(1), "chunk_size": bad_ints(1)}),
+        Entry("analyse_layers", analysis.analyse_layers,
+              {"captured_fn": CAPTURED, "readouts": READOUTS, "x": X[:2], "target": Y[:2],
+               "players": PLAYERS, "baseline": np.zeros(4, np.float32), "kind": "and"},
+              {"captured_fn": {"none": None, "string": "f"},
+               "readouts": {"none_string": "abc", "list": [1]},
+               "x": bad_arrays(X[:2]), "target": bad_labels(Y[:2]),
+               "players": {"none": None, "list": [0, 1]},
+               "baseline": bad_arrays(np.zeros(4, np.float32)) | {"shape": np.zeros(5)},
+               "layers": {"unknown": ["nope"], "string": "hidden_1", "ints": [1]},
+               "sample_ids": {"string": "ab", "short": np.arange(1), "float": np.ones(2) / 2,
+                              "object": _object_array((2,))},
+               "noise_draws": bad_ints(0) | {"one": 1},
+               "sigma": bad_numbers(0), "key": _without(NOT_KEYS, "none"),
+               "ratio": bad_numbers(0, 1), "chunk_size": bad_ints(1),
+               "timings": {"list": [], "string": "t"}}),
+        Entry("InteractionTracker", _interaction_tracker, {},
+              {"every": bad_ints(1), "method": bad_choices(),
+               "ratio": bad_numbers(0, 1), "chunk_size": bad_ints(1),
+               "readouts": {"string": "abc", "list": [1]},
+               "andor_options": {"string": "abc", "list": [1]},
+               "config": {"string": "abc", "list": [1]}}),
+        Entry("InteractionTracker.args", analysis.InteractionTracker,
+              {"apply_fn": _logits, "x": X[:2], "target": Y[:2], "players": PLAYERS,
+               "baseline": np.zeros(4, np.float32), "train": (X, Y), "test": (X, Y)},
+              {"apply_fn": {"none": None, "string": "f"}, "x": bad_arrays(X[:2]),
+               "target": bad_labels(Y[:2]), "players": {"none": None, "list": [0, 1]},
+               "baseline": bad_arrays(np.zeros(4, np.float32)) | {"shape": np.zeros(5)},
+               "train": {"none": None, "string": "ab", "one": (X,), "nan": (X * np.nan, Y),
+                         "labels": (X, Y - 5), "short": (X, Y[:-1])},
+               "test": {"none": None, "object": (_object_array(X.shape), Y),
+                        "float_labels": (X, Y + 0.5)}}),
+        Entry("InteractionTracker.__call__", INTERACTION_TRACKER.__call__,
+              {"step": 0, "variables": VARIABLES},
+              {"step": bad_ints(0), "variables": _bad_variables(structure=False)}),
+        Entry("SeparationTracker", _separation_tracker, {},
+              {"every": bad_ints(1), "include_input": {"string": "yes", "none": None},
+               "batch_size": bad_ints(1), "config": {"string": "abc", "list": [1]},
+               "rtol": bad_numbers(0, 1, low_open=True),
+               "chunk_size": bad_ints(1, optional=True), "check_values": {"string": "no"}}),
+        Entry("SeparationTracker.args", analysis.SeparationTracker,
+              {"captured": CAPTURED, "x": X, "labels": Y, "num_classes": 3},
+              {"captured": {"none": None, "string": "f", "fn": _apply},
+               "x": _without(bad_arrays(X), "bool") | {"shape": X[:, :3]},
+               "labels": bad_labels(Y), "num_classes": bad_ints(1, optional=True)}),
+        Entry("SeparationTracker.__call__", SEPARATION_TRACKER.__call__,
+              {"step": 0, "variables": VARIABLES},
+              {"step": bad_ints(0), "variables": _bad_variables()}),
+        Entry("load_factory", models.load_factory, {"spec": "jaxinter.models:MLP"},
+              {"spec": {"none": None, "int": 3, "no_colon": "jaxinter", "two": "a:b:c",
+                        "module": "nonexistent_module_x:f", "function": "jaxinter.models:nope",
+                        "file": "/nonexistent/file.py:f", "empty": ":f"}}),
+        # more of the subpackages' public functions
+        Entry("masked_layer_scores", masking.masked_layer_scores,
+              {"captured_fn": CAPTURED, "readouts": READOUTS, "x": X[:2], "players": PLAYERS,
+               "baseline": np.zeros(4, np.float32), "target": Y[:2]},
+              {"captured_fn": {"none": None, "string": "f"},
+               "readouts": {"string": "abc", "int": 3, "unknown": {"nope": _apply}},
+               "x": bad_arrays(X[:2]) | {"shape": X[:2, :3]}, "players": {"none": None},
+               "baseline": bad_arrays(np.zeros(4, np.float32)), "target": bad_labels(Y[:2]),
+               "chunk_size": bad_ints(1), "score": bad_choices() | {"int": 3},
+               "include_output": {"string": "yes", "none": None}}),
+        Entry("separation_statistics", analysis.separation_statistics,
+              {"features": X, "labels": Y},
+              {"features": _without(bad_arrays(X), "bool"), "labels": bad_labels(Y),
+               "num_classes": bad_ints(1, optional=True),
+               "rtol": bad_numbers(0, 1, low_open=True), "chunk_size": bad_ints(1, optional=True),
+               "check_values": {"string": "no", "none": None}}),
+        Entry("separation_by_layer", analysis.separation_by_layer,
+              {"features": {"a": X, "b": X}, "labels": Y},
+              {"features": {"none": None, "string": "ab", "nan": {"a": X * np.nan},
+                            "object": {"a": _object_array(X.shape)},
+                            "rows": {"a": X, "b": X[:5]}},
+               "labels": bad_labels(Y), "rtol": bad_numbers(0, 1, low_open=True)}),
+        Entry("layer_separation", analysis.layer_separation,
+              {"captured": CAPTURED, "x": X, "labels": Y, "num_classes": 3},
+              {"captured": {"none": None, "string": "f"},
+               "x": _without(bad_arrays(X), "bool") | {"shape": X[:, :3]},
+               "labels": bad_labels(Y), "num_classes": bad_ints(1, optional=True),
+               "include_input": {"string": "yes", "none": None}, "batch_size": bad_ints(1)}),
+        Entry("noisy_copies", analysis.noisy_copies,
+              {"x": X[:2], "players": PLAYERS, "target": Y[:2], "key": KEY, "sigma": 0.1,
+               "draws": 2},
+              {"x": bad_arrays(X[:2]), "players": {"none": None}, "target": bad_labels(Y[:2]),
+               "key": NOT_KEYS, "sigma": bad_numbers(0), "draws": bad_ints(1)}),
+        Entry("logit", masking.logit, {"logits": LOGITS, "target": TARGET},
+              {"logits": bad_arrays(LOGITS), "target": bad_labels(TARGET)}),
+        Entry("token_baseline", masking.token_baseline,
+              {"embedding": np.ones(4, np.float32), "num_tokens": 3},
+              {"embedding": _without(bad_arrays(np.ones(4, np.float32)), "scalar"),  # a token
+               "num_tokens": bad_ints(1)}),
+        Entry("init_variables", models.init_variables, {"model": MLP, "key": KEY},
+              {"model": {"none": None, "string": "mlp"},  # jitted: a str key stops at jit
+               "key": _without(NOT_KEYS, "string")}),
+        Entry("order_means", analysis.order_means, {"x": GAME}, {"x": bad_games(GAME)}),
+        Entry("high_order_share", analysis.high_order_share, {"strength": STRENGTH},
+              {"strength": bad_arrays(STRENGTH)}),
         # studies (their configurations validate every field)
         Entry("LayerwiseConfig", studies.LayerwiseConfig, {},
               {"n": bad_ints(1, 20), "ratio": bad_numbers(0, 1), "sigma": bad_numbers(0),

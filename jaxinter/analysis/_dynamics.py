@@ -39,14 +39,20 @@ from flax import struct
 from ..errors import (
     JaxinterInputError,
     check_bool_mask,
+    check_callable,
+    check_choice,
     check_finite,
     check_floating,
     check_game,
     check_int,
+    check_labels,
+    check_mapping,
     check_number,
+    check_real_dtype,
 )
 from ..interactions import extract_interactions, orders_np
 from ..masking import masked_layer_scores, masked_scores
+from ..masking._players import check_baseline, check_samples
 from ..training import cross_entropy
 from ._metrics import order_summary, safe_ratio
 from ._tracking import Tracker
@@ -440,6 +446,23 @@ def _record_fn(apply_fn, readouts, method, andor_options, ratio, chunk_size,
                              loss(x_tr, train_labels), loss(x_te, y_te))
 
 
+def _probe_set(x, target, players, baseline) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The probe samples, their classes and the baseline as jax arrays, checked."""
+    x = check_samples(x, players)
+    target = check_labels(target, "target", num_samples=x.shape[0])
+    return x, jnp.asarray(target), check_baseline(baseline, players.input_shape, x.shape[0])
+
+
+def _evaluation_set(pair, name: str) -> tuple[jax.Array, jax.Array]:
+    """``(x, labels)`` of a loss evaluation set as jax arrays, checked."""
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        raise JaxinterInputError(f"{name}: expected a pair (x, labels), got {pair!r:.60}")
+    shape, _ = check_real_dtype(pair[0], name)
+    check_finite(pair[0], name)
+    labels = check_labels(pair[1], name, num_samples=shape[0] if shape else None)
+    return jnp.asarray(pair[0]), jnp.asarray(labels)
+
+
 @lru_cache(maxsize=32)
 def _recorders(*static):
     """Jitted record of one model and of P models (vmapped over params and labels)."""
@@ -480,16 +503,21 @@ class InteractionTracker(Tracker):
         andor_options: Mapping | None = None, ratio: float = 0.05, chunk_size: int = 1024,
         folder: Path | str | None = None, config: Mapping | None = None,
     ):
-        if method not in ("and", "andor"):
-            raise JaxinterInputError(f"method: expected 'and' or 'andor', got {method!r}")
-        self.x, self.target = jnp.asarray(x), jnp.asarray(target)
-        self.train, self.test = tuple(map(jnp.asarray, train)), tuple(map(jnp.asarray, test))
+        check_callable(apply_fn, "apply_fn")
+        check_choice(method, "method", ("and", "andor"))
+        check_number(ratio, "ratio", 0, 1)
+        check_int(chunk_size, "chunk_size", 1)
+        for name, options in {"readouts": readouts, "andor_options": andor_options,
+                              "config": config}.items():
+            check_mapping(options, name)
+        self.x, self.target, baseline = _probe_set(x, target, players, baseline)
+        self.train, self.test = _evaluation_set(train, "train"), _evaluation_set(test, "test")
         self.andor_options = dict(andor_options or {})
         stamp = dict(config or {}, every=every, method=method, ratio=ratio,
                      andor_options=self.andor_options, n=players.n,
                      probe=np.asarray(self.x).sum().item())
         super().__init__(every, folder, stamp)
-        self._data = (self.x, self.target, players, jnp.asarray(baseline), *self.train,
+        self._data = (self.x, self.target, players, baseline, *self.train,
                       *self.test)
         static = (apply_fn, _frozen(readouts), method, _frozen(self.andor_options), ratio,
                   chunk_size)

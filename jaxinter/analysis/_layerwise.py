@@ -36,13 +36,20 @@ import numpy as np
 
 from ..errors import (
     JaxinterInputError,
+    check_callable,
     check_game,
+    check_int,
+    check_int_list,
+    check_key,
+    check_labels,
+    check_mapping,
     check_number,
     n_players_from_size,
 )
 from ..interactions import extract_interactions
 from ..io import labeled, save_json, write_atomic
 from ..masking import Players, masked_layer_scores, score_layer_names
+from ..masking._players import check_samples
 from ..models import apply_in_batches
 from ._compare import (
     CHANGE_PARTS,
@@ -338,6 +345,10 @@ def noisy_copies(x, players: Players, target, key: jax.Array, sigma: float, draw
       ``(x_noisy, players, target)``: (K * S, *input_shape) draw-major, with players and
       target repeated to match.
     """
+    x = check_samples(x, players)
+    check_key(key)
+    check_int(draws, "draws", 1)
+    target = check_labels(target, "target", num_samples=x.shape[0])
     noisy = gaussian_perturbations(key, x, sigma, draws)
     if players.per_sample:
         players = players.replace(assignment=jnp.tile(players.assignment, (draws, 1)))
@@ -450,12 +461,19 @@ def analyse_layers(
     Returns:
       A :class:`LayerwiseResult` over the chosen layers and the output.
     """
-    readouts = _chosen_readouts(readouts, layers)
-    if noise_draws == 1 or noise_draws < 0:
+    check_callable(captured_fn, "captured_fn")
+    readouts = _chosen_readouts(check_mapping(readouts, "readouts", optional=False), layers)
+    shape = check_samples(x, players).shape
+    if sample_ids is not None and (len(check_int_list(sample_ids, "sample_ids", 0)),) != shape[:1]:
+        raise JaxinterInputError(
+            f"sample_ids: expected shape {shape[:1]} (one per sample), got {np.shape(sample_ids)}")
+    if check_int(noise_draws, "noise_draws", 0) == 1:
         raise JaxinterInputError(f"noise_draws: expected 0 or at least 2, got {noise_draws}")
-    if noise_draws and key is None:
+    check_number(sigma, "sigma", 0)
+    if check_key(key, optional=True) is None and noise_draws:
         raise JaxinterInputError("key: expected a jax.random key when noise_draws > 0, got None")
-    timings = {} if timings is None else timings
+    check_number(ratio, "ratio", 0, 1)
+    timings = {} if timings is None else check_mapping(timings, "timings")
     names = score_layer_names(captured_fn, readouts, players.input_shape)
 
     def scores(x, players, target, baseline):

@@ -39,13 +39,16 @@ from flax import nnx, struct
 from ..errors import (
     MAX_CLASSES,
     JaxinterInputError,
+    check_bool,
     check_finite,
     check_int,
     check_labels,
+    check_mapping,
     check_number,
     check_real_array,
     check_real_dtype,
 )
+from ..masking import CapturedFn
 from ..models import apply_in_batches
 from ._tracking import Tracker
 
@@ -212,6 +215,7 @@ def separation_statistics(
     Computed in float64 regardless of ``jax_enable_x64``; returns numpy float64 leaves.
     """
     check_number(rtol, "rtol", 0, 1, low_open=True)
+    check_bool(check_values, "check_values")
     with jax.enable_x64(True):  # also while converting: numpy float64 input stays float64
         x = _check_features(features, "features", check_values)
         y, k = _check_labels(labels, x.shape[0], num_classes)
@@ -243,6 +247,7 @@ def separation_by_layer(
     Returns a dict with the same keys, in the same order, of :class:`Separation` results.
     """
     check_number(rtol, "rtol", 0, 1, low_open=True)
+    check_bool(check_values, "check_values")
     if isinstance(features, str | bytes) or not isinstance(features, Mapping | Sequence):
         raise JaxinterInputError(f"features: expected a dict or list of layers, got {features!r}")
     items = list(features.items() if isinstance(features, Mapping) else enumerate(features))
@@ -407,11 +412,34 @@ def layer_separation(
     pass the training data to measure the law as He & Su do, test data to compare.
     ``kwargs`` go to :func:`separation_statistics` (rtol, chunk_size, check_values).
     """
+    _check_layer_inputs(captured, x, labels, num_classes, include_input, batch_size, kwargs)
     feats = collect_features(captured, x, batch_size)
     if include_input:
         feats = {"input": np.asarray(x).reshape(len(x), -1), **feats}
     per_layer, law = law_of_separation(feats, labels, num_classes, **kwargs)
     return LayerSeparation(per_layer=per_layer, law=law, names=tuple(per_layer))
+
+
+def _check_layer_inputs(captured, x, labels, num_classes, include_input, batch_size,
+                        options: Mapping) -> None:
+    """The arguments of :func:`layer_separation`, checked before any forward pass."""
+    if not isinstance(captured, CapturedFn):
+        raise JaxinterInputError(
+            f"captured: expected a jaxinter.masking.CapturedFn, got {type(captured).__name__}")
+    shape, _ = check_real_array(x, "x")
+    if shape[1:] != captured.input_shape or not shape[:1]:
+        raise JaxinterInputError(
+            f"x: expected shape (samples, *{captured.input_shape}), got {shape}")
+    check_finite(x, "x")
+    check_labels(labels, "labels", num_samples=shape[0], num_classes=num_classes)
+    check_bool(include_input, "include_input")
+    check_int(batch_size, "batch_size", 1)
+    unknown = sorted(set(options) - {"rtol", "chunk_size", "check_values"})
+    if unknown:
+        raise JaxinterInputError(f"{unknown[0]}: not an option of separation_statistics")
+    check_number(options.get("rtol", RTOL), "rtol", 0, 1, low_open=True)
+    check_int(options.get("chunk_size"), "chunk_size", 1, optional=True)
+    check_bool(options.get("check_values", True), "check_values")
 
 
 @struct.dataclass
@@ -462,6 +490,8 @@ class SeparationTracker(Tracker):
     def __init__(self, captured, x, labels, num_classes: int | None = None, *, every: int = 10,
                  include_input: bool = True, batch_size: int = 512,
                  folder: Path | str | None = None, config: Mapping | None = None, **kwargs):
+        _check_layer_inputs(captured, x, labels, num_classes, include_input, batch_size, kwargs)
+        check_mapping(config, "config")
         self.captured, self.x, self.labels = captured, x, labels
         self.num_classes, self.kwargs = num_classes, kwargs
         self.include_input, self.batch_size = include_input, batch_size
@@ -494,5 +524,10 @@ def _with_variables(captured, variables):
     if isinstance(variables, nnx.Module):
         variables = nnx.state(variables)
     if isinstance(variables, Mapping) and isinstance(captured.variables, Mapping):
-        variables = {k: variables[k] for k in captured.variables}  # e.g. drop intermediates
+        variables = {k: variables[k] for k in captured.variables if k in variables}
+    shapes = [np.shape(leaf) for leaf in jax.tree.leaves(variables)]
+    expected = [np.shape(leaf) for leaf in jax.tree.leaves(captured.variables)]
+    if shapes != expected:
+        raise JaxinterInputError(f"variables: expected arrays of shapes {expected} (the captured "
+                                 f"model's), got {shapes}"[:300])
     return captured.replace(variables=variables)

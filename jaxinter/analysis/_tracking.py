@@ -54,7 +54,7 @@ import numpy as np
 from flax import struct
 from jax.experimental import io_callback
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_int, check_mapping, check_pytree
 from ..io import StageCache
 
 
@@ -104,9 +104,8 @@ class Tracker:
 
     def __init__(self, every: int, folder: Path | str | None = None,
                  stamp: Mapping | None = None):
-        if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
-            raise JaxinterInputError(f"every: expected a positive int, got {every!r}")
-        self.every = int(every)
+        self.every = check_int(every, "every", 1)
+        check_mapping(stamp, "stamp")
         self.folder = None if folder is None else Path(folder)
         self.cache = None if folder is None else StageCache(self.folder, dict(stamp or {}))
         self._memory: dict[int, dict[str, np.ndarray]] = {}
@@ -139,7 +138,8 @@ class Tracker:
 
     def __call__(self, step: int, variables, metrics: Mapping | None = None) -> None:
         """Record ``variables`` at ``step`` and keep the record (the callback of ``train``)."""
-        self.save(step, self.record(variables))
+        check_int(step, "step", 0)
+        self.save(step, self.record(check_pytree(variables, "variables")))
 
     def maybe_record(self, step, params, *args) -> None:
         """Inside a jitted step: record ``params`` when ``step % every == 0``.

@@ -38,7 +38,7 @@ import numpy as np
 from flax import linen, nnx, struct
 from flax.errors import FlaxError
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_bool, check_int_list, check_names, check_pytree
 
 Layers = Sequence[str] | str | re.Pattern | None
 
@@ -143,19 +143,18 @@ def _select(names: list[str], layers: Layers) -> tuple[str, ...]:
     if layers is None:
         return tuple(names)
     if isinstance(layers, str | re.Pattern):
-        pattern = re.compile(layers)
+        try:
+            pattern = re.compile(layers)
+        except re.error as err:
+            raise JaxinterInputError(
+                f"layers: expected a regular expression, got {layers!r} ({err})") from err
         chosen = [n for n in names if pattern.fullmatch(n)]
         if not chosen:
             raise JaxinterInputError(
                 f"layers: pattern {pattern.pattern!r} matches no layer; available: {names}"
             )
         return tuple(chosen)
-    layers = list(layers)
-    unknown = [n for n in layers if n not in names]
-    if unknown:
-        raise JaxinterInputError(f"layers: unknown layer names {unknown}; available: {names}")
-    if len(set(layers)) != len(layers):
-        raise JaxinterInputError(f"layers: repeated names in {layers}")
+    layers = check_names(layers, "layers", names)
     return tuple(n for n in names if n in layers)
 
 
@@ -204,6 +203,12 @@ class CapturedFn:
 
 def _prepare(model, variables, method, all_modules):
     """((forward, jitted forward), variables) for Linen module + variables or an NNX module."""
+    if not isinstance(model, linen.Module | nnx.Module):
+        raise JaxinterInputError(
+            f"model: expected a flax.linen.Module or flax.nnx.Module, got {type(model).__name__}")
+    if method is not None and not (isinstance(method, str)
+                                   and callable(getattr(model, method, None))):
+        raise JaxinterInputError(f"method: expected the name of a model method, got {method!r}")
     if isinstance(model, linen.Module):
         if variables is None:
             raise JaxinterInputError("variables: a Linen model needs its variables")
@@ -212,22 +217,13 @@ def _prepare(model, variables, method, all_modules):
                 "variables: expected a Linen variables dict with a 'params' collection"
             )
         variables = {k: v for k, v in variables.items() if k != "intermediates"}
+        check_pytree(variables, "variables")
         return _linen_forward(model, method, all_modules), variables
-    if isinstance(model, nnx.Module):
-        if variables is not None:
-            raise JaxinterInputError(
-                "variables: an NNX model holds its own state; pass variables=None"
-            )
-        if method is not None and not callable(getattr(model, method, None)):
-            raise JaxinterInputError(f"method: the model has no method {method!r}")
-        view = nnx.view(
-            model, use_running_average=True, deterministic=True, raise_if_not_found=False
-        )
-        graphdef, state = nnx.split(view)
-        return _nnx_forward(graphdef, method, all_modules), state
-    raise JaxinterInputError(
-        f"model: expected a flax.linen.Module or flax.nnx.Module, got {type(model).__name__}"
-    )
+    if variables is not None:
+        raise JaxinterInputError("variables: an NNX model holds its own state; pass variables=None")
+    view = nnx.view(model, use_running_average=True, deterministic=True, raise_if_not_found=False)
+    graphdef, state = nnx.split(view)
+    return _nnx_forward(graphdef, method, all_modules), state
 
 
 def _input_shape(model, input_shape, method) -> tuple[int, ...]:
@@ -238,7 +234,7 @@ def _input_shape(model, input_shape, method) -> tuple[int, ...]:
             "input_shape: the model has no input_shape attribute (or a method is given); "
             "pass input_shape=(...) without the batch axis"
         )
-    return tuple(int(d) for d in input_shape)
+    return check_int_list(input_shape, "input_shape", 1)
 
 
 def capture(
@@ -266,8 +262,9 @@ def capture(
       ``CapturedFn`` f with ``f(x) -> (logits, OrderedDict[name, (batch, ...)])``, layers in
       network order.
     """
-    shape = _input_shape(model, input_shape, method)
+    check_bool(all_modules, "all_modules")
     (forward, jitted), variables = _prepare(model, variables, method, all_modules)
+    shape = _input_shape(model, input_shape, method)
     spec = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
     try:
         names = _execution_order(forward, variables, spec)

@@ -39,8 +39,8 @@ from ..distributed import (
     shard_rows,
     split_axis,
 )
-from ..errors import JaxinterInputError, check_finite, check_floating, check_int
-from ._players import Players, check_baseline
+from ..errors import JaxinterInputError, check_bool, check_int
+from ._players import Players, check_baseline, check_samples
 from ._scores import check_target, get_score
 
 OUTPUT = "output"  # name of the network output among the layer scores
@@ -339,23 +339,10 @@ def _evaluate(
     if not callable(fn):
         raise JaxinterInputError(f"{'captured_fn' if captured else 'apply_fn'}: expected a "
                                  f"function of a batch of inputs, got {fn!r}")
-    if not isinstance(players, Players):
-        raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
     check_int(chunk_size, "chunk_size", 1)
-    x = check_floating(x, "x")
-    shape = players.input_shape
-    if x.ndim != len(shape) + 1 or x.shape[1:] != shape:
-        raise JaxinterInputError(
-            f"x: expected shape (samples, *{shape}) to match the players, got {x.shape}"
-        )
-    if check_values:
-        check_finite(x, "x")
-    samples = x.shape[0]
-    if players.per_sample and players.assignment.shape[0] != samples:
-        raise JaxinterInputError(
-            f"players: per-sample players for {players.assignment.shape[0]} samples, "
-            f"but x has {samples}"
-        )
+    check_bool(include_output, "include_output")
+    x = check_samples(x, players, check_values=check_values)
+    shape, samples = players.input_shape, x.shape[0]
     baseline = check_baseline(baseline, shape, samples).astype(x.dtype)
     if not include_output and not readouts:
         raise JaxinterInputError("readouts: nothing to score (no readouts, include_output=False)")

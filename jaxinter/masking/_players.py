@@ -464,8 +464,40 @@ def token_baseline(embedding, num_tokens: int) -> jax.Array:
       ``(num_tokens, *embedding_shape)``.
     """
     embedding = check_floating(embedding, "embedding")
+    if not embedding.size:
+        raise JaxinterInputError(f"embedding: expected a non-empty array, got {embedding.shape}")
+    check_finite(embedding, "embedding")
     check_int(num_tokens, "num_tokens", 1)
     return jnp.broadcast_to(embedding, (int(num_tokens),) + embedding.shape)
+
+
+def check_samples(x, players, *, check_values: bool = True) -> jax.Array:
+    """Validate inputs ``x`` for ``players``: shape ``(samples, *players.input_shape)``.
+
+    Args:
+      x: inputs, one sample per row.
+      players: a ``Players`` (per-sample players need one row per sample).
+      check_values: also refuse NaN and infinite values.
+
+    Returns:
+      ``x`` as a floating jax array.
+
+    Raises:
+      JaxinterInputError: naming ``players`` or ``x``.
+    """
+    if not isinstance(players, Players):
+        raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
+    x = check_floating(x, "x")
+    shape = players.input_shape
+    if x.ndim != len(shape) + 1 or x.shape[1:] != shape or not x.shape[0]:
+        raise JaxinterInputError(
+            f"x: expected shape (samples, *{shape}) to match the players, got {x.shape}")
+    if players.per_sample and players.assignment.shape[0] != x.shape[0]:
+        raise JaxinterInputError(f"players: per-sample players for "
+                                 f"{players.assignment.shape[0]} samples, but x has {x.shape[0]}")
+    if check_values:
+        check_finite(x, "x")
+    return x
 
 
 def check_baseline(baseline, input_shape, num_samples: int) -> jax.Array:

@@ -24,7 +24,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..errors import JaxinterInputError, check_labels
+from ..errors import (
+    MAX_CLASSES,
+    JaxinterInputError,
+    check_callable,
+    check_finite,
+    check_int,
+    check_key,
+    check_labels,
+    check_names,
+    check_number,
+    check_real_dtype,
+)
 from ..models import apply_in_batches
 
 
@@ -200,6 +211,16 @@ def _accuracy(probe: LinearProbe, flat: np.ndarray, labels: np.ndarray) -> jax.A
     return jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(labels))
 
 
+def _labeled_data(x, y, split: str, num_classes: int, sample_shape=None):
+    """(shape of ``x``, labels) of the ``x_{split}``, ``y_{split}`` pair, checked."""
+    shape, _ = check_real_dtype(x, f"x_{split}")
+    if len(shape) < 2 or not shape[0] or sample_shape not in (None, shape[1:]):
+        expected = "*input_shape" if sample_shape is None else f"*{sample_shape}"
+        raise JaxinterInputError(f"x_{split}: expected shape (N >= 1, {expected}), got {shape}")
+    check_finite(x, f"x_{split}")
+    return shape, check_labels(y, f"y_{split}", num_samples=shape[0], num_classes=num_classes)
+
+
 def train_probes(
     features_fn: Callable[[jax.Array], dict[str, jax.Array]],
     x_train,
@@ -244,15 +265,28 @@ def train_probes(
     Returns:
       A ``ProbeSet``.
     """
+    check_callable(features_fn, "features_fn")
+    num_classes = check_int(num_classes, "num_classes", 1, MAX_CLASSES)
+    check_key(key)
+    counts = {"steps": steps, "batch_size": batch_size, "max_dim": max_dim,
+              "chunk_size": chunk_size}
+    for name, count in counts.items():
+        check_int(count, name, 1)
+    check_number(learning_rate, "learning_rate", 0, low_open=True)
+    check_number(weight_decay, "weight_decay", 0)
+    shape, y_train = _labeled_data(x_train, y_train, "train", num_classes)
+    try:
+        shapes = jax.eval_shape(features_fn, jax.ShapeDtypeStruct((1, *shape[1:]), jnp.float32))
+    except (TypeError, ValueError) as err:
+        raise JaxinterInputError(
+            f"x_train: features_fn cannot run on samples of shape {shape[1:]}: {err}") from err
+    if (x_test is None) != (y_test is None):
+        missing = "x_test" if x_test is None else "y_test"
+        raise JaxinterInputError(f"{missing}: expected x_test and y_test together, got None")
+    if x_test is not None:
+        _, y_test = _labeled_data(x_test, y_test, "test", num_classes, shape[1:])
+    names = list(shapes if layers is None else check_names(layers, "layers", list(shapes)))
     x_train = np.asarray(x_train)
-    y_train = check_labels(y_train, "y_train", num_samples=x_train.shape[0],
-                           num_classes=num_classes)
-    shapes = jax.eval_shape(features_fn, jax.ShapeDtypeStruct((1,) + x_train.shape[1:],
-                                                              jnp.float32))
-    names = list(shapes) if layers is None else list(layers)
-    missing = [k for k in names if k not in shapes]
-    if missing:
-        raise JaxinterInputError(f"layers: {missing} not among the features {list(shapes)}")
     pools = {k: pool_factor(shapes[k].shape, max_dim) for k in names}
     flat = _extract(features_fn, x_train, names, pools, chunk_size)
     stats = {k: _standardizer(flat[k]) for k in names}
@@ -276,5 +310,5 @@ def train_probes(
     test_acc = {}
     if x_test is not None:
         flat_test = _extract(features_fn, np.asarray(x_test), names, pools, chunk_size)
-        test_acc = {k: _accuracy(probes[k], flat_test[k], np.asarray(y_test)) for k in names}
+        test_acc = {k: _accuracy(probes[k], flat_test[k], y_test) for k in names}
     return ProbeSet(probes, train_acc, test_acc)

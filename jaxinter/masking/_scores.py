@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import (
     JaxinterInputError,
     array_spec,
+    check_choice,
     check_finite,
     check_real_dtype,
     is_device_array,
@@ -151,6 +152,4 @@ def get_score(score: str | Callable) -> Callable:
     """
     if callable(score):
         return score
-    if score not in SCORES:
-        raise JaxinterInputError(f"score: expected one of {sorted(SCORES)}, got {score!r}")
-    return SCORES[score]
+    return SCORES[check_choice(score, "score", sorted(SCORES))]

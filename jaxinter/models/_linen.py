@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_key
 from ._common import (
     BN_MOMENTUM,
     QUADRATIC_ALPHA,
@@ -272,6 +272,8 @@ class ViT(nn.Module):
 def init_variables(model: nn.Module, key: jax.Array) -> dict:
     """Initial variables of a Linen model, compiled once per model configuration.
 
+    The checks run while tracing (``jax.eval_shape(init_variables, model, key)`` works too).
+
     Args:
       model: a Linen model with an ``input_shape`` attribute.
       key: PRNG key.
@@ -279,5 +281,9 @@ def init_variables(model: nn.Module, key: jax.Array) -> dict:
     Returns:
       ``{"params": ..., "batch_stats": ...}`` (no ``intermediates``).
     """
+    if not isinstance(model, nn.Module) or not hasattr(model, "input_shape"):
+        raise JaxinterInputError(
+            f"model: expected a Linen model with an input_shape, got {type(model).__name__}")
+    check_key(key)
     variables = model.init(key, jnp.zeros((1, *model.input_shape), jnp.float32))
     return {k: v for k, v in variables.items() if k != "intermediates"}

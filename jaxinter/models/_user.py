@@ -52,12 +52,13 @@ class UserModel:
     restored: bool
 
 
-def load_factory(spec: str) -> Callable:
+def load_factory(spec: str, name: str = "spec") -> Callable:
     """The function named by ``spec``.
 
     Args:
       spec: ``"module:function"`` (an importable module, e.g. ``"mypackage.models:make"``) or
         ``"path/to/file.py:function"``.
+      name: the argument's name in error messages (a study's config says ``model_factory``).
 
     Returns:
       The function.
@@ -67,20 +68,19 @@ def load_factory(spec: str) -> Callable:
     """
     if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
         raise JaxinterInputError(
-            f"model_factory: expected 'module:function' or 'file.py:function', got {spec!r}")
-    where, name = spec.split(":")
-    module = _import(where)
-    factory = getattr(module, name, None)
+            f"{name}: expected 'module:function' or 'file.py:function', got {spec!r}")
+    where, function = spec.split(":")
+    factory = getattr(_import(where, name), function, None)
     if not callable(factory):
-        raise JaxinterInputError(f"model_factory: {where} has no function {name!r}")
+        raise JaxinterInputError(f"{name}: {where} has no function {function!r}")
     return factory
 
 
-def _import(where: str):
+def _import(where: str, name: str):
     if where.endswith(".py"):
         path = Path(where).expanduser()
         if not path.is_file():
-            raise JaxinterInputError(f"model_factory: no file {path}")
+            raise JaxinterInputError(f"{name}: no file {path}")
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -90,7 +90,7 @@ def _import(where: str):
     try:
         return importlib.import_module(where)
     except ImportError as err:
-        raise JaxinterInputError(f"model_factory: cannot import module {where!r}: {err}") from err
+        raise JaxinterInputError(f"{name}: cannot import module {where!r}: {err}") from err
 
 
 def build_model(factory: Callable, input_shape: Sequence[int], num_classes: int,
@@ -136,7 +136,7 @@ def load_model(factory: str | Callable, checkpoint: str | Path | None = None, *,
     Returns:
       :class:`UserModel`.
     """
-    factory = load_factory(factory) if isinstance(factory, str) else factory
+    factory = load_factory(factory, "factory") if isinstance(factory, str) else factory
     shape = tuple(int(d) for d in input_shape)
     model = build_model(factory, shape, num_classes, seed)
     if isinstance(model, linen.Module):

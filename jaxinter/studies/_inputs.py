@@ -57,7 +57,7 @@ def check_user_inputs(config, *, checkpoint: bool = True) -> None:
             raise JaxinterInputError(
                 f"layers: expected a regular expression, got {layers!r} ({err})") from err
     if config.model_factory is not None:
-        load_factory(config.model_factory)  # a bad module or function fails now
+        load_factory(config.model_factory, "model_factory")  # a bad module or function fails now
     if config.checkpoint is None:
         return
     if not checkpoint:

@@ -297,11 +297,12 @@ def test_nnx_capture_leaves_model_unchanged(nets):
 
 def test_bad_inputs(nets):
     model, variables, nnx_model = nets["mlp"]
-    with pytest.raises(JaxinterInputError, match="unknown layer"):
+    with pytest.raises(JaxinterInputError,
+                       match=r"^layers: expected names among .*got \[.hidden_9.\]"):
         capture(model, variables, layers=["hidden_9"])
     with pytest.raises(JaxinterInputError, match="matches no layer"):
         capture(model, variables, layers="conv_.*")
-    with pytest.raises(JaxinterInputError, match="repeated"):
+    with pytest.raises(JaxinterInputError, match="^layers: expected distinct names"):
         capture(model, variables, layers=["pre_1", "pre_1"])
     f = capture(model, variables)
     assert isinstance(f, CapturedFn)
