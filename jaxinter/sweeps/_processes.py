@@ -34,5 +34,7 @@ def connect(coordinator: str | None = None, num_processes: int | None = None,
                 f"{process_id!r} and num_processes {num_processes!r}")
         count = check_int(num_processes, "num_processes", 1, optional=True) or 1
         return check_int(process_id or 0, "process_id", 0, count - 1), count
-    initialize(coordinator, num_processes, process_id)  # validates; gloo on CPU
+    if not isinstance(coordinator, str) or ":" not in coordinator:
+        raise JaxinterInputError(f"coordinator: expected 'host:port', got {coordinator!r}")
+    initialize(coordinator, num_processes, process_id)  # checks the counts; gloo on CPU
     return process_index(), process_count()

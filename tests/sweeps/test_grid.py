@@ -56,7 +56,7 @@ def test_identity_is_the_config_and_survives_grid_edits(tmp_path):
 
 BAD = [
     ({"analyses": ["layerwise"], "grid": {"seed": [0, 1, "a"]}},
-     "grid.seed[2]: expected an integer, got 'a'"),
+     "grid.seed[2]: expected an integer in [0, 2147483646], got 'a'"),
     ({"analyses": ["layerwise"], "layerwise": {"grid": {"seed": [0, 1.5]}}},
      "layerwise.grid.seed[1]: expected an integer"),
     ({"analyses": ["dynamics"], "dynamics": {"noise": [0.0, 1.5]}},
