@@ -17,7 +17,8 @@ A sweep file names the analyses to run and the values of their config fields::
 
 Every configuration is the cartesian product of its axes (``[grid]`` axes first, in file
 order, then the analysis' own), validated by its study config; an error names the key of the
-file that holds the bad value (``layerwise.grid.seed[2]: expected an integer in [0, 2147483646], got 'a'``).
+file that holds the bad value
+(``layerwise.grid.seed[2]: expected an integer in [0, 2147483646], got 'a'``).
 A configuration's identity is a hash of its analysis and its whole config, so editing a grid
 keeps the identity (and the folder, and the results) of every configuration that did not change.
 """

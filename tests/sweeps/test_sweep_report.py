@@ -106,5 +106,6 @@ def test_dry_run_and_bad_files_on_the_command_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # nothing ran
     bad = write_sweep(tmp_path, 'analyses = ["layerwise"]\n[grid]\nseed = [0, "a"]\n')
     assert main(["sweep", str(bad), "--out", str(tmp_path / "out")]) == 2
-    assert "grid.seed[1]: expected an integer in [0, 2147483646], got 'a'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "grid.seed[1]: expected an integer in [0, 2147483646], got 'a'" in err
     assert not (tmp_path / "out").exists()
