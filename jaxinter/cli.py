@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
+import os
+import signal
 import sys
+import threading
 
 import jax
 
@@ -63,12 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     then the work runs (Ctrl-C: one line, exit status 130)."""
     args = None
     try:
-        args = build_parser().parse_args(argv)
-        if args.configure is not None:
-            args.configure(args)  # every option checked before any work
-        setup = contextlib.nullcontext() if args.own_process_setup else distributed_run(args)
-        with setup:
-            return int(args.run(args) or 0)
+        with _interruptible():
+            args = build_parser().parse_args(argv)
+            if args.configure is not None:
+                args.configure(args)  # every option checked before any work
+            setup = (contextlib.nullcontext() if args.own_process_setup
+                     else distributed_run(args))
+            with setup:
+                return int(args.run(args) or 0)
     except JaxinterInputError as err:
         print(f"jaxinter {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -76,6 +82,43 @@ def main(argv: list[str] | None = None) -> int:
         name = "jaxinter" if args is None else f"jaxinter {args.command}"
         print(f"{name}: interrupted; {_kept(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def entry() -> None:
+    """The ``jaxinter`` executable: :func:`main`, then exit. After Ctrl-C the process ends
+    at once (``os._exit``), as XLA's threads may still run and crash the interpreter's
+    shutdown."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """Ctrl-C raises KeyboardInterrupt where the program is, except inside a garbage-collector
+    callback (JAX registers one), where Python would print and drop it: the signal is then
+    sent again a moment later. Only in the main thread; the previous handler comes back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _on_sigint(signum, frame):
+    callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in callbacks:
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        frame = frame.f_back
+    raise KeyboardInterrupt
 
 
 def _kept(args: argparse.Namespace | None) -> str:
@@ -108,4 +151,4 @@ def distributed_run(args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

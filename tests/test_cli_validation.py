@@ -191,3 +191,33 @@ def test_ctrl_c_then_the_same_command_resumes_to_the_same_results(tmp_path):
                           text=True, timeout=900)
     assert once.returncode == 0, once.stderr
     assert _summary(out) == _summary(fresh)
+
+
+def test_ctrl_c_inside_a_gc_callback_is_sent_again_not_dropped(monkeypatch):
+    """Python drops a KeyboardInterrupt raised in a garbage-collector callback (JAX has one),
+    so there the handler re-sends the signal instead; anywhere else it raises."""
+    import gc
+
+    from jaxinter import cli
+
+    sent = []
+    monkeypatch.setattr(cli.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    seen = []
+
+    def callback(phase, info):
+        try:
+            cli._on_sigint(signal.SIGINT, sys._getframe())
+            seen.append("no raise")
+        except KeyboardInterrupt:
+            seen.append("raised")
+
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(callback)
+    time.sleep(0.3)  # the timer fires
+    assert seen and set(seen) == {"no raise"}
+    assert sent and sent[0] == (os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        cli._on_sigint(signal.SIGINT, sys._getframe())
