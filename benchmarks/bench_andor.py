@@ -24,8 +24,10 @@ Parts (``--parts``, default all):
 - ``transforms``: one Kronecker product of 2x2 factors on (2, 2**n): fused two-bit passes (the
   solver's) vs dense products over chunks of 5 bits (before) vs one pass per bit.
 - ``e2e``: the extraction stage of the default ``jaxinter layerwise`` job (the command run from
-  main before the levers, commit 977f363, and from this tree) and of the MNIST setting (MLP-7,
-  100 images, its layers, n = 10, no noisy copies), before and after, interleaved.
+  main before the levers, commit 977f363, and from this tree as a first run, every program
+  compiled, and as a second run, programs read from the compilation cache) and of the MNIST
+  setting (MLP-7, 100 images, its layers, n = 10, no noisy copies), before and after,
+  interleaved (``--no-mnist`` keeps the MNIST rows of the last run).
 
 Writes results/andor.{json,md} (the README table), andor_details.{json,md} (every table) and
 andor.png. Run: .venv/bin/python benchmarks/bench_andor.py [--quick] [--parts main,levers]
