@@ -24,8 +24,10 @@ Parts (``--parts``, default all):
 - ``transforms``: one Kronecker product of 2x2 factors on (2, 2**n): fused two-bit passes (the
   solver's) vs dense products over chunks of 5 bits (before) vs one pass per bit.
 - ``e2e``: the extraction stage of the default ``jaxinter layerwise`` job (the command run from
-  main before the levers, commit 977f363, and from this tree) and of the MNIST setting (MLP-7,
-  100 images, its layers, n = 10, no noisy copies), before and after, interleaved.
+  main before the levers, commit 977f363, and from this tree as a first run, every program
+  compiled, and as a second run, programs read from the compilation cache) and of the MNIST
+  setting (MLP-7, 100 images, its layers, n = 10, no noisy copies), before and after,
+  interleaved (``--no-mnist`` keeps the MNIST rows of the last run).
 
 Writes results/andor.{json,md} (the README table), andor_details.{json,md} (every table) and
 andor.png. Run: .venv/bin/python benchmarks/bench_andor.py [--quick] [--parts main,levers]
@@ -614,15 +616,16 @@ def _export(commit, folder):
     return folder
 
 
-def _layerwise_cli(package, out):
-    """Run ``jaxinter layerwise --out out`` from ``package``; (extraction s, total s, CPU s)."""
+def _layerwise_cli(package, out, *options):
+    """Run ``jaxinter layerwise --out out *options`` from ``package``; (extraction s, total s,
+    CPU s)."""
     for stale in list((out / "cache").glob("layer_*.npz")) + list(
             (out / "cache").glob("model_b*.npz")):
         stale.unlink()
     env = {**os.environ, "PYTHONPATH": str(package), "PYTHONDONTWRITEBYTECODE": "1"}
     before = os.times()
     subprocess.run([sys.executable, "-c", "import sys; from jaxinter.cli import main; "
-                    "sys.exit(main(sys.argv[1:]))", "layerwise", "--out", str(out)],
+                    "sys.exit(main(sys.argv[1:]))", "layerwise", "--out", str(out), *options],
                    env=env, check=True, capture_output=True)
     after = os.times()
     timings = json.loads((out / "summary.json").read_text())["timings"]
@@ -631,27 +634,38 @@ def _layerwise_cli(package, out):
     return timings["extraction"], timings["total"], cpu
 
 
-def part_e2e(res, quick, scratch):
-    """Extraction stage of the default layerwise job and of the MNIST reproduction."""
-    packages = {"before": _export(BEFORE_MAIN, scratch / "before"),
-                "after": _export(None, scratch / "after")}
-    runs = {name: [] for name in packages}
-    for rnd in range(3):  # round 0 fills the caches of the stages before extraction
-        for name, package in packages.items():
-            got = _layerwise_cli(package, scratch / f"layerwise_{name}")
+def part_e2e(res, quick, scratch, mnist=True):
+    """Extraction stage of the default layerwise job (before; after as a first run, every
+    program compiled; after as a second run, programs from the compilation cache) and of the
+    MNIST reproduction (``mnist=False``: its rows of the last run are kept)."""
+    before, after = _export(BEFORE_MAIN, scratch / "before"), _export(None, scratch / "after")
+    xla = scratch / "xla"
+    subprocess.run(["rm", "-rf", str(xla)], check=True)
+    runs = {"before": (before, ()), "after, first run (no compilation cache)": (
+                after, ("--no-compile-cache",)),
+            "after, second run (programs from the compilation cache)": (
+                after, ("--compile-cache", str(xla)))}
+    times = {name: [] for name in runs}
+    for rnd in range(3):  # round 0 fills the stage caches before extraction and the xla cache
+        for name, (package, options) in runs.items():
+            got = _layerwise_cli(package, scratch / f"layerwise_{package.name}", *options)
             if rnd:
-                runs[name].append(got)
-    for name, got in runs.items():
-        ext, total, cpu = np.median(np.array(got), axis=0)
+                times[name].append((*got, os.getloadavg()[0]))
+    for name, got in times.items():
+        ext, total, cpu, load = np.median(np.array(got), axis=0)
         res.add(job="jaxinter layerwise (defaults: digits, n = 8, 40 images, 5 layers, "
                 "5 noise draws)", solver=name, extraction_s=ext, total_s=total,
-                process_cpu_s=cpu, extraction_speedup=np.median(
-                    [r[0] for r in runs["before"]]) / ext)
-    res.rows[-1]["note"] = ("extraction stage as the command reports it (includes "
-                            "compilation); the other stages come from the cache")
+                process_cpu_s=cpu, load=load, extraction_speedup=np.median(
+                    [r[0] for r in times["before"]]) / ext,
+                note="extraction stage as the command reports it (compilation included); "
+                "the stages before it come from the stage cache" if name != "before" else "")
     _warm_projection(res, scratch / "layerwise_after" / "cache")
-    if not quick:
+    if quick:
+        return
+    if mnist:
         _mnist(res)
+    else:
+        res.rows += [row for row in _previous_rows(res.title) if row["job"].startswith("MNIST")]
 
 
 def _warm_projection(res, cache):
@@ -763,14 +777,18 @@ def figure(games, path=RESULTS_DIR / "andor.png"):
 # ---------------------------------------------------------------------------------------------
 
 
-def _keep_previous(sections, names):
-    """Rows of the sections not rerun, read back from the last andor_details.json."""
+def _previous_rows(title):
+    """The rows of the section ``title`` in the last andor_details.json."""
     path = RESULTS_DIR / "andor_details.json"
     old = {p["title"]: p for p in json.loads(path.read_text()).get("sections", [])} \
         if path.exists() else {}
+    return old.get(title, {}).get("rows", [])
+
+
+def _keep_previous(sections, names):
+    """Rows of the sections not rerun, read back from the last andor_details.json."""
     for name in names:
-        part = sections[name]
-        part.rows = old.get(part.title, {}).get("rows", [])
+        sections[name].rows = _previous_rows(sections[name].title)
 
 
 MAIN_COLUMNS = ["system", "n", "games", "first_s", "s_per_game", "cpu_s_per_game", "load",
@@ -782,6 +800,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="few games, n <= 10, no MNIST")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated of {PARTS}")
+    p.add_argument("--no-mnist", action="store_true",
+                   help="e2e: keep the MNIST rows of the last run instead of rerunning them")
     p.add_argument("--scratch", default="/tmp/jaxinter_bench_andor",
                    help="folder for the before/after packages and layerwise runs")
     args = p.parse_args()
@@ -809,7 +829,7 @@ def main() -> None:
              "solver uses"]),
         "e2e": details.section("End to end: extraction stage before and after",
                                ["job", "solver", "extraction_s", "total_s", "process_cpu_s",
-                                "extraction_speedup", "note"]),
+                                "extraction_speedup", "load", "note"]),
     }
     _keep_previous(sections, [k for k in sections if k not in parts])
     if "main" in parts:
@@ -821,7 +841,7 @@ def main() -> None:
     if "transforms" in parts:
         part_transforms(sections["transforms"], args.quick)
     if "e2e" in parts:
-        part_e2e(sections["e2e"], args.quick, Path(args.scratch))
+        part_e2e(sections["e2e"], args.quick, Path(args.scratch), mnist=not args.no_mnist)
     for text in NOTES:
         main_res.note(text)
     main_res.note("Levers, warm starts, transform timings and end-to-end before/after: "

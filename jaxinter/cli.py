@@ -6,7 +6,9 @@ Each subcommand lives in ``jaxinter/commands/<name>.py`` and provides ``HELP`` (
 command accepts ``--out DIR`` and writes ``report.html``, its PNG figures and ``summary.json``
 there. Every command also runs over several processes (``--coordinator``, ``--num-processes``,
 ``--process-id``, or ``--cluster``) with its heavy stages on all devices of all processes
-(docs/distributed.md).
+(docs/distributed.md). Compiled programs are kept in JAX's persistent compilation cache (by
+default ``~/.cache/jaxinter/xla``), so a second run skips most compilation: ``--compile-cache
+DIR`` moves it, ``--no-compile-cache`` (or ``JAXINTER_COMPILE_CACHE=off``) turns it off.
 
 Exit status: 0 on success, 2 for bad input (one line ``jaxinter CMD: error: ...``, no
 traceback), 130 when interrupted (Ctrl-C; one line saying what is kept and how to resume).
@@ -22,15 +24,20 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import jax
+from jax.experimental.compilation_cache import compilation_cache
 
+from .commands._arguments import output_folder
 from .distributed import global_mesh, initialize, process_index, using_mesh
 from .errors import JaxinterInputError
 
 COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck", "sweep")
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+COMPILE_CACHE_ENV = "JAXINTER_COMPILE_CACHE"  # a folder, or "off"
+MIN_CACHED_COMPILE_S = 0.2  # programs that compile faster are not worth a file
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(command)
+        add_compile_cache_arguments(command)
         command.set_defaults(run=module.run, configure=getattr(module, "config_from_args", None),
                              own_process_setup=getattr(module, "OWN_PROCESS_SETUP", False),
                              kept_in=getattr(module, "KEPT_IN", "cache"))
@@ -73,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.configure(args)  # every option checked before any work
             setup = (contextlib.nullcontext() if args.own_process_setup
                      else distributed_run(args))
-            with setup:
+            with compile_cache(args.compile_cache), setup:
                 return int(args.run(args) or 0)
     except JaxinterInputError as err:
         print(f"jaxinter {args.command}: error: {err}", file=sys.stderr)
@@ -128,6 +136,51 @@ def _kept(args: argparse.Namespace | None) -> str:
         return "nothing is kept; run the same command again"
     return (f"finished stages are kept in {out / args.kept_in}; run the same command again to "
             f"resume")
+
+
+def add_compile_cache_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--compile-cache DIR`` and ``--no-compile-cache`` (JAX's persistent compilation cache)."""
+    g = parser.add_argument_group("compilation cache")
+    g.add_argument("--compile-cache", type=output_folder, default=default_compile_cache(),
+                   metavar="DIR",
+                   help=f"keep compiled programs in DIR for later runs (default "
+                        f"${COMPILE_CACHE_ENV}, else ~/.cache/jaxinter/xla)")
+    g.add_argument("--no-compile-cache", dest="compile_cache", action="store_const", const=None,
+                   help="compile everything afresh and keep nothing")
+
+
+def default_compile_cache() -> Path | None:
+    """The compilation cache folder: ``$JAXINTER_COMPILE_CACHE`` ("off": None), else
+    ``$XDG_CACHE_HOME/jaxinter/xla`` (``~/.cache/jaxinter/xla``)."""
+    chosen = os.environ.get(COMPILE_CACHE_ENV)
+    if chosen is not None:
+        return None if chosen.strip().lower() in ("", "off", "0", "none") else Path(chosen)
+    home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(home) / "jaxinter" / "xla"
+
+
+@contextlib.contextmanager
+def compile_cache(folder: Path | None):
+    """JAX's persistent compilation cache in ``folder`` while the block runs (None: as it was).
+
+    Programs that take at least ``MIN_CACHED_COMPILE_S`` to compile are written there and read
+    back by later processes instead of being compiled again; the previous settings come back
+    after the block.
+    """
+    if folder is None:
+        yield
+        return
+    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    previous = [getattr(jax.config, name) for name in names]
+    for name, value in zip(names, (str(folder.expanduser()), MIN_CACHED_COMPILE_S), strict=True):
+        jax.config.update(name, value)
+    compilation_cache.reset_cache()  # JAX decides once per process whether to use the cache
+    try:
+        yield
+    finally:
+        for name, value in zip(names, previous, strict=True):
+            jax.config.update(name, value)
+        compilation_cache.reset_cache()
 
 
 @contextlib.contextmanager

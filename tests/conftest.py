@@ -1,15 +1,21 @@
 """Shared test fixtures.
 
-Tests run in float32 by default; tests that need float64 use the ``x64`` fixture, which enables
-``jax_enable_x64`` for the duration of the test only.
+Tests run in float32 by default and the CLI writes no compilation cache; tests that need
+float64 use the ``x64`` fixture, which enables ``jax_enable_x64`` for the duration of the test
+only.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jax
 import pytest
+
+from jaxinter.cli import COMPILE_CACHE_ENV
+
+os.environ[COMPILE_CACHE_ENV] = "off"  # the CLI's compilation cache stays out of the tests
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 

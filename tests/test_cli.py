@@ -50,3 +50,37 @@ def test_bad_flags_are_usage_errors(capsys):
             main(argv)
         assert exit_info.value.code == 2
         assert f"jaxinter {argv[0]}: error: argument {argv[1]}" in capsys.readouterr().err
+
+
+def test_compile_cache_folder_comes_from_the_environment(monkeypatch, tmp_path):
+    from jaxinter.cli import COMPILE_CACHE_ENV, build_parser, default_compile_cache
+
+    monkeypatch.setenv(COMPILE_CACHE_ENV, "off")
+    assert default_compile_cache() is None
+    monkeypatch.setenv(COMPILE_CACHE_ENV, str(tmp_path))
+    assert default_compile_cache() == tmp_path
+    monkeypatch.delenv(COMPILE_CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home"))
+    assert default_compile_cache() == tmp_path / "home" / "jaxinter" / "xla"
+    args = build_parser().parse_args(["selfcheck"])
+    assert args.compile_cache == tmp_path / "home" / "jaxinter" / "xla"
+    args = build_parser().parse_args(["selfcheck", "--compile-cache", str(tmp_path / "c")])
+    assert args.compile_cache == tmp_path / "c"
+    assert build_parser().parse_args(["selfcheck", "--no-compile-cache"]).compile_cache is None
+
+
+def test_compile_cache_keeps_programs_and_restores_the_settings(monkeypatch, tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    import jaxinter.cli as cli
+
+    monkeypatch.setattr(cli, "MIN_CACHED_COMPILE_S", 0.0)  # every program, however fast
+    before = jax.config.jax_compilation_cache_dir
+    with cli.compile_cache(tmp_path / "xla"):
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xla")
+        jax.block_until_ready(jax.jit(lambda x: jnp.cumsum(x) * 3.25)(jnp.arange(7.0)))
+    assert any((tmp_path / "xla").iterdir()), "the compiled program was not written"
+    assert jax.config.jax_compilation_cache_dir == before
+    with cli.compile_cache(None):
+        assert jax.config.jax_compilation_cache_dir == before

@@ -21,7 +21,8 @@ from jaxinter.cli import build_parser, main
 ROOT = Path(__file__).resolve().parents[1]
 INT = ["x", "1.5", "-1", ""]
 FLOAT = ["x", "nan", "inf", ""]
-COMMON = {
+CACHE = {"--compile-cache": [__file__]}  # a file, not a folder
+COMMON = CACHE | {
     "--seed": ["-1", "x", str(2**40)],
     "--data": ["/nonexistent/data.npz"],
     "--label-column": [""],
@@ -61,7 +62,7 @@ BAD = {
         "--alpha": FLOAT, "--epochs": INT, "--repeats": INT, "--xor-epochs": INT,
         "--xor-samples": INT + ["1"],
     },
-    "selfcheck": {"--n": INT + ["25"]},
+    "selfcheck": CACHE | {"--n": INT + ["25"]},
 }
 CASES = [(command, option, value) for command, options in BAD.items()
          for option, values in options.items() for value in values]

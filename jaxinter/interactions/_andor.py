@@ -19,7 +19,7 @@ from jax.sharding import PartitionSpec as P
 
 from ..distributed import default_mesh, pad_to_multiple, replicate, shard_rows, split_axis
 from ..errors import JaxinterInputError, check_choice, check_game, check_int, check_number
-from ._admm import admm_and_or, warm_games
+from ._admm import admm_and_or, cold_games, warm_games
 from ._andor_lp import and_or_lp
 from ._andor_published import published
 from ._andor_result import AndOrResult, error_bound_kernel
@@ -111,19 +111,32 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
 
 
 def _solve_block(v, tol, init, *, c_q, slots, warm_start, **options) -> AndOrResult:
-    """ADMM on games v (..., 2**n): leading axes flattened here (a local reshape, also per
-    shard), then restored."""
+    """ADMM on games v (..., 2**n): leading axes flattened and padded to :func:`bucket_size`
+    games here (a local reshape, also per shard), then restored."""
     batch, n = v.shape[:-1], options["n"]
     flat = v.reshape(-1, 2**n)
     games = flat.shape[0]
     slots = int(min(slots or default_slots(n, games), games))
-    warm = None
-    if init is not None:
-        warm = warm_games(jax.tree.map(lambda x: x.reshape((games,) + x.shape[len(batch):]),
-                                       init), v.dtype)
-    result = admm_and_or(flat, error_bound_kernel(flat, c_q), tol, warm,
-                         family_sources(batch, warm_start), slots=slots, **options)
-    return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
+    if init is None:
+        start = cold_games(flat)
+    else:
+        start = warm_games(jax.tree.map(lambda x: x.reshape((games,) + x.shape[len(batch):]),
+                                        init), v.dtype)
+    source = family_sources(batch, warm_start)
+    source = jnp.full(games, -1, jnp.int32) if source is None else source
+    pad = bucket_size(games, n) - games
+    padded = lambda x: jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))  # noqa: E731
+    result = admm_and_or(padded(flat), error_bound_kernel(padded(flat), c_q), tol,
+                         jax.tree.map(padded, start), jnp.pad(source, (0, pad), constant_values=-1),
+                         games, slots=slots, **options)
+    return jax.tree.map(lambda x: x[:games].reshape(batch + x.shape[1:]), result)
+
+
+def bucket_size(games: int, n: int) -> int:
+    """Games per compiled solver: the next power of two, at least 2**(16 - n) (about 2**16
+    subsets in all), so calls with different numbers of games (layers and their noisy copies,
+    another model's output) share one compilation."""
+    return max(2 ** max(16 - n, 0), 1 << max(games - 1, 0).bit_length())
 
 
 def family_sources(batch: tuple[int, ...], warm_start: str | None) -> jax.Array | None:

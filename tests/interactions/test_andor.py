@@ -407,6 +407,26 @@ def test_warm_start_within_a_batch_of_families(network_games):
     np.testing.assert_array_equal(wide.loss[1], wide.loss[0])
 
 
+def test_calls_with_other_numbers_of_games_share_one_compilation(network_games):
+    """Games are padded to a bucket (padding never runs): a cold call, a warm-start call and a
+    call with other games and another count compile the solver once, and each game's answer
+    is the one it gets alone."""
+    from jaxinter.interactions._admm import admm_and_or
+    from jaxinter.interactions._andor import bucket_size
+
+    assert [bucket_size(g, 8) for g in (1, 40, 256, 257)] == [256, 256, 256, 512]
+    assert [bucket_size(g, 16) for g in (1, 3, 4, 5)] == [1, 4, 4, 8]
+    clean, noisy = (jnp.asarray(g, jnp.float32) for g in network_games[8])
+    compiled = admm_and_or._cache_size()
+    family = and_or(jnp.stack([clean, noisy]), slots=2, warm_start="from_first")  # 12 games
+    alone = [and_or(clean[i:i + 2], slots=2) for i in (0, 2)]  # another count, cold
+    assert admm_and_or._cache_size() - compiled <= 1  # (0 when an earlier test compiled it)
+    for i, r in zip((0, 2), alone, strict=True):
+        assert np.asarray(r.gap).max() <= 1.001e-3
+        np.testing.assert_allclose(r.loss, family.loss[0, i:i + 2], rtol=1e-5)
+        np.testing.assert_array_equal(r.steps, family.steps[0, i:i + 2])
+
+
 def test_warm_start_is_validated():
     with pytest.raises(JaxinterInputError, match="warm_start: expected one of"):
         and_or(jnp.ones((2, 8)), warm_start="previous")
