@@ -98,10 +98,10 @@ def test_interrupted_history_equals_uninterrupted(kind, digits, tmp_path):
     train(MODEL, digits, epochs=2, callback=straight, **kw)
     first = make(digits, tmp_path / "resumed")
     first(0, initial)
-    train(MODEL, digits, epochs=1, callback=first, checkpoint=tmp_path / "ckpt.npz", **kw)
+    train(MODEL, digits, epochs=1, callback=first, checkpoint=tmp_path / "ckpt", **kw)
     resumed = make(digits, tmp_path / "resumed")  # a new process: only the folders remain
     assert resumed.steps() == [0, 2, 4]
-    train(MODEL, digits, epochs=2, callback=resumed, checkpoint=tmp_path / "ckpt.npz", **kw)
+    train(MODEL, digits, epochs=2, callback=resumed, checkpoint=tmp_path / "ckpt", **kw)
     want, got = straight.history(), resumed.history()
     np.testing.assert_array_equal(got.steps, [0, 2, 4, 6, 8])
     np.testing.assert_array_equal(got.steps, want.steps)
