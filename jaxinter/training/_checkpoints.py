@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import jax
-import numpy as np
 
 from ..errors import JaxinterInputError
 from ..io import restore_sharded, save_sharded, sharded_meta, to_jsonable
@@ -30,16 +29,18 @@ def checkpoint_step(path) -> int | None:
     return max(steps, default=None)
 
 
-def save_checkpoint(path, state, history: list[dict], config: dict | None = None) -> Path:
-    """Save ``state``, ``history`` and ``config`` as the step ``state.step`` of folder ``path``.
+def save_checkpoint(path, state, history: list[dict], config: dict | None = None, *,
+                    step: int | None = None) -> Path:
+    """Save ``state``, ``history`` and ``config`` as step ``step`` of the folder ``path``.
 
     Args:
       path: the checkpoint folder (created); the steps saved before are removed once this
         one is complete.
-      state: the :class:`TrainState` (any pytree of arrays with a ``step`` field: typed PRNG
-        keys and arrays split over devices and processes included).
+      state: the :class:`TrainState`, or any pytree of arrays (a population's): typed PRNG
+        keys and arrays split over devices and processes included.
       history: the rows logged so far (JSON-able dicts).
       config: settings a resume must match (see :func:`load_checkpoint`).
+      step: the step number (default ``state.step``).
 
     Returns:
       ``path`` as a ``Path``.
@@ -47,7 +48,7 @@ def save_checkpoint(path, state, history: list[dict], config: dict | None = None
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise JaxinterInputError(f"checkpoint: expected a folder, got the file {path}")
-    step = int(np.max(np.asarray(state.step)))
+    step = int(state.step) if step is None else step
     meta = to_jsonable({"history": history, "config": config or {}})
     save_sharded(path / str(step), {"state": state}, meta=meta)
     if jax.process_index() == 0:  # the new step is whole on every process: drop the others
