@@ -168,7 +168,8 @@ def moebius(u, *, check_values: bool = True, mesh: Mesh | None = None,
       shard: with ``mesh``, "batch" splits the first batch axis; "subsets" splits the subset
         axis itself in blocks (one large game over several devices; a power-of-two device
         count D with D**2 <= 2**n). Results equal the single-device ones bitwise and stay
-        split the same way.
+        split the same way (a batch that is not a multiple of the device count is padded,
+        and the result, its padding dropped, comes back whole on every device).
       donate: let the result reuse the memory of ``u`` when ``u`` is a jax array (it is
         deleted): one game's worth of memory less, the path to one block per device with
         ``shard="subsets"`` (docs/distributed.md#memory-of-the-subset-split-transforms).
