@@ -129,11 +129,11 @@ def _transform(fn, f, n, mesh, mesh_axis, shard, donate=False, *, per_subset=Tru
     (padded to a multiple of the device count, dropped after) or, with ``shard="subsets"``,
     the subset axis split in blocks of ``2**n / D`` (D a power of two with D**2 <= 2**n)."""
     check_bool(donate, "donate")
+    check_choice(shard, "shard", SHARDS)
     options = tuple(sorted(options.items()))
     if mesh is None:
         return _program(fn, n, donate, options)(f)
     axis, devices = split_axis(mesh, mesh_axis)
-    check_choice(shard, "shard", SHARDS)
     size = None
     if shard == "batch":
         if f.ndim < 2:
