@@ -143,8 +143,8 @@ class System:
             p.stdin.flush()
         rows = [json.loads(_result_line(p.stdout)) for p in self.procs]
         return {"wall_s": time.perf_counter() - wall, "cpu_s": sum(r["cpu_s"] for r in rows),
-                "platform": rows[0]["platform"], "device": rows[0]["device"],
-                "load": os.getloadavg()[0]}
+                "cpu_max_s": max(r["cpu_s"] for r in rows), "platform": rows[0]["platform"],
+                "device": rows[0]["device"], "load": os.getloadavg()[0]}
 
     def close(self) -> None:
         for p in self.procs:  # all first: the processes leave jax.distributed together
@@ -174,22 +174,30 @@ def throughput(args, results) -> None:
     table = results.section(
         f"Masked evaluation and AND-OR extraction, {args.samples} samples, {args.n} players, "
         f"MLP 64-256-10, {args.steps} ADMM steps per game",
-        ["system", "processes", "first_s", "median_s", "games_per_s", "cpu_s", "load",
-         "speedup"])
-    median = {s.name: statistics.median(t["wall_s"] for t in times[s.name]) for s in systems}
+        ["system", "processes", "first_s", "median_s", "games_per_s", "cpu_s", "cpu_max_s",
+         "load", "speedup", "cpu_speedup"])
+    def median(name, key="wall_s"):
+        return statistics.median(t[key] for t in times[name])
+
     for s in systems:
-        base = next(b for b in systems if b.pinned == s.pinned and b.processes == 1)
+        base = next(b for b in systems if b.pinned == s.pinned and b.processes == 1).name
         table.add(system=s.name, processes=s.processes, first_s=first[s.name]["wall_s"],
-                  median_s=median[s.name], games_per_s=args.samples / median[s.name],
-                  cpu_s=statistics.median(t["cpu_s"] for t in times[s.name]),
+                  median_s=median(s.name), games_per_s=args.samples / median(s.name),
+                  cpu_s=median(s.name, "cpu_s"), cpu_max_s=median(s.name, "cpu_max_s"),
                   load=statistics.mean(t["load"] for t in times[s.name]),
-                  speedup=median[base.name] / median[s.name])
+                  speedup=median(base) / median(s.name),
+                  cpu_speedup=median(base, "cpu_s") / median(s.name, "cpu_max_s"))
     platform = first[systems[0].name]["platform"]
     table.note(f"Throughput: one device per process ({platform}, "
                f"{first[systems[0].name]['device']}); {args.rounds} rounds, rotating order; "
                "first_s is the first call (compilation included); cpu_s sums the processes' "
                "CPU seconds per round (the same work split, so equal cpu_s means no "
-               "overhead); speedup is over the one-process system of the same kind.")
+               "overhead); cpu_max_s is the largest process's share.")
+    table.note("speedup: wall time of the one-process system of the same kind over this "
+               "system's. cpu_speedup: the one-process system's cpu_s over this system's "
+               "cpu_max_s, the speedup when every process has a core to itself (for pinned "
+               "one-thread processes the wall time is then their CPU time): it does not depend "
+               "on other jobs taking cores, which a busy machine's wall times do.")
     table.note("Unrestricted: the OS and XLA's intra-op threads place the work; one process "
                "may already keep every core busy, then two processes cannot add throughput. "
                "1 core each: process i pinned to core i (sched_setaffinity, as taskset -c i) "

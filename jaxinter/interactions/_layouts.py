@@ -7,10 +7,11 @@ over all subsets:
 - ``WholeAxis(n)``: the subset axis ``2**n`` in one array (one device, or a batch split);
 - ``SplitAxis(n, axis, devices)``: under ``shard_map``, each of the ``D = 2**d`` devices of
   ``axis`` holds the contiguous block of ``2**(n - d)`` subsets whose high d bits are its
-  index. The butterfly runs the low n - d bits locally; for the high d bits a distributed
-  transpose (``all_to_all``) gives each device full high-bit fibres of a slice of the low
-  bits, the d bits run locally, and the transpose is undone. A device never holds more than
-  its block and one transposed copy of it.
+  index. The butterfly updates the block in place, one piece of at most ``PIECE_VALUES``
+  values per batch row at a time (a loop): the low n - d bits locally; for the high d bits a
+  distributed transpose (``all_to_all``) of a piece gives each device full high-bit fibres of
+  a slice of the low bits, the d bits run locally, and the transpose is undone. Besides its
+  block (and the argument, unless donated) a device holds a few pieces: a constant.
 
 Both apply the bits in the same order with the same arithmetic, so results are bitwise equal.
 """
@@ -118,7 +119,7 @@ class SplitAxis(WholeAxis):
         Bits 0..m-1 run on contiguous pieces of the block, bits m..n-d-1 on pieces of
         columns of its (2**(n-d-m), 2**m) view, the high d bits on pieces of columns of its
         (D, 2**(n-d) / D) view, moved through an all_to_all there and back: besides the block
-        a device holds a few pieces of at most ``PIECE_VALUES`` values per batch row.
+        a device holds a few pieces of about ``PIECE_VALUES`` values (all batch rows).
         """
         low = self.n - self.d
         batch = f.shape[:-1]
@@ -129,11 +130,11 @@ class SplitAxis(WholeAxis):
             g = in_pieces(g, -2, per_row >> m, lambda p: butterfly(p, m, update))
         if low > m:
             g = in_pieces(g, -1, per_row >> (low - m), lambda p: along_rows(p, low - m, update))
-        ends = len(batch)
+        rows = len(batch)  # the axis of the D rows
 
         def high_bits(piece):  # row k of the transposed piece: block k's columns
-            piece = jax.lax.all_to_all(piece, self.axis, ends, ends)
-            return jax.lax.all_to_all(along_rows(piece, self.d, update), self.axis, ends, ends)
+            piece = jax.lax.all_to_all(piece, self.axis, rows, rows)
+            return jax.lax.all_to_all(along_rows(piece, self.d, update), self.axis, rows, rows)
 
         g = g.reshape(batch + (self.devices, self.block // self.devices))
         return in_pieces(g, -1, per_row // self.devices, high_bits).reshape(f.shape)
