@@ -187,10 +187,13 @@ def _bad_variables(structure: bool = True) -> dict:
 
 def _entries() -> list[Entry]:
     e = [
-        Entry("moebius", ji.moebius, {"u": GAME}, {"u": bad_games(GAME)}),
+        Entry("moebius", ji.moebius, {"u": GAME}, {"u": bad_games(GAME), "shard": bad_choices(),
+                                                   "donate": {"string": "yes", "int": 1}}),
         Entry("zeta", ji.zeta, {"i_and": GAME}, {"i_and": bad_games(GAME)}),
         Entry("or_interactions", ji.or_interactions, {"w": GAME}, {"w": bad_games(GAME)}),
-        Entry("or_inverse", ji.or_inverse, {"i_or": GAME}, {"i_or": bad_games(GAME)}),
+        Entry("or_inverse", ji.or_inverse, {"i_or": GAME},
+              {"i_or": bad_games(GAME), "mesh": {"string": "data", "list": [0]},
+               "shard": bad_choices(), "donate": {"string": "yes", "none": None}}),
         Entry("shapley_values", ji.shapley_values, {"u": GAME}, {"u": bad_games(GAME)}),
         Entry("banzhaf_values", ji.banzhaf_values, {"u": GAME}, {"u": bad_games(GAME)}),
         Entry("interaction_index", ji.interaction_index, {"u": GAME, "index": "SII", "order": 2},

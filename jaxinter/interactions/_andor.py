@@ -91,11 +91,11 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
             f"warm_start: expected games (K, ..., 2**n) with a family axis, got shape {v.shape}")
     if mesh is not None:
         split_axis(mesh, mesh_axis)
-    kappa = error_bound_kernel(v, c_q)  # v and c_q checked above
     if method == "lp":
-        return and_or_lp(v, kappa)
+        return and_or_lp(v, error_bound_kernel(v, c_q))
     if method == "published":
-        return published(v, kappa, n=n, steps=int(steps or 10_000), lr=float(lr))
+        return published(v, error_bound_kernel(v, c_q), n=n, steps=int(steps or 10_000),
+                         lr=float(lr))
     steps = int(steps or default_steps(n))
     check_every = int(min(check_every, steps))
     options = dict(c_q=float(c_q), slots=slots, n=n, rho=float(rho), beta=float(beta),

@@ -9,7 +9,8 @@ The definitions are in docs/math/interactions.md.
 Every transform takes ``mesh=`` (a ``jax.sharding.Mesh``): ``shard="batch"`` splits the first
 batch axis over the devices, ``shard="subsets"`` splits the subset axis of large games in
 blocks (the butterfly runs on the layouts of ``._layouts``); results equal the single-device
-ones bitwise (sums over subsets to rounding) and stay split. See docs/distributed.md.
+ones bitwise (sums over subsets to rounding) and stay split. ``donate=True`` lets the result
+reuse the input's memory (the input is deleted). See docs/distributed.md.
 
 Inputs are validated before tracing (power-of-two axis, supported n, floating dtype, finite
 values). Pass ``check_values=False`` to skip the NaN/inf scan when calling on huge arrays whose
@@ -29,7 +30,14 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from ..distributed import pad_to_multiple, shard_rows, split_axis
-from ..errors import JaxinterInputError, check_choice, check_game, check_int, device_scalars
+from ..errors import (
+    JaxinterInputError,
+    check_bool,
+    check_choice,
+    check_game,
+    check_int,
+    device_scalars,
+)
 from ._layouts import SplitAxis, WholeAxis
 
 # ---------------------------------------------------------------------------------------------
@@ -90,31 +98,42 @@ def or_inverse_kernel(i_or, n):
 
 
 # ---------------------------------------------------------------------------------------------
-# on a mesh: the batch split, or the subset axis itself split in blocks
+# the public transforms: one device, or on a mesh the batch split or the subset axis split
 
 SHARDS = ("batch", "subsets")
 
 
 @cache
-def _mesh_program(fn, n, mesh, axis, shard, ndim, per_subset, options):
-    """jit(shard_map(fn)) for the layout of ``shard``; cached per static configuration."""
-    devices = mesh.shape[axis]
+def _program(fn, n, donate, options, mesh=None, axis=None, shard=None, ndim=None,
+             per_subset=True):
+    """jit(fn) on one device, or jit(shard_map(fn)) for the layout of ``shard`` on ``mesh``;
+    the argument donated if asked. Cached per static configuration."""
+    donate_argnums = (0,) if donate else ()
+    if mesh is None:
+        return jax.jit(partial(fn, layout=WholeAxis(n), **dict(options)),
+                       donate_argnums=donate_argnums)
     if shard == "batch":
         layout, spec = WholeAxis(n), P(axis)
         out = spec
     else:
-        layout, spec = SplitAxis(n, axis, devices), P(*[None] * (ndim - 1), axis)
+        layout, spec = SplitAxis(n, axis, mesh.shape[axis]), P(*[None] * (ndim - 1), axis)
         out = spec if per_subset else P()
     body = partial(fn, layout=layout, **dict(options))
-    return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=spec, out_specs=out))
+    return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=spec, out_specs=out),
+                   donate_argnums=donate_argnums)
 
 
-def _on_mesh(fn, f, n, mesh, mesh_axis, shard, *, per_subset=True, **options):
-    """``fn(f, layout, **options)`` over a mesh: the first batch axis split (padded to a
-    multiple of the device count, dropped after) or, with ``shard="subsets"``, the subset axis
-    split in blocks of ``2**n / D`` (D a power of two with D**2 <= 2**n)."""
-    axis, devices = split_axis(mesh, mesh_axis)
+def _transform(fn, f, n, mesh, mesh_axis, shard, donate=False, *, per_subset=True,
+               **options):
+    """``fn(f, layout, **options)`` on one device or over a mesh: the first batch axis split
+    (padded to a multiple of the device count, dropped after) or, with ``shard="subsets"``,
+    the subset axis split in blocks of ``2**n / D`` (D a power of two with D**2 <= 2**n)."""
+    check_bool(donate, "donate")
     check_choice(shard, "shard", SHARDS)
+    options = tuple(sorted(options.items()))
+    if mesh is None:
+        return _program(fn, n, donate, options)(f)
+    axis, devices = split_axis(mesh, mesh_axis)
     size = None
     if shard == "batch":
         if f.ndim < 2:
@@ -129,14 +148,13 @@ def _on_mesh(fn, f, n, mesh, mesh_axis, shard, *, per_subset=True, **options):
                 f"shard: 'subsets' needs a power-of-two device count D with D**2 <= 2**n; got "
                 f"D = {devices}, n = {n}")
         f = shard_rows(f, mesh, axis, dim=-1)
-    program = _mesh_program(fn, n, mesh, axis, shard, f.ndim, per_subset,
-                            tuple(sorted(options.items())))
-    out = program(f)
+    out = _program(fn, n, donate, options, mesh, axis, shard, f.ndim, per_subset)(f)
     return out if size in (None, out.shape[0]) else out[:size]
 
 
 def moebius(u, *, check_values: bool = True, mesh: Mesh | None = None,
-            mesh_axis: str | None = None, shard: str = "batch") -> jax.Array:
+            mesh_axis: str | None = None, shard: str = "batch",
+            donate: bool = False) -> jax.Array:
     """AND (Harsanyi) interactions of a game: its Moebius transform.
 
     I(S) = sum over T subset of S of (-1)^(|S| - |T|) u(T), for every S at once, in
@@ -150,19 +168,21 @@ def moebius(u, *, check_values: bool = True, mesh: Mesh | None = None,
       shard: with ``mesh``, "batch" splits the first batch axis; "subsets" splits the subset
         axis itself in blocks (one large game over several devices; a power-of-two device
         count D with D**2 <= 2**n). Results equal the single-device ones bitwise and stay
-        split the same way.
+        split the same way (a batch that is not a multiple of the device count is padded,
+        and the result, its padding dropped, comes back whole on every device).
+      donate: let the result reuse the memory of ``u`` when ``u`` is a jax array (it is
+        deleted): one game's worth of memory less, the path to one block per device with
+        ``shard="subsets"`` (docs/distributed.md#memory-of-the-subset-split-transforms).
 
     Returns:
       ``(..., 2**n)`` AND interactions, dtype of ``u``.
     """
     u, n = check_game(u, "u", check_values=check_values)
-    if mesh is not None:
-        return _on_mesh(_moebius, u, n, mesh, mesh_axis, shard)
-    return moebius_kernel(u, n)
+    return _transform(_moebius, u, n, mesh, mesh_axis, shard, donate)
 
 
 def zeta(i_and, *, check_values: bool = True, mesh: Mesh | None = None,
-         mesh_axis: str | None = None, shard: str = "batch") -> jax.Array:
+         mesh_axis: str | None = None, shard: str = "batch", donate: bool = False) -> jax.Array:
     """The game rebuilt from its AND interactions: the inverse of ``moebius``.
 
     u(T) = sum over S subset of T of I(S).
@@ -170,18 +190,18 @@ def zeta(i_and, *, check_values: bool = True, mesh: Mesh | None = None,
     Args:
       i_and: ``(..., 2**n)`` AND interactions.
       check_values: scan ``i_and`` for NaN and infinite values first.
-      mesh, mesh_axis, shard: split the work over a mesh, as in ``moebius``.
+      mesh, mesh_axis, shard, donate: as in ``moebius``.
+
     Returns:
       ``(..., 2**n)`` game values, dtype of ``i_and``.
     """
     i_and, n = check_game(i_and, "i_and", check_values=check_values)
-    if mesh is not None:
-        return _on_mesh(_zeta, i_and, n, mesh, mesh_axis, shard)
-    return zeta_kernel(i_and, n)
+    return _transform(_zeta, i_and, n, mesh, mesh_axis, shard, donate)
 
 
 def or_interactions(w, *, check_values: bool = True, mesh: Mesh | None = None,
-                    mesh_axis: str | None = None, shard: str = "batch") -> jax.Array:
+                    mesh_axis: str | None = None, shard: str = "batch",
+                    donate: bool = False) -> jax.Array:
     """OR interactions of a game.
 
     I_or(S) = -sum over T subset of S of (-1)^(|S| - |T|) w(N \\ T) for nonempty S, and
@@ -191,28 +211,32 @@ def or_interactions(w, *, check_values: bool = True, mesh: Mesh | None = None,
     Args:
       w: ``(..., 2**n)`` game values.
       check_values: scan ``w`` for NaN and infinite values first.
-      mesh, mesh_axis, shard: split the work over a mesh, as in ``moebius``.
+      mesh, mesh_axis, shard, donate: as in ``moebius``.
+
     Returns:
       ``(..., 2**n)`` OR interactions, dtype of ``w``.
     """
     w, n = check_game(w, "w", check_values=check_values)
-    if mesh is not None:
-        return _on_mesh(_or, w, n, mesh, mesh_axis, shard)
-    return or_kernel(w, n)
+    return _transform(_or, w, n, mesh, mesh_axis, shard, donate)
 
 
-def or_inverse(i_or, *, check_values: bool = True) -> jax.Array:
+def or_inverse(i_or, *, check_values: bool = True, mesh: Mesh | None = None,
+               mesh_axis: str | None = None, shard: str = "batch",
+               donate: bool = False) -> jax.Array:
     """The game rebuilt from its OR interactions: the inverse of ``or_interactions``.
 
     Args:
       i_or: ``(..., 2**n)`` OR interactions.
       check_values: scan ``i_or`` for NaN and infinite values first.
+      mesh, mesh_axis, shard, donate: as in ``moebius``; with ``shard="subsets"`` the sum of
+        all interactions, w(N), adds the blocks' sums (``psum``), so the game equals the
+        single-device one to rounding.
 
     Returns:
       ``(..., 2**n)`` game values w(T), dtype of ``i_or``.
     """
     i_or, n = check_game(i_or, "i_or", check_values=check_values)
-    return or_inverse_kernel(i_or, n)
+    return _transform(_or_inverse, i_or, n, mesh, mesh_axis, shard, donate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,16 +257,10 @@ def _player_values(u, layout, kind):
                                    precision="highest"))
 
 
-_player_values_kernel = jax.jit(lambda u, n, kind: _player_values(u, WholeAxis(n), kind),
-                                static_argnums=(1, 2))
-
-
 def _values(u, kind, check_values, mesh, mesh_axis, shard):
     u, n = check_game(u, "u", check_values=check_values)
-    if mesh is not None:
-        return _on_mesh(_player_values, u, n, mesh, mesh_axis, shard, per_subset=False,
-                        kind=kind)
-    return _player_values_kernel(u, n, kind)
+    return _transform(_player_values, u, n, mesh, mesh_axis, shard, per_subset=False,
+                      kind=kind)
 
 
 def shapley_values(u, *, check_values: bool = True, mesh: Mesh | None = None,
@@ -319,13 +337,9 @@ def _index(u, layout, index, order):
     return out
 
 
-_index_kernel = jax.jit(lambda u, n, index, order: _index(u, WholeAxis(n), index, order),
-                        static_argnums=(1, 2, 3))
-
-
 def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bool = True,
                       mesh: Mesh | None = None, mesh_axis: str | None = None,
-                      shard: str = "batch"):
+                      shard: str = "batch", donate: bool = False):
     """A Shapley-type interaction index of every subset of size at most ``order``.
 
     Each index is a weighted superset sum of the Moebius coefficients m,
@@ -340,16 +354,16 @@ def interaction_index(u, index: str = "SII", order: int = 2, *, check_values: bo
         "Moebius".
       order: largest subset size k, in ``1..n``.
       check_values: scan ``u`` for NaN and infinite values first.
-      mesh, mesh_axis, shard: split the work over a mesh, as in ``moebius``.
+      mesh, mesh_axis, shard, donate: as in ``moebius``.
+
     Returns:
       ``(..., 2**n)`` index values; entries of subsets larger than ``order`` are 0.
     """
     u, n = check_game(u, "u", check_values=check_values)
     _index_weight(index, 0)  # validates the name
     check_int(order, "order", 1, n)
-    if mesh is not None:
-        return _on_mesh(_index, u, n, mesh, mesh_axis, shard, index=index, order=int(order))
-    return _index_kernel(u, n, index, int(order))
+    return _transform(_index, u, n, mesh, mesh_axis, shard, donate, index=index,
+                      order=int(order))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@
   identifies an input file's content: ``file_fingerprint``.
 - Pytrees of arrays on disk (typed PRNG keys included): ``save_tree``, ``load_tree``,
   ``tree_to_arrays``, ``tree_from_arrays``.
-- Sharded pytrees (global arrays of several devices and processes, training state) as Orbax
-  checkpoint directories, restored onto any mesh: ``save_sharded``, ``restore_sharded``.
+- Sharded pytrees (global arrays of several devices and processes, training state) with JSON
+  metadata as Orbax checkpoint directories, restored onto any mesh: ``save_sharded``,
+  ``restore_sharded``, ``sharded_meta``.
 - Resumable jobs: ``StageCache``, one atomic file per stage, kept apart by the options each
   stage ``depends`` on (``get_or_compute``).
 - Self-describing ``summary.json`` content: ``labeled`` arrays (``{"axes", "coords",
@@ -21,7 +22,7 @@
 It imports nothing from the other layers.
 """
 
-from ._checkpoints import restore_sharded, save_sharded
+from ._checkpoints import restore_sharded, save_sharded, sharded_meta
 from ._files import file_fingerprint, write_atomic
 from ._frames import labeled_items, to_dataframe
 from ._progress import Progress, log, progress
@@ -47,6 +48,7 @@ __all__ = [
     "save_json",
     "save_sharded",
     "save_tree",
+    "sharded_meta",
     "to_dataframe",
     "to_jsonable",
     "tree_from_arrays",

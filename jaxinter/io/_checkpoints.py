@@ -1,11 +1,13 @@
 """Sharded pytrees on disk with Orbax: every process writes its own shards, any mesh reads.
 
-``save_sharded(path, tree)`` writes a pytree of arrays (global arrays split over devices and
-processes, host arrays, typed PRNG keys) as an Orbax checkpoint directory; every process calls
-it, each writes the shards it holds, and the directory appears whole or not at all (Orbax
-writes to a temporary folder and renames it). ``restore_sharded(path, like, mesh=...)`` reads
-it back into the structure of ``like`` with the shardings of the current run: on another mesh
-or another number of devices or processes each device reads only its own block.
+``save_sharded(path, tree, meta)`` writes a pytree of arrays (global arrays split over devices
+and processes, host arrays, typed PRNG keys) and optional JSON metadata as one Orbax checkpoint
+directory (items ``tree`` and ``meta``); every process calls it, each writes the shards it
+holds, and the directory appears whole or not at all (Orbax writes to a temporary folder and
+renames it). ``restore_sharded(path, like, mesh=...)`` reads the tree back into the structure
+of ``like`` with the shardings of the current run: on another mesh or another number of
+devices or processes each device reads only its own block. ``sharded_meta(path)`` reads the
+metadata.
 
 Single-process files that must be readable without Orbax stay with ``save_tree`` (one .npz).
 """
@@ -25,7 +27,7 @@ def _is_key(leaf) -> bool:
     return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
-def save_sharded(path, tree) -> Path:
+def save_sharded(path, tree, meta: dict | None = None) -> Path:
     """Save a pytree of arrays as an Orbax checkpoint directory (call it on every process).
 
     Args:
@@ -33,6 +35,7 @@ def save_sharded(path, tree) -> Path:
       tree: pytree of ``jax.Array`` (sharded or not), numpy arrays and typed PRNG keys;
         with several processes, arrays local to a process must be equal on every process
         (they are written once).
+      meta: JSON-able dict saved with the tree, in the same directory (``sharded_meta``).
 
     Returns:
       ``path`` as an absolute ``Path``.
@@ -42,11 +45,21 @@ def save_sharded(path, tree) -> Path:
     if jax.process_count() > 1:  # this process's own arrays are the same on every process
         tree = jax.tree.map(lambda x: np.asarray(x) if getattr(
             x, "is_fully_addressable", False) else x, tree)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(path, tree, force=True)
-    checkpointer.wait_until_finished()
-    checkpointer.close()
+    items = {"tree": ocp.args.StandardSave(tree)}
+    if meta is not None:
+        items["meta"] = ocp.args.JsonSave(meta)
+    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+        checkpointer.save(path, ocp.args.Composite(**items), force=True)
     return path
+
+
+def sharded_meta(path) -> dict | None:
+    """The ``meta`` dict saved with a checkpoint of ``save_sharded`` (None if it has none)."""
+    path = Path(path).absolute()
+    if not (path / "meta").exists():
+        return None
+    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+        return checkpointer.restore(path, ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
 
 
 def restore_sharded(path, like, mesh=None, axis: str | None = None):
@@ -81,9 +94,9 @@ def restore_sharded(path, like, mesh=None, axis: str | None = None):
             sharding = getattr(leaf, "sharding", None) or default
         return jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
 
-    checkpointer = ocp.StandardCheckpointer()
-    restored = checkpointer.restore(Path(path).absolute(), jax.tree.map(target, like))
-    checkpointer.close()
+    items = ocp.args.Composite(tree=ocp.args.StandardRestore(jax.tree.map(target, like)))
+    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+        restored = checkpointer.restore(Path(path).absolute(), items)["tree"]
     return jax.tree.map(
         lambda x, leaf: jax.random.wrap_key_data(x, impl=jax.random.key_impl(leaf))
         if _is_key(leaf) else x, restored, like)

@@ -8,7 +8,8 @@
 - Populations: ``init_population`` and ``train_population`` train a grid of members
   (label-noise rates x seeds) in one vmapped program (``population_run``), measured by any
   tracker.
-- Checkpoints: ``save_checkpoint``, ``load_checkpoint``; the loss: ``cross_entropy``;
+- Checkpoints (Orbax, restorable on any device count): ``save_checkpoint``,
+  ``load_checkpoint``, ``checkpoint_step``; the loss: ``cross_entropy``;
   divergence: ``check_finite_loss`` (``JaxinterTrainingError`` naming the first step whose
   loss is NaN or infinite, raised by ``train`` and ``train_population``).
 
@@ -16,7 +17,7 @@ It builds on ``jaxinter.io``, ``jaxinter.data`` and ``jaxinter.models``. See
 docs/models.md#training-jaxintertraining.
 """
 
-from ._checkpoints import load_checkpoint, save_checkpoint
+from ._checkpoints import checkpoint_step, load_checkpoint, save_checkpoint
 from ._population import (
     Population,
     PopulationTracker,
@@ -34,6 +35,7 @@ __all__ = [
     "TrainState",
     "Trainer",
     "check_finite_loss",
+    "checkpoint_step",
     "cross_entropy",
     "init_population",
     "load_checkpoint",

@@ -1,45 +1,73 @@
-"""Training checkpoints: a :class:`TrainState`, its history and settings in one atomic file."""
+"""Training checkpoints with Orbax: a :class:`TrainState`, its history and settings.
+
+A checkpoint is a folder holding one Orbax checkpoint per saved step (``path/<step>``, the
+state with the history and settings as its JSON metadata; see ``jaxinter.io.save_sharded``).
+Each appears whole or not at all, and saving a step removes the older ones only once it is
+complete, so an interruption at any moment leaves the previous step or the new one. Every
+process calls both functions; the state may be split over the devices of several processes
+and is restored onto the devices of the run that reads it, whatever their number.
+"""
 
 from __future__ import annotations
 
-import json
+import shutil
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 
 from ..errors import JaxinterInputError
-from ..io import load_tree, save_json, save_tree, to_jsonable
-from ._trainer import TrainState
+from ..io import restore_sharded, save_sharded, sharded_meta, to_jsonable
 
 
-def save_checkpoint(path, state: TrainState, history: list[dict], config: dict | None = None):
-    """Save ``state``, ``history`` and ``config`` atomically to one ``path`` (.npz).
+def checkpoint_step(path) -> int | None:
+    """The latest step saved whole under the checkpoint folder ``path``; None if there is none
+    (no folder, or only an interrupted save)."""
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    steps = [int(p.name) for p in path.iterdir() if p.name.isdigit() and p.is_dir()]
+    return max(steps, default=None)
+
+
+def save_checkpoint(path, state, history: list[dict], config: dict | None = None, *,
+                    step: int | None = None) -> Path:
+    """Save ``state``, ``history`` and ``config`` as step ``step`` of the folder ``path``.
 
     Args:
-      path: the .npz file; a readable copy of history and config goes next to it (.json), only
-        the .npz is read back.
-      state: the :class:`TrainState` (typed PRNG keys included).
+      path: the checkpoint folder (created); the steps saved before are removed once this
+        one is complete.
+      state: the :class:`TrainState`, or any pytree of arrays (a population's): typed PRNG
+        keys and arrays split over devices and processes included.
       history: the rows logged so far (JSON-able dicts).
       config: settings a resume must match (see :func:`load_checkpoint`).
+      step: the step number (default ``state.step``).
 
     Returns:
       ``path`` as a ``Path``.
     """
     path = Path(path)
-    meta = json.dumps(to_jsonable({"history": history, "config": config or {}}))
-    save_tree(path, {"state": state, "meta": meta})
-    save_json(path.with_suffix(".json"), json.loads(meta))
+    if path.exists() and not path.is_dir():
+        raise JaxinterInputError(f"checkpoint: expected a folder, got the file {path}")
+    step = int(state.step) if step is None else step
+    meta = to_jsonable({"history": history, "config": config or {}})
+    save_sharded(path / str(step), {"state": state}, meta=meta)
+    if jax.process_index() == 0:  # the new step is whole on every process: drop the others
+        for old in path.iterdir():
+            if old.name != str(step) and old.name.split(".")[0].isdigit():
+                shutil.rmtree(old, ignore_errors=True)
     return path
 
 
-def load_checkpoint(path, like: TrainState, config: dict | None = None):
-    """Load a checkpoint of :func:`save_checkpoint` into the structure of ``like``.
+def load_checkpoint(path, like, config: dict | None = None, mesh=None):
+    """Load the latest step of a checkpoint folder of :func:`save_checkpoint`.
 
     Args:
-      path: the .npz file.
-      like: a :class:`TrainState` of the same model (e.g. ``trainer.init(key)``).
+      path: the checkpoint folder.
+      like: a :class:`TrainState` of the same model (e.g. ``trainer.init(key)``); its leaves
+        give the shapes, dtypes and, without ``mesh``, the shardings of the result.
       config: settings that must equal the saved ones on every shared key.
+      mesh: restore onto this ``jax.sharding.Mesh`` instead: leaves whose first axis splits
+        evenly over its (first) axis are split, the others replicated.
 
     Returns:
       (state, history).
@@ -48,34 +76,22 @@ def load_checkpoint(path, like: TrainState, config: dict | None = None):
     another model (other parameter names or shapes), or when its saved config differs from
     ``config`` on a shared key.
     """
-    path = Path(path)
-    if not path.exists():
+    step = checkpoint_step(path)
+    if step is None:
         raise JaxinterInputError(f"checkpoint: no checkpoint at {path}")
-    try:
-        loaded = load_tree(path, {"state": like, "meta": ""})
-    except (KeyError, OSError, ValueError) as err:
-        raise JaxinterInputError(
-            f"checkpoint: {path} was not written by save_checkpoint for this model ({err})"
-        ) from err
-    for (where, new), old in zip(
-        jax.tree_util.tree_flatten_with_path(loaded["state"])[0], jax.tree.leaves(like), strict=True
-    ):
-        if new.shape != old.shape:
-            raise JaxinterInputError(
-                f"checkpoint: {path} holds {jax.tree_util.keystr(where)} of shape {new.shape}, "
-                f"this model has {old.shape}"
-            )
-    meta = json.loads(str(loaded["meta"]))
-    clash = {
-        k: (meta["config"][k], v)
-        for k, v in (config or {}).items()
-        if k in meta["config"] and meta["config"][k] != to_jsonable(v)
-    }
+    latest = Path(path) / str(step)
+    meta = sharded_meta(latest) or {}
+    saved = meta.get("config", {})
+    clash = {k: (saved[k], v) for k, v in to_jsonable(config or {}).items()
+             if k in saved and saved[k] != v}
     if clash:
         raise JaxinterInputError(
-            f"checkpoint: {path} was written with other settings (saved, now): {clash}; "
-            "pass another checkpoint path to start afresh"
-        )
-    return jax.tree.map(jnp.asarray, loaded["state"]), meta["history"]
-
-
+            f"checkpoint: {latest} was written with other settings (saved, now): {clash}; "
+            "pass another checkpoint path to start afresh")
+    try:
+        state = restore_sharded(latest, {"state": like}, mesh=mesh)["state"]
+    except (KeyError, OSError, ValueError) as err:
+        raise JaxinterInputError(
+            f"checkpoint: {latest} was not written by save_checkpoint for this model: {err}"
+        ) from err
+    return state, meta.get("history", [])

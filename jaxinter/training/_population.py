@@ -21,7 +21,8 @@ from flax import struct
 
 from ..data import add_label_noise
 from ..errors import JaxinterInputError, check_int
-from ..io import load_tree, progress, save_tree
+from ..io import progress
+from ._checkpoints import checkpoint_step, load_checkpoint, save_checkpoint
 from ._trainer import Trainer, TrainState, check_finite_loss
 
 
@@ -123,8 +124,9 @@ def train_population(
       tracker: records the members at step 0 and after every ``tracker.every`` steps through
         ``tracker.record_members(pop.state, pop.labels)``; its functions receive a member's
         :class:`TrainState` (e.g. ``InteractionTracker(trainer.logits, ...)``). With a tracker
-        folder, the population is saved there (``population.npz``) with every record, and a
-        rerun with the same folder resumes from the last record.
+        folder, the population is saved there with every record (the checkpoint folder
+        ``population``, see :func:`save_checkpoint`), and a rerun with the same folder resumes
+        from the last record.
       progress_desc: label of the progress lines on stderr; None for silence.
 
     Returns:
@@ -136,14 +138,15 @@ def train_population(
     run = _jitted_population_run(trainer)
     x_train = jnp.asarray(x_train)
     saved = None if tracker is None or tracker.folder is None else (
-        Path(tracker.folder) / "population.npz")
-    if saved is not None and saved.exists() and tracker.steps():
-        pop = load_tree(saved, pop)
+        Path(tracker.folder) / "population")
+    if saved is not None and checkpoint_step(saved) is not None and tracker.steps():
+        pop = load_checkpoint(saved, pop)[0]
 
     def track(pop: Population) -> None:
-        tracker.save(int(pop.state.step[0]), tracker.record_members(pop.state, pop.labels))
+        step = int(pop.state.step[0])
+        tracker.save(step, tracker.record_members(pop.state, pop.labels))
         if saved is not None:
-            save_tree(saved, pop)
+            save_checkpoint(saved, pop, [], step=step)
 
     if tracker is not None and int(pop.state.step[0]) not in tracker.steps():
         track(pop)

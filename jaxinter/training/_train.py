@@ -30,7 +30,7 @@ from ..errors import (
 )
 from ..io import Progress, log
 from ..models import apply_in_batches
-from ._checkpoints import load_checkpoint, save_checkpoint
+from ._checkpoints import checkpoint_step, load_checkpoint, save_checkpoint
 from ._trainer import Trainer, TrainState, check_finite_loss, cross_entropy
 
 Callback = Callable[[int, Any, dict], Any]
@@ -147,8 +147,9 @@ def train(
         tracker (:class:`jaxinter.analysis.Tracker`) is such a callback.
       every: steps between callbacks; default the callback's own ``every`` when it has one (a
         tracker), else one epoch.
-      checkpoint: .npz path; saved after every segment, and resumed from when it exists (it
-        must come from the same model, data size and batch size).
+      checkpoint: folder of Orbax checkpoints (:func:`save_checkpoint`); saved after every
+        segment, and resumed from its latest step when it holds one (it must come from the
+        same model, data size and batch size; it may have been written on other devices).
       progress: show the progress on stderr (``jaxinter.io.Progress``): a live bar over the
         steps with rate, ETA and the latest metrics on a terminal, else a line when training
         starts and one when it ends.
@@ -176,7 +177,7 @@ def train(
     x, y, x_test, y_test = _checked_data(trainer, key, x, y, x_test, y_test)
     config = {"n_train": len(x), "batch_size": batch_size, "input_shape": x.shape[1:]}
     state, history = trainer.init(key), []
-    if checkpoint is not None and Path(checkpoint).exists():
+    if checkpoint is not None and checkpoint_step(checkpoint) is not None:
         state, history = load_checkpoint(checkpoint, state, config)
         log(f"[train] resumed from {checkpoint} at step {int(state.step)}")
 

@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 N_MASK, N_ANDOR, N_TRANSFORM, N_SUBSETS = 6, 6, 7, 16
+SMALL_PIECES = 2**8  # pieces of the split butterfly at n = 16, so its loops run many trips
+TRANSFORMS = ("moebius", "zeta", "or_interactions", "or_inverse", "shapley_values",
+              "banzhaf_values")
 
 
 def problems() -> dict:
@@ -74,7 +77,7 @@ def masking(p, out: dict, facts: dict) -> None:
     out["layers"] = ji.masked_layer_scores(captured_fn, readouts, p["x"][:6], players,
                                            p["baseline"][0], p["target"][:6], chunk_size=32,
                                            mesh=mesh)
-    facts["layers_spec"] = str(out["layers"].sharding.spec)
+    facts["layers_spec"] = str(out["layers"].sharding.spec)  # 6 samples on 4 devices
     for name, m in (("one", None), ("mesh", mesh)):
         program = jax.jit(lambda x, m=m: ji.masked_scores(
             apply_fn, x, players, p["baseline"], p["target"], chunk_size=32, mesh=m))
@@ -92,6 +95,7 @@ def andor(p, out: dict, facts: dict) -> None:
     facts["andor_spec"] = str(result.i_and.sharding.spec)
     default = ji.and_or(p["v"][:3], mesh=mesh)  # padded to 4 games, one per device
     out.update(loss=default.loss, bound=default.lower_bound, i_and=default.i_and)
+    facts["uneven_spec"] = str(default.i_and.sharding.spec)
 
 
 def transforms(p, out: dict, facts: dict) -> None:
@@ -99,15 +103,22 @@ def transforms(p, out: dict, facts: dict) -> None:
 
     import jaxinter as ji
     from jaxinter.distributed import global_mesh
+    from jaxinter.interactions import _layouts
 
+    _layouts.PIECE_VALUES = SMALL_PIECES
     mesh = global_mesh()
     u, game = p["u"], p["game"]
-    for name in ("moebius", "zeta", "or_interactions", "shapley_values", "banzhaf_values"):
+    for name in TRANSFORMS:
         fn = getattr(ji, name)
         batch = fn(u, mesh=mesh)
         subsets = fn(game, mesh=mesh, shard="subsets")
+        uneven = fn(u[:6], mesh=mesh)  # 6 games on 4 devices: padded to 8, 2 dropped
         out[f"{name}_batch"], out[f"{name}_subsets"] = batch, subsets
-        facts[f"{name}_specs"] = [str(batch.sharding.spec), str(subsets.sharding.spec)]
+        out[f"{name}_uneven"] = uneven
+        facts[f"{name}_specs"] = [str(x.sharding.spec) for x in (batch, subsets, uneven)]
+    donated = jax.device_put(game, jax.sharding.NamedSharding(mesh, jax.P("data")))
+    out["moebius_donated"] = ji.moebius(donated, mesh=mesh, shard="subsets", donate=True)
+    facts["donated_deleted"] = donated.is_deleted()
     out["index_subsets"] = ji.interactions.interaction_index(game, "k-SII", 3, mesh=mesh,
                                                              shard="subsets")
     for shard, data in (("batch", u), ("subsets", game)):
@@ -176,9 +187,49 @@ def processes(p, out: dict, facts: dict, address: str, process_id: int) -> None:
 argv_folder: list = []  # the output folder of the running scenario
 
 
-def transform_memory(n: int, mesh) -> tuple[int, int]:
+def training(p):
+    """(model, data, options, a state of its structure) of a small training run on the
+    problems' samples: 2 steps an epoch, batch statistics included, ``train``'s Adam."""
+    import jax
+    import optax
+
+    from jaxinter.models import MLP
+    from jaxinter.training import Trainer
+
+    model = MLP((12,), num_classes=3, depth=2, width=8, batchnorm=True)
+    like = Trainer(model, optax.adam(1e-3)).init(jax.random.key(0))
+    return model, (p["x"], p["target"]), dict(batch_size=4, seed=2, progress=False), like
+
+
+def train_checkpoint(p, out: dict, facts: dict) -> None:
+    """Checkpoints across device counts: the one written by a single-device run (``one``)
+    restored onto the 4-device mesh, saved again from there split over the devices
+    (``four``), and the run of ``one`` resumed here for a second epoch."""
+    import jax
+
+    from jaxinter.distributed import global_mesh
+    from jaxinter.training import load_checkpoint, save_checkpoint, train
+
+    model, data, options, like = training(p)
+    folder = argv_folder[0]
+    state, history = load_checkpoint(folder / "one", like, mesh=global_mesh())
+    kernel = state.params["dense1"]["kernel"]  # (12, 8): split in 4 blocks of 3 rows
+    facts.update(kernel_spec=str(kernel.sharding.spec), step=int(state.step),
+                 kernel_devices=len({s.device for s in kernel.addressable_shards}))
+    out.update({f"loaded_{i}": leaf for i, leaf in enumerate(jax.tree.leaves(
+        jax.tree.map(lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(
+            x.dtype, jax.dtypes.prng_key) else x, state)))})
+    save_checkpoint(folder / "four", state, history, {"devices": 4})
+    resumed = train(model, data, epochs=2, checkpoint=folder / "one", **options)
+    facts["resumed_steps"] = [row["step"] for row in resumed.history]
+    out.update({f"resumed_{i}": leaf for i, leaf in enumerate(jax.tree.leaves(
+        resumed.variables))})
+
+
+def transform_memory(n: int, mesh, donate: bool = False) -> tuple[int, int]:
     """(one device, per device on ``mesh`` with shard="subsets") peak bytes of the Moebius
-    transform of one float32 game of n players, from the compiled programs."""
+    transform of one float32 game of n players, from the compiled programs (the argument
+    donated or not)."""
     import jax
     import jax.numpy as jnp
     from jax.sharding import NamedSharding
@@ -190,20 +241,27 @@ def transform_memory(n: int, mesh) -> tuple[int, int]:
     axis = mesh.axis_names[0]
     one = jax.ShapeDtypeStruct((2**n,), jnp.float32)
     split = jax.ShapeDtypeStruct((2**n,), jnp.float32, sharding=NamedSharding(mesh, P(axis)))
-    single = jax.jit(lambda u: moebius(u, check_values=False)).lower(one).compile()
-    sharded = jax.jit(lambda u: moebius(u, check_values=False, mesh=mesh, shard="subsets"))
+    donated = (0,) if donate else ()
+    single = jax.jit(lambda u: moebius(u, check_values=False, donate=donate),
+                     donate_argnums=donated).lower(one).compile()
+    sharded = jax.jit(lambda u: moebius(u, check_values=False, mesh=mesh, shard="subsets",
+                                        donate=donate), donate_argnums=donated)
     return peak_bytes(single), peak_bytes(sharded.lower(split).compile())
 
 
-def memory(p, out: dict, facts: dict, sizes=(16,)) -> None:
+def memory(p, out: dict, facts: dict, sizes=(16,), pieces=SMALL_PIECES) -> None:
     import jax
 
     import jaxinter as ji
     from jaxinter.distributed import global_mesh
+    from jaxinter.interactions import _layouts
 
+    _layouts.PIECE_VALUES = pieces
+    facts["pieces"] = pieces
     mesh = global_mesh()
     for n in sizes:
         facts[f"peak_{n}"] = transform_memory(n, mesh)
+        facts[f"donated_{n}"] = transform_memory(n, mesh, donate=True)
         game = np.random.default_rng(n).normal(size=2**n).astype(np.float32)
         split = ji.moebius(game, mesh=mesh, shard="subsets", check_values=False)
         facts[f"equal_{n}"] = bool(np.array_equal(np.asarray(split), np.asarray(
@@ -213,7 +271,9 @@ def memory(p, out: dict, facts: dict, sizes=(16,)) -> None:
 
 
 def memory_large(p, out: dict, facts: dict) -> None:
-    memory(p, out, facts, sizes=(26,))
+    from jaxinter.interactions import _layouts
+
+    memory(p, out, facts, sizes=(26,), pieces=_layouts.PIECE_VALUES)
 
 
 # the published extraction is deterministic on any device count (the ADMM solver on a mesh is
@@ -240,8 +300,8 @@ def main(argv: list[str]) -> None:
 
     jax.config.update("jax_num_cpu_devices", devices)
     p, out, facts = problems(), {}, {}
+    argv_folder[:] = [folder]
     if scenario in ("processes", "cli"):
-        argv_folder[:] = [folder]
         globals()[scenario](p, out, facts, argv[3], int(argv[4]))
         scenario = f"{scenario}{argv[4]}"
     else:

@@ -21,7 +21,7 @@ from jaxinter.errors import JaxinterInputError, JaxinterTrainingError
 from jaxinter.masking import capture
 from jaxinter.models import MLP, NnxMLP, linen_to_nnx, nnx_to_linen
 from jaxinter.plots.training import plot_training
-from jaxinter.training import Trainer, load_checkpoint, population_run, train
+from jaxinter.training import Trainer, checkpoint_step, load_checkpoint, population_run, train
 
 STEPS, BATCH = 12, 32  # 256 samples: 8 batches per epoch, so the runs cross an epoch boundary
 
@@ -121,10 +121,14 @@ def test_checkpoint_resume_progress_and_errors(digits, tmp_path, capsys):
     kw = dict(batch_size=64, seed=1, every=3)  # 4 steps per epoch: segments end at 3, 6, ...
     full = train(model, data, epochs=4, progress=False, **kw)
     assert [h["step"] for h in full.history] == [3, 6, 9, 12, 15, 16]
-    path = tmp_path / "ckpt.npz"
+    path = tmp_path / "ckpt"
     train(model, data, epochs=2, checkpoint=path, progress=False, **kw)
     state, history = load_checkpoint(path, full.state)
     assert int(state.step) == 8 and [h["step"] for h in history] == [3, 6, 8]
+    assert sorted(p.name for p in path.iterdir()) == ["8"]  # older steps removed
+    # a save interrupted after step 8 (Orbax's temporary folder, never renamed) is ignored
+    (path / "11.orbax-checkpoint-tmp-1").mkdir()
+    assert checkpoint_step(path) == 8
     capsys.readouterr()
     resumed = train(model, data, epochs=4, checkpoint=path, progress=True, **kw)
     # same weights and batch statistics as the uninterrupted run, same history
@@ -138,7 +142,7 @@ def test_checkpoint_resume_progress_and_errors(digits, tmp_path, capsys):
     assert lines[2].startswith("[train] done: 16/16 steps in ") and len(lines) == 3
     assert f"test_accuracy {resumed.history[-1]['test_accuracy']:.4g}" in lines[2]
     with pytest.raises(JaxinterInputError, match="no checkpoint"):
-        load_checkpoint(tmp_path / "missing.npz", full.state)
+        load_checkpoint(tmp_path / "missing", full.state)
     with pytest.raises(JaxinterInputError, match="batch_size"):  # other settings: refused
         train(model, data, epochs=4, checkpoint=path, progress=False, **{**kw, "batch_size": 32})
     with pytest.raises(JaxinterInputError, match="shape"):  # another model: refused
