@@ -38,7 +38,8 @@ unattended and writes benchmarks/results/layerwise.json and layerwise.md (``--qu
 layerwise_quick.*, never shown in the README), whose last note says how long the run took.
 Expect 2 to 3 hours on a shared 2-core CPU: most of it is the published recipe's 10,000 steps
 on 700 games, called twice by jaxinter and twice by PyTorch (about 1,000 s per jaxinter call in
-an earlier run); ``--quick`` took 8 minutes at load average 5 to 15.
+an earlier run); ``--quick`` took 8 minutes at load average 5 to 15. The recorded table (README,
+docs/layerwise.md) uses ``--images 15``: the same work per image for every system.
 """
 
 from __future__ import annotations
