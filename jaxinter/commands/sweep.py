@@ -24,7 +24,7 @@ from ..sweeps import (
     SweepResult,
     assign,
     connect,
-    estimate_cost,
+    estimate_costs,
     load_sweep,
     read_sweep,
     run_sweep,
@@ -73,9 +73,11 @@ def run(args: argparse.Namespace) -> int:
 def dry_run_text(sweep, process_count: int = 1) -> str:
     """The expanded grid as a text table with each configuration's counted work, the totals
     and the estimated wall-clock time over ``process_count`` processes."""
-    header = ["#", "id", "axes", "epochs", "steps", "masked evals", "extracted", "est. s"]
-    costs = [estimate_cost(c) for c in sweep.configurations]
+    header = ["#", "id", "axes", "population", "epochs", "steps", "masked evals", "extracted",
+              "est. s"]
+    costs = estimate_costs(sweep.configurations)
     rows = [[str(i), c.id, " ".join(f"{k}={v}" for k, v in c.axes.items()) or "-",
+             f"{k.population} models" if k.population else "-",
              *(f"{getattr(k, f):,}" for f in ("epochs", "steps", "evaluations", "extracted")),
              f"{k.seconds:.0f}"]
             for i, (c, k) in enumerate(zip(sweep.configurations, costs, strict=True))]
@@ -86,9 +88,11 @@ def dry_run_text(sweep, process_count: int = 1) -> str:
     wall = max(sum(k.seconds for k, p in zip(costs, owners, strict=True) if p == q)
                for q in range(process_count))
     totals = {f.name: sum(getattr(k, f.name) for k in costs) for f in dataclasses.fields(costs[0])}
+    populations = len({c.population for c in sweep.configurations if c.population})
     lines.append(
         f"{len(costs)} configurations ({', '.join(sweep.analyses)}): {totals['epochs']:,} "
-        f"epochs, {totals['steps']:,} steps, {totals['evaluations']:,} masked evaluations, "
+        f"epochs ({populations} layerwise population(s)), {totals['steps']:,} steps, "
+        f"{totals['evaluations']:,} masked evaluations, "
         f"{totals['extracted']:,} game values extracted; about {totals['seconds'] / 60:.0f} "
         f"min of 2-core CPU in all, {wall / 60:.0f} min wall-clock over {process_count} "
         f"process(es) (rough estimate)")
