@@ -28,6 +28,7 @@ from ..sweeps import (
     load_sweep,
     read_sweep,
     run_sweep,
+    spread_rows,
     write_csv,
 )
 from ._arguments import host_port, int_at_least, output_folder
@@ -136,19 +137,27 @@ FIGURES = (
 )
 
 
-def figure_rows(result: SweepResult, figure: Figure) -> list[dict]:
-    """The spread rows (mean, std, count across seeds) one figure of the report shows (none
-    when no configuration measured its quantity)."""
+def figure_spread(result: SweepResult, figure: Figure) -> dict | None:
+    """The spread one figure of the report shows, as a labeled array (mean, std, count,
+    min, max across seeds; ``SweepResult.spread_array``), or None when no configuration
+    measured its quantity."""
     table = result.table(figure.analysis, [figure.quantity])
     if not table:
-        return []
+        return None
     where = {} if figure.last is None else {figure.last: table[-1][figure.last]}
-    return result.spread(figure.analysis, figure.quantity, where=where)
+    return result.spread_array(figure.analysis, figure.quantity, where=where)
+
+
+def figure_rows(result: SweepResult, figure: Figure) -> list[dict]:
+    """The rows of ``figure_spread`` (none when no configuration measured its quantity)."""
+    array = figure_spread(result, figure)
+    return [] if array is None else spread_rows(array)
 
 
 def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
     """Figures, tidy tables (``table.csv``, ``spread.csv``), ``report.html`` and
-    ``summary.json`` of a sweep's results in ``out_dir``.
+    ``summary.json`` (``spread``: ``{analysis: {quantity: labeled spread array}}``) of a
+    sweep's results in ``out_dir``.
 
     Returns:
       The path of ``report.html``.
@@ -157,15 +166,18 @@ def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
     write_csv(out / "table.csv", result.table())
     done = {c["analysis"] for c in result.manifest["configurations"]
             if c["id"] in result.summaries}
-    sections, spread = [Section("Configurations", _setup(result), tables=[Table(
+    sections, spread, arrays = [Section("Configurations", _setup(result), tables=[Table(
         "Every configuration (seconds: measured; estimated: the dry run's guess)",
-        *_table(result.configurations()))])], []
+        *_table(result.configurations()))])], [], {}
     for analysis in [a for a in result.manifest["analyses"] if a in done]:
         figures, tables = [], []
         for figure in (f for f in FIGURES if f.analysis == analysis):
-            rows = [{"quantity": figure.quantity, **r} for r in figure_rows(result, figure)]
-            if not rows:
+            array = figure_spread(result, figure)
+            if array is None:
                 continue
+            arrays.setdefault(analysis, {})[figure.quantity] = array
+            rows = [{"analysis": analysis, "quantity": figure.quantity, **r}
+                    for r in spread_rows(array)]
             spread.extend(rows)
             series = [k for k in rows[0] if k not in {figure.x, figure.panel, figure.last,
                                                       "quantity", "analysis", *STATISTICS}
@@ -184,7 +196,7 @@ def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
     write_csv(out / "spread.csv", spread)
     summary = {"configurations": len(result.manifest["configurations"]),
                "done": len(result.summaries), "missing": result.missing,
-               "axes": result.manifest["axes"], "spread": spread}
+               "axes": result.manifest["axes"], "spread": arrays}
     return write_report(out, "Sweep", sections, summary)
 
 

@@ -13,14 +13,25 @@
   folder per configuration (``configuration_folder``, named by a hash of its config), resumable
   per configuration (``is_done``: its ``summary.json``) and per stage (the studies' caches);
   ``write_manifest``, ``run_configuration``; ``connect`` joins several processes.
-- Results: ``load_sweep`` returns a ``SweepResult`` (tidy ``table``, ``spread`` across seeds,
-  ``configurations``); ``REPORTED`` names what the comparative report shows; ``write_csv``.
+- Results: ``load_sweep`` returns a ``SweepResult`` (tidy ``table``, ``spread`` across seeds
+  as rows or as one labeled array, ``spread_array``, ``configurations``); ``spread_array`` and
+  ``spread_rows`` convert between the two; ``REPORTED`` names what the comparative report
+  shows; ``write_csv``.
 """
 
 from ._cost import Cost, estimate_cost, estimate_costs
 from ._grid import ANALYSES, Configuration, Sweep, expand_sweep, population_groups, read_sweep
 from ._processes import connect
-from ._results import REPORTED, SPREAD_AXIS, STATISTICS, SweepResult, load_sweep, write_csv
+from ._results import (
+    REPORTED,
+    SPREAD_AXIS,
+    STATISTICS,
+    SweepResult,
+    load_sweep,
+    spread_array,
+    spread_rows,
+    write_csv,
+)
 from ._schedule import (
     assign,
     configuration_folder,
@@ -54,6 +65,8 @@ __all__ = [
     "read_sweep",
     "run_configuration",
     "run_sweep",
+    "spread_array",
+    "spread_rows",
     "train_populations",
     "write_csv",
     "write_manifest",
