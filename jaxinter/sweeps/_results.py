@@ -124,10 +124,11 @@ class SweepResult:
 
     def spread_array(self, analysis: str, quantity: str, over: str = SPREAD_AXIS,
                      where: Mapping | None = None) -> dict:
-        """``spread`` as one labeled array (``spread_array`` of its rows, analysis left out)."""
+        """``spread`` as one labeled array (``spread_array`` of its rows, without the
+        analysis and quantity columns)."""
         rows = self.spread(analysis, quantity, over, where)
-        return spread_array([{k: v for k, v in r.items() if k != "analysis"} for r in rows],
-                            f"{quantity} across {over}: {', '.join(STATISTICS)}")
+        return spread_array([{k: v for k, v in r.items() if k not in ("analysis", "quantity")}
+                             for r in rows], f"{quantity} across {over}: {', '.join(STATISTICS)}")
 
     def frame(self, analysis: str | None = None, quantities: Sequence[str] | None = None):
         """``table`` as a ``pandas.DataFrame`` (needs pandas)."""

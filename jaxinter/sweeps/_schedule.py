@@ -187,10 +187,10 @@ def _run_share(sweep: Sweep, mine: list[Configuration], out: Path) -> None:
                                                   estimate_costs(sweep.configurations),
                                                   strict=True)}
     done_estimate, start = 0.0, time.perf_counter()
-    log(f"[sweep] {total - len(todo)}/{total} configurations done; this process runs "
-        f"{len(todo)} of its {len(mine)}")
-    with Progress("sweep", total, unit="configuration",
-                  initial=sum(is_done(out, c) for c in sweep.configurations)) as bar:
+    done = sum(is_done(out, c) for c in sweep.configurations)
+    log(f"[sweep] {done}/{total} configurations done; this process runs {len(todo)} of its "
+        f"{len(mine)}")
+    with Progress("sweep", total, unit="configuration", initial=done) as bar:
         for i, configuration in enumerate(todo):
             log(f"[sweep] {configuration.id} {configuration.axes}")
             run_configuration(configuration, out)
