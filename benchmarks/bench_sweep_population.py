@@ -70,7 +70,7 @@ def main(argv=None) -> None:
         loads.append(load_average())
     results = Results("sweep_population", f"Training the {len(configs)} layerwise "
                       f"configurations of {args.sweep.name} ({models} models)",
-                      ["training", "first_wall_s", "wall_s", "cpu_s",
+                      ["training", "first_wall_s", "first_cpu_s", "wall_s", "cpu_s",
                        "wall_s_per_configuration", "cpu_s_per_configuration",
                        "estimated_s_per_configuration"])
     estimated = {"alone": statistics.mean(estimate_cost(c).seconds for c in group),
@@ -78,14 +78,15 @@ def main(argv=None) -> None:
     for name in systems:
         wall = statistics.median(w for w, _ in rounds[name])
         cpu = statistics.median(c for _, c in rounds[name])
-        results.add(training=name, first_wall_s=first[name][0], wall_s=wall, cpu_s=cpu,
-                    wall_s_per_configuration=wall / len(configs),
+        results.add(training=name, first_wall_s=first[name][0], first_cpu_s=first[name][1],
+                    wall_s=wall, cpu_s=cpu, wall_s_per_configuration=wall / len(configs),
                     cpu_s_per_configuration=cpu / len(configs),
                     estimated_s_per_configuration=estimated[name], rounds=rounds[name])
-    results.note(f"Medians of {args.rounds} interleaved rounds after a first round (with "
-                 f"compilation); estimated: the dry run's seconds of a whole configuration "
-                 f"(training is one part). Load average (1, 5, 15 min) before and after "
-                 f"each round: {loads}.")
+    results.note(f"first: the first call of each (its compilation included, once per "
+                 f"process); then medians of {args.rounds} interleaved rounds; estimated: the "
+                 f"dry run's seconds of a whole configuration (training is one part). Load "
+                 f"average (1, 5, 15 min) before and after each round: "
+                 f"{[[round(v, 1) for v in load] for load in loads]}.")
     results.write()
     print(results.markdown())
 
