@@ -167,17 +167,34 @@ def spread_array(rows: list[dict], description: str | None = None) -> dict:
       description: the array's one-line meaning.
 
     Returns:
-      ``{"axes", "coords", "values"}``: an axis per grouping column (its values in order of
-      first appearance), then ``statistic``; NaN where a combination has no row.
+      ``{"axes", "coords", "values"}``: an axis per grouping column (its values in an order
+      that keeps the order of every group's rows: the layers of two models each in their
+      order, the output last), then ``statistic``; NaN where a combination has no row.
     """
     columns = [k for k in rows[0] if k not in STATISTICS]
-    coords = {k: list(dict.fromkeys(r[k] for r in rows)) for k in columns}
+    coords = {k: _merged_labels(rows, k, columns) for k in columns}
     values = np.full([len(coords[k]) for k in columns] + [len(STATISTICS)], np.nan)
     for r in rows:
         index = tuple(coords[k].index(r[k]) for k in columns)
         values[index] = [r[s] for s in STATISTICS]
     return labeled(values, [*columns, "statistic"], {**coords, "statistic": list(STATISTICS)},
                    description)
+
+
+def _merged_labels(rows: list[dict], column: str, columns: list[str]) -> list:
+    """The values of ``column``, each sequence of rows that differ only in it kept in order
+    (a new value goes before the next value of its sequence already placed)."""
+    sequences: dict[tuple, list] = {}
+    for r in rows:
+        key = tuple(r[c] for c in columns if c != column)
+        sequences.setdefault(key, []).append(r[column])
+    order: list = []
+    for sequence in sequences.values():
+        for i, label in enumerate(sequence):
+            if label not in order:
+                after = [order.index(x) for x in sequence[i + 1:] if x in order]
+                order.insert(after[0] if after else len(order), label)
+    return order
 
 
 def spread_rows(array: Mapping) -> list[dict]:

@@ -144,6 +144,18 @@ def test_spread_rows_round_trip():
     _assert_rows_equal(spread_rows(array), rows)
 
 
+def test_the_layers_of_two_models_keep_their_order():
+    """The labels of an axis keep every model's order: the CNN's layers before the shared
+    output, not after it (where first appearance would put them)."""
+    layers = {"mlp": ["hidden_1", "hidden_2", "output"], "cnn": ["conv_1", "fc_1", "output"]}
+    rows = [{"model": m, "layer": name, "mean": float(i), "std": 0.0, "count": 2, "min": 0.0,
+             "max": 1.0} for m, names in layers.items() for i, name in enumerate(names)]
+    array = spread_array(rows)
+    assert array["coords"]["layer"] == ["hidden_1", "hidden_2", "conv_1", "fc_1", "output"]
+    for model, names in layers.items():
+        assert [r["layer"] for r in spread_rows(array) if r["model"] == model] == names
+
+
 def _assert_rows_equal(found: list[dict], expected: list[dict]) -> None:
     assert len(found) == len(expected)
     for f, e in zip(found, expected, strict=True):
