@@ -24,10 +24,11 @@ from ..sweeps import (
     SweepResult,
     assign,
     connect,
-    estimate_cost,
+    estimate_costs,
     load_sweep,
     read_sweep,
     run_sweep,
+    spread_rows,
     write_csv,
 )
 from ._arguments import host_port, int_at_least, output_folder
@@ -73,9 +74,11 @@ def run(args: argparse.Namespace) -> int:
 def dry_run_text(sweep, process_count: int = 1) -> str:
     """The expanded grid as a text table with each configuration's counted work, the totals
     and the estimated wall-clock time over ``process_count`` processes."""
-    header = ["#", "id", "axes", "epochs", "steps", "masked evals", "extracted", "est. s"]
-    costs = [estimate_cost(c) for c in sweep.configurations]
+    header = ["#", "id", "axes", "population", "epochs", "steps", "masked evals", "extracted",
+              "est. s"]
+    costs = estimate_costs(sweep.configurations)
     rows = [[str(i), c.id, " ".join(f"{k}={v}" for k, v in c.axes.items()) or "-",
+             f"{k.population} models" if k.population else "-",
              *(f"{getattr(k, f):,}" for f in ("epochs", "steps", "evaluations", "extracted")),
              f"{k.seconds:.0f}"]
             for i, (c, k) in enumerate(zip(sweep.configurations, costs, strict=True))]
@@ -86,9 +89,11 @@ def dry_run_text(sweep, process_count: int = 1) -> str:
     wall = max(sum(k.seconds for k, p in zip(costs, owners, strict=True) if p == q)
                for q in range(process_count))
     totals = {f.name: sum(getattr(k, f.name) for k in costs) for f in dataclasses.fields(costs[0])}
+    populations = len({c.population for c in sweep.configurations if c.population})
     lines.append(
         f"{len(costs)} configurations ({', '.join(sweep.analyses)}): {totals['epochs']:,} "
-        f"epochs, {totals['steps']:,} steps, {totals['evaluations']:,} masked evaluations, "
+        f"epochs ({populations} layerwise population(s)), {totals['steps']:,} steps, "
+        f"{totals['evaluations']:,} masked evaluations, "
         f"{totals['extracted']:,} game values extracted; about {totals['seconds'] / 60:.0f} "
         f"min of 2-core CPU in all, {wall / 60:.0f} min wall-clock over {process_count} "
         f"process(es) (rough estimate)")
@@ -132,19 +137,27 @@ FIGURES = (
 )
 
 
-def figure_rows(result: SweepResult, figure: Figure) -> list[dict]:
-    """The spread rows (mean, std, count across seeds) one figure of the report shows (none
-    when no configuration measured its quantity)."""
+def figure_spread(result: SweepResult, figure: Figure) -> dict | None:
+    """The spread one figure of the report shows, as a labeled array (mean, std, count,
+    min, max across seeds; ``SweepResult.spread_array``), or None when no configuration
+    measured its quantity."""
     table = result.table(figure.analysis, [figure.quantity])
     if not table:
-        return []
+        return None
     where = {} if figure.last is None else {figure.last: table[-1][figure.last]}
-    return result.spread(figure.analysis, figure.quantity, where=where)
+    return result.spread_array(figure.analysis, figure.quantity, where=where)
+
+
+def figure_rows(result: SweepResult, figure: Figure) -> list[dict]:
+    """The rows of ``figure_spread`` (none when no configuration measured its quantity)."""
+    array = figure_spread(result, figure)
+    return [] if array is None else spread_rows(array)
 
 
 def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
     """Figures, tidy tables (``table.csv``, ``spread.csv``), ``report.html`` and
-    ``summary.json`` of a sweep's results in ``out_dir``.
+    ``summary.json`` (``spread``: ``{analysis: {quantity: labeled spread array}}``) of a
+    sweep's results in ``out_dir``.
 
     Returns:
       The path of ``report.html``.
@@ -153,15 +166,18 @@ def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
     write_csv(out / "table.csv", result.table())
     done = {c["analysis"] for c in result.manifest["configurations"]
             if c["id"] in result.summaries}
-    sections, spread = [Section("Configurations", _setup(result), tables=[Table(
+    sections, spread, arrays = [Section("Configurations", _setup(result), tables=[Table(
         "Every configuration (seconds: measured; estimated: the dry run's guess)",
-        *_table(result.configurations()))])], []
+        *_table(result.configurations()))])], [], {}
     for analysis in [a for a in result.manifest["analyses"] if a in done]:
         figures, tables = [], []
         for figure in (f for f in FIGURES if f.analysis == analysis):
-            rows = [{"quantity": figure.quantity, **r} for r in figure_rows(result, figure)]
-            if not rows:
+            array = figure_spread(result, figure)
+            if array is None:
                 continue
+            arrays.setdefault(analysis, {})[figure.quantity] = array
+            rows = [{"analysis": analysis, "quantity": figure.quantity, **r}
+                    for r in spread_rows(array)]
             spread.extend(rows)
             series = [k for k in rows[0] if k not in {figure.x, figure.panel, figure.last,
                                                       "quantity", "analysis", *STATISTICS}
@@ -180,7 +196,7 @@ def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
     write_csv(out / "spread.csv", spread)
     summary = {"configurations": len(result.manifest["configurations"]),
                "done": len(result.summaries), "missing": result.missing,
-               "axes": result.manifest["axes"], "spread": spread}
+               "axes": result.manifest["axes"], "spread": arrays}
     return write_report(out, "Sweep", sections, summary)
 
 

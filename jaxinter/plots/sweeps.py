@@ -23,7 +23,8 @@ def plot_spread(rows: Sequence[Mapping], x: str, path: Path, *, series: Sequence
     Args:
       rows: rows with ``x``, ``mean``, ``std``, ``count`` and the ``series``/``panel``
         columns (``SweepResult.spread``).
-      x: the column on the horizontal axis (order, layer, checkpoint, ...).
+      x: the column on the horizontal axis (order, layer, checkpoint, ...); string labels
+        that differ between the lines (the layers of two models) are placed by position.
       path: the PNG file to write.
       series: columns whose values make one line each (e.g. ``("type", "noise_rate")``).
       panel: a column whose values make one panel each, or None.
@@ -35,6 +36,10 @@ def plot_spread(rows: Sequence[Mapping], x: str, path: Path, *, series: Sequence
     panels = list(dict.fromkeys(r[panel] for r in rows)) if panel else [None]
     fig, axes = new_figure(ncols=len(panels), width=4.6, height=3.4)
     lines = list(dict.fromkeys(tuple(r[s] for s in series) for r in rows))
+    labels = {tuple(r[x] for r in rows if tuple(r[s] for s in series) == line)
+              for line in lines}
+    # string labels (layer names) differing between the lines (models): their positions
+    by_position = isinstance(rows[0][x], str) and len(labels) > 1
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(lines), 1)))
     for ax, value in zip(axes[0], panels, strict=True):
         for line, color in zip(lines, colors, strict=True):
@@ -48,14 +53,16 @@ def plot_spread(rows: Sequence[Mapping], x: str, path: Path, *, series: Sequence
             color = TYPE_COLORS.get(line[0], color) if len(line) == 1 else color
             label = " ".join([*(f"{s} {v}," for s, v in zip(series, line, strict=True)),
                               f"mean ± std over {max(r['count'] for r in picked)}"])
-            positions = np.arange(len(xs)) if isinstance(xs[0], str) else np.asarray(xs)
+            positions = np.arange(len(xs)) + by_position if isinstance(xs[0], str) else (
+                np.asarray(xs))
             ax.plot(positions, mean, "o-", color=color, ms=3, label=label)
             ax.fill_between(positions, mean - std, mean + std, color=color, alpha=0.2, lw=0)
-            if isinstance(xs[0], str):
+            if isinstance(xs[0], str) and not by_position:
                 ax.set_xticks(positions, xs, rotation=30, ha="right", fontsize=8)
             else:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel(xlabel or x)
+        ax.set_xlabel(f"{xlabel or x} (position)" if by_position else
+                      xlabel or x)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{panel} {value}" if panel else title, fontsize=10)
         ax.grid(alpha=0.3)

@@ -9,7 +9,13 @@ masking, interactions, training, io, data, models) and never on plots or command
 
 from ._correlations import CorrelationsConfig, CorrelationsStudy, run_correlations
 from ._dynamics import DynamicsConfig, DynamicsStudy, run_dynamics
-from ._layerwise import LayerwiseConfig, LayerwiseStudy, run_layerwise
+from ._layerwise import (
+    LayerwiseConfig,
+    LayerwiseStudy,
+    population_options,
+    run_layerwise,
+    train_layerwise_population,
+)
 from ._selfcheck import SelfCheckConfig, SelfCheckStudy, run_selfcheck
 from ._separation import SeparationConfig, SeparationStudy, run_separation
 
@@ -24,9 +30,11 @@ __all__ = [
     "SelfCheckStudy",
     "SeparationConfig",
     "SeparationStudy",
+    "population_options",
     "run_correlations",
     "run_dynamics",
     "run_layerwise",
     "run_selfcheck",
     "run_separation",
+    "train_layerwise_population",
 ]

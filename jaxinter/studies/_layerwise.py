@@ -54,7 +54,7 @@ from ..masking import (
     train_probes,
 )
 from ..models import MLP, VGG, ResNet, ViT, init_variables
-from ..training import train
+from ..training import train, train_seeds
 from ._inputs import (
     capture_user_model,
     check_user_inputs,
@@ -73,6 +73,9 @@ LAYER_PATTERNS = {  # the captured layers of each model, as a regular expression
 }
 EXTRACTIONS = ("default", "published", "lp")
 EXAMPLE_INTERACTIONS = 6  # strongest interactions shown per example sample
+# the options the two models of a study are trained (and captured) with
+POPULATION_FIELDS = ("dataset", "data_path", "label_column", "train_size", "model", "depth",
+                     "width", "epochs", "batch_size", "layers", "patch_size")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,25 +411,117 @@ def _trained_models(config, ds, stage: Stage, depends) -> tuple[list[CapturedFn]
     captured, accuracy = [], []
     for seed in (config.seed, config.seed + 1):
         def fit(seed=seed):
-            weights = template.variables
-            if config.checkpoint is None or seed != config.seed:
-                data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
-                trained = train(trainable, data, epochs=config.epochs,
-                                batch_size=config.batch_size, seed=seed,
-                                input_shape=template.input_shape).variables
-                weights = (capture(trained, input_shape=template.input_shape).variables
-                           if isinstance(trained, nnx.Module) else
-                           {k: v for k, v in trained.items() if k != "intermediates"})
-            correct = correctly_classified(template.replace(variables=weights), ds.x_test,
-                                           ds.y_test)
-            return {**tree_to_arrays(weights), "test_accuracy": len(correct) / len(ds.y_test)}
+            if config.checkpoint is not None and seed == config.seed:
+                return _model_arrays(template, template.variables, ds)
+            data = (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+            trained = train(trainable, data, epochs=config.epochs, batch_size=config.batch_size,
+                            seed=seed, input_shape=template.input_shape).variables
+            return _model_arrays(template, trained, ds)
 
-        got = stage(f"model_seed{seed}", fit, {**depends, "seed": seed})
+        got = stage(_model_stage(seed), fit, {**depends, "seed": seed})
         weights = {k: v for k, v in got.items() if k != "test_accuracy"}
         captured.append(template.replace(variables=tree_from_arrays(weights,
                                                                     template.variables)))
         accuracy.append(float(got["test_accuracy"]))
     return captured, np.asarray(accuracy)
+
+
+def _model_stage(seed: int) -> str:
+    return f"model_seed{seed}"
+
+
+def _model_arrays(template: CapturedFn, trained, ds: Dataset) -> dict:
+    """A model stage: the trained variables (or NNX module) as arrays, and the test accuracy."""
+    weights = (capture(trained, input_shape=template.input_shape).variables
+               if isinstance(trained, nnx.Module) else
+               {k: v for k, v in trained.items() if k != "intermediates"})
+    correct = correctly_classified(template.replace(variables=weights), ds.x_test, ds.y_test)
+    return {**tree_to_arrays(weights), "test_accuracy": len(correct) / len(ds.y_test)}
+
+
+def population_options(config: LayerwiseConfig) -> dict | None:
+    """The options a layerwise study trains its two models with (seeds aside), or None when
+    they cannot join a population (a user's model factory).
+
+    Studies with equal options differ only in the seeds of their models, which
+    :func:`train_layerwise_population` trains as one population.
+    """
+    if config.model_factory is not None:
+        return None
+    return {k: getattr(config, k) for k in POPULATION_FIELDS}
+
+
+def train_layerwise_population(configs, folders, saved=None) -> tuple[int, ...]:
+    """Train the models of layerwise studies that differ only in their seeds as one vmapped
+    population (``training.train_seeds``), and hand each study its models through its stage
+    cache: a later :func:`run_layerwise` of each (config, folder) reuses them.
+
+    Only models missing from the caches are trained. Population-trained weights equal those of
+    a study run alone to float32 rounding (not bit for bit).
+
+    Args:
+      configs: :class:`LayerwiseConfig` objects with equal, non-None :func:`population_options`.
+      folders: each study's folder (its cache is ``folder/cache``), as given to
+        :func:`run_layerwise`.
+      saved: a folder keeping the trained population; when it holds the missing models they
+        are taken from it (never trained again), else the population trained here is saved
+        there before any study's cache is written. None keeps nothing.
+
+    Returns:
+      The seeds of the models handed to the studies (empty when every model was cached).
+    """
+    _check_population(configs, folders)
+    ds = _load(configs[0])
+    template, trainable = _captured_template(configs[0], ds)
+    wanted: dict[int, list] = {}  # seed -> (cache, depends) of the studies that miss it
+    for config, folder in zip(configs, folders, strict=True):
+        cache = StageCache(Path(folder) / "cache", label="layerwise")
+        depends = stage_depends(config, ds)["model"]
+        for seed in (config.seed, config.seed + 1):
+            if cache.get(_model_stage(seed), {**depends, "seed": seed}) is None:
+                wanted.setdefault(seed, []).append((cache, {**depends, "seed": seed}))
+    if not wanted:
+        return ()
+    seeds = sorted(wanted)
+
+    def population() -> dict:
+        log(f"[layerwise] training seeds {seeds} as one population")
+        trained = train_seeds(trainable, (ds.x_train, ds.y_train), seeds,
+                              epochs=configs[0].epochs, batch_size=configs[0].batch_size,
+                              input_shape=template.input_shape)
+        return {f"seed_{s}/{k}": v for s, t in zip(seeds, trained, strict=True)
+                for k, v in _model_arrays(template, t, ds).items()}
+
+    store = None if saved is None else StageCache(Path(saved), label="population")
+    depends = stage_depends(configs[0], ds)["model"]
+    found = None if store is None else store.get("models", depends)
+    if found is None or any(f"seed_{s}/test_accuracy" not in found for s in seeds):
+        found = {k: np.asarray(v) for k, v in population().items()}
+        if store is not None:
+            store.put("models", found, depends)
+    for seed, targets in wanted.items():
+        arrays = {k.split("/", 1)[1]: v for k, v in found.items()
+                  if k.startswith(f"seed_{seed}/")}
+        for cache, depends in targets:
+            cache.put(_model_stage(seed), arrays, depends)
+    return tuple(seeds)
+
+
+def _check_population(configs, folders) -> None:
+    """Raise unless ``configs`` share their population options and have one folder each."""
+    if not isinstance(configs, list | tuple) or not configs or any(
+            not isinstance(c, LayerwiseConfig) for c in configs):
+        raise JaxinterInputError(f"configs: expected a non-empty list of LayerwiseConfig, got "
+                                 f"{configs!r}")
+    if not isinstance(folders, list | tuple) or len(folders) != len(configs):
+        raise JaxinterInputError(f"folders: expected one folder per config ({len(configs)}), "
+                                 f"got {folders!r}")
+    options = population_options(configs[0])
+    for i, config in enumerate(configs):
+        if population_options(config) is None or population_options(config) != options:
+            raise JaxinterInputError(
+                f"configs[{i}]: expected the training options of configs[0] {options} (only "
+                f"the seed may differ; no model_factory), got {population_options(config)}")
 
 
 def _analysed_samples(config, ds, captured: list[CapturedFn]) -> np.ndarray:

@@ -33,12 +33,15 @@ import re
 import tomllib
 from pathlib import Path
 
+import jax
+
 from ..errors import JaxinterInputError
 from ..studies import (
     CorrelationsConfig,
     DynamicsConfig,
     LayerwiseConfig,
     SeparationConfig,
+    population_options,
     run_correlations,
     run_dynamics,
     run_layerwise,
@@ -52,6 +55,10 @@ ANALYSES = {  # name -> (config class, study function)
     "correlations": (CorrelationsConfig, run_correlations),
 }
 TOP_KEYS = ("analyses", "grid", *ANALYSES)
+# Vmapped over a population, convolutions become grouped convolutions, which XLA:CPU runs
+# slower than the members one after another (the CNN on MNIST: 2.3 CPU-s per member and step
+# in a population of 4, 0.8 alone), so on CPU these models train alone.
+CONVOLUTIONAL = ("cnn", "resnet")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +87,17 @@ class Configuration:
         """Run the study (cached under ``folder/cache``) and return it."""
         return ANALYSES[self.analysis][1](self.config, folder)
 
+    @property
+    def population(self) -> str | None:
+        """What the configurations whose models train as one population share (the training
+        options of a layerwise study, as JSON), or None when its models train alone (other
+        analyses, a user's model, a convolutional model on CPU)."""
+        if self.analysis != "layerwise" or (self.config.model in CONVOLUTIONAL
+                                            and jax.default_backend() == "cpu"):
+            return None
+        options = population_options(self.config)
+        return None if options is None else json.dumps(options, sort_keys=True)
+
 
 @dataclasses.dataclass(frozen=True)
 class Sweep:
@@ -98,6 +116,16 @@ class Sweep:
     def of(self, analysis: str) -> tuple[Configuration, ...]:
         """The configurations of one analysis."""
         return tuple(c for c in self.configurations if c.analysis == analysis)
+
+
+def population_groups(configurations) -> list[tuple[Configuration, ...]]:
+    """The configurations grouped by population: layerwise configurations equal but for their
+    seeds (and other options their training ignores) train their models together; every other
+    configuration is a group of its own. Groups in order of their first configuration."""
+    groups: dict[str, list[Configuration]] = {}
+    for c in configurations:
+        groups.setdefault(c.population or c.id, []).append(c)
+    return [tuple(g) for g in groups.values()]
 
 
 def read_sweep(path: str | Path) -> Sweep:

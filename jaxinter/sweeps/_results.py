@@ -6,6 +6,10 @@ and one column per grid axis), the ``quantity`` (the path of a labeled array in 
 ``summary.json``, e.g. ``"layerwise/completeness"``), one column per axis of that array
 (``layer``, ``type``, ``order``, ``seed``, ...) and ``value``. An array axis shadows a grid axis
 of the same name (a dynamics population's ``seed`` axis holds the actual seeds).
+
+The spread of a quantity is also one labeled array (``spread_array``, the convention of every
+``summary.json``): one axis per column that groups the rows, then ``statistic``
+(:data:`STATISTICS`); ``spread_rows`` reads it back as rows.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import JaxinterInputError
-from ..io import labeled_frame_rows, labeled_items, write_atomic
+from ..io import labeled, labeled_array, labeled_frame_rows, labeled_items, write_atomic
 
 SPREAD_AXIS = "seed"
 REPORTED = {  # analysis -> the quantities the comparative report shows
@@ -118,6 +122,14 @@ class SweepResult:
             groups.setdefault(key, []).append(r["value"])
         return [{**dict(key), **_statistics(values)} for key, values in groups.items()]
 
+    def spread_array(self, analysis: str, quantity: str, over: str = SPREAD_AXIS,
+                     where: Mapping | None = None) -> dict:
+        """``spread`` as one labeled array (``spread_array`` of its rows, without the
+        analysis and quantity columns)."""
+        rows = self.spread(analysis, quantity, over, where)
+        return spread_array([{k: v for k, v in r.items() if k not in ("analysis", "quantity")}
+                             for r in rows], f"{quantity} across {over}: {', '.join(STATISTICS)}")
+
     def frame(self, analysis: str | None = None, quantities: Sequence[str] | None = None):
         """``table`` as a ``pandas.DataFrame`` (needs pandas)."""
         import pandas
@@ -145,6 +157,65 @@ def load_sweep(out: Path | str) -> SweepResult:
         if path.exists():
             summaries[c["id"]] = json.loads(path.read_text())
     return SweepResult(out, manifest, summaries)
+
+
+def spread_array(rows: list[dict], description: str | None = None) -> dict:
+    """Spread rows as one labeled array (``jaxinter.io.labeled``).
+
+    Args:
+      rows: rows of ``SweepResult.spread``: grouping columns, then the :data:`STATISTICS`.
+      description: the array's one-line meaning.
+
+    Returns:
+      ``{"axes", "coords", "values"}``: an axis per grouping column (its values in an order
+      that keeps the order of every group's rows: the layers of two models each in their
+      order, the output last), then ``statistic``; NaN where a combination has no row.
+    """
+    columns = [k for k in rows[0] if k not in STATISTICS]
+    coords = {k: _merged_labels(rows, k, columns) for k in columns}
+    values = np.full([len(coords[k]) for k in columns] + [len(STATISTICS)], np.nan)
+    for r in rows:
+        index = tuple(coords[k].index(r[k]) for k in columns)
+        values[index] = [r[s] for s in STATISTICS]
+    return labeled(values, [*columns, "statistic"], {**coords, "statistic": list(STATISTICS)},
+                   description)
+
+
+def _merged_labels(rows: list[dict], column: str, columns: list[str]) -> list:
+    """The values of ``column``, each sequence of rows that differ only in it kept in order
+    (a new value goes before the next value of its sequence already placed)."""
+    sequences: dict[tuple, list] = {}
+    for r in rows:
+        key = tuple(r[c] for c in columns if c != column)
+        sequences.setdefault(key, []).append(r[column])
+    order: list = []
+    for sequence in sequences.values():
+        for i, label in enumerate(sequence):
+            if label not in order:
+                after = [order.index(x) for x in sequence[i + 1:] if x in order]
+                order.insert(after[0] if after else len(order), label)
+    return order
+
+
+def spread_rows(array: Mapping) -> list[dict]:
+    """The rows of a labeled spread array (``spread_array``'s inverse; combinations without
+    a row left out).
+
+    Args:
+      array: ``{"axes", "coords", "values"}`` with a last axis ``statistic``.
+
+    Returns:
+      Rows ``{<grouping columns>, mean, std, count, min, max}``.
+    """
+    values, axes, coords = labeled_array(array)
+    rows = []
+    for index in np.ndindex(values.shape[:-1]):
+        stats = dict(zip(coords["statistic"], values[index].tolist(), strict=True))
+        if math.isnan(stats["count"]):
+            continue
+        head = {a: coords[a][i] if a in coords else i for a, i in zip(axes, index, strict=False)}
+        rows.append({**head, **stats, "count": int(stats["count"])})
+    return rows
 
 
 def write_csv(path: Path | str, rows: list[dict]) -> Path:

@@ -3,20 +3,25 @@
 Layout of the output folder::
 
     manifest.json                 the expanded grid: every configuration, its axes, config,
-                                  folder, estimated cost and the process it is assigned to
+                                  folder, estimated cost, population and process
     configs/<analysis>-<hash>/    one folder per configuration, named by its identity
         cache/                    the study's per-stage cache (resumes inside a configuration)
         summary.json              written atomically last: the completion marker
+    populations/<hash>/           the models of a population, trained once (its members'
+                                  ids hashed), handed to each member's cache
     processes/<index>.json        each process' heartbeat (running / finished, time)
 
 Every process expands the same sweep file, so all compute the same assignment (longest
-estimated configurations first, each to the least loaded process) without talking to each
-other; a process runs only its own configurations that have no ``summary.json`` yet. The
-configurations are independent, so the shared folder is the only thing processes share.
+estimated population groups first, each to the least loaded process) without talking to each
+other; a process runs only its own configurations that have no ``summary.json`` yet. A group
+(``population_groups``: layerwise configurations equal but for their seeds) goes whole to one
+process, which first trains the models its unfinished members miss as one vmapped population,
+so the population, and every result, is the same for any number of processes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -26,8 +31,9 @@ from pathlib import Path
 
 from ..errors import check_int
 from ..io import Progress, log, save_json
-from ._cost import estimate_cost
-from ._grid import Configuration, Sweep
+from ..studies import train_layerwise_population
+from ._cost import estimate_costs
+from ._grid import Configuration, Sweep, population_groups
 
 HEARTBEAT_SECONDS = 2.0  # how often a process stamps its heartbeat file
 STALE_SECONDS = 20.0  # a process whose heartbeat is older is taken for dead
@@ -44,8 +50,15 @@ def is_done(out: Path | str, configuration: Configuration) -> bool:
     return (configuration_folder(out, configuration) / SUMMARY).exists()
 
 
+def population_folder(out: Path | str, group) -> Path:
+    """The folder of a population group's models: ``out/populations/<hash of the ids>``."""
+    ids = json.dumps(sorted(c.id for c in group))
+    return Path(out) / "populations" / hashlib.sha256(ids.encode()).hexdigest()[:12]
+
+
 def assign(configurations, process_count: int) -> list[int]:
-    """The process of each configuration: longest estimated first, to the least loaded.
+    """The process of each configuration: population groups (``population_groups``) whole,
+    longest estimated first, to the least loaded process.
 
     Args:
       configurations: the ``Configuration`` objects of a sweep.
@@ -55,13 +68,15 @@ def assign(configurations, process_count: int) -> list[int]:
       One process index per configuration, the same in every process.
     """
     check_int(process_count, "process_count", 1)
-    costs = [estimate_cost(c).seconds for c in configurations]
-    order = sorted(range(len(costs)), key=lambda i: (-costs[i], configurations[i].id))
-    load, owner = [0.0] * process_count, [0] * len(costs)
-    for i in order:
-        owner[i] = min(range(process_count), key=lambda p: (load[p], p))
-        load[owner[i]] += costs[i]
-    return owner
+    seconds = dict(zip((c.id for c in configurations),
+                       (k.seconds for k in estimate_costs(configurations)), strict=True))
+    groups = [(sum(seconds[c.id] for c in g), g) for g in population_groups(configurations)]
+    load, owner = [0.0] * process_count, {}
+    for cost, group in sorted(groups, key=lambda g: (-g[0], g[1][0].id)):
+        process = min(range(process_count), key=lambda p: (load[p], p))
+        load[process] += cost
+        owner.update((c.id, process) for c in group)
+    return [owner[c.id] for c in configurations]
 
 
 def write_manifest(sweep: Sweep, out: Path | str, process_count: int = 1) -> Path:
@@ -77,10 +92,12 @@ def write_manifest(sweep: Sweep, out: Path | str, process_count: int = 1) -> Pat
       The manifest's path.
     """
     owners = assign(sweep.configurations, process_count)
+    costs = estimate_costs(sweep.configurations)
     rows = [{"id": c.id, "analysis": c.analysis, "axes": c.axes,
              "folder": str(configuration_folder(".", c)), "process": p,
-             "estimated_seconds": estimate_cost(c).seconds, "config": c.config.to_dict()}
-            for c, p in zip(sweep.configurations, owners, strict=True)]
+             "estimated_seconds": k.seconds, "population": k.population,
+             "config": c.config.to_dict()}
+            for c, p, k in zip(sweep.configurations, owners, costs, strict=True)]
     return save_json(Path(out) / "manifest.json", {
         "analyses": list(sweep.analyses), "axes": sweep.axes, "process_count": process_count,
         "configurations": rows})
@@ -141,16 +158,39 @@ def run_sweep(sweep: Sweep, out: Path | str, process_index: int = 0, process_cou
     return [c for c in sweep.configurations if not is_done(out, c)]
 
 
+def train_populations(configurations, out: Path | str) -> None:
+    """Train, per population group, the models its unfinished configurations miss as one
+    population, kept in ``population_folder`` and handed to each configuration's cache.
+
+    Args:
+      configurations: the configurations of one process (whole population groups).
+      out: the sweep's output folder.
+    """
+    for group in population_groups(configurations):
+        todo = [c for c in group if not is_done(out, c)]
+        if todo and group[0].population is not None:
+            start = time.perf_counter()
+            seeds = train_layerwise_population([c.config for c in todo],
+                                               [configuration_folder(out, c) for c in todo],
+                                               population_folder(out, group))
+            if seeds:
+                log(f"[sweep] population of seeds {list(seeds)} for {len(todo)} "
+                    f"configurations: {time.perf_counter() - start:.1f}s")
+
+
 def _run_share(sweep: Sweep, mine: list[Configuration], out: Path) -> None:
     """Run the missing configurations of ``mine``, with progress and an ETA."""
     total = len(sweep.configurations)
+    train_populations(mine, out)
     todo = [c for c in mine if not is_done(out, c)]
-    estimated = {c.id: estimate_cost(c).seconds for c in todo}
+    estimated = {c.id: k.seconds for c, k in zip(sweep.configurations,
+                                                  estimate_costs(sweep.configurations),
+                                                  strict=True)}
     done_estimate, start = 0.0, time.perf_counter()
-    log(f"[sweep] {total - len(todo)}/{total} configurations done; this process runs "
-        f"{len(todo)} of its {len(mine)}")
-    with Progress("sweep", total, unit="configuration",
-                  initial=sum(is_done(out, c) for c in sweep.configurations)) as bar:
+    done = sum(is_done(out, c) for c in sweep.configurations)
+    log(f"[sweep] {done}/{total} configurations done; this process runs {len(todo)} of its "
+        f"{len(mine)}")
+    with Progress("sweep", total, unit="configuration", initial=done) as bar:
         for i, configuration in enumerate(todo):
             log(f"[sweep] {configuration.id} {configuration.axes}")
             run_configuration(configuration, out)

@@ -3,6 +3,7 @@
 - ``train(model, data)`` fits a Flax Linen or NNX classifier with optax (jitted ``lax.scan``
   over steps, progress, callbacks such as trackers, resumable checkpoints) and returns a
   ``TrainResult``.
+- ``train_seeds(model, data, seeds)`` is ``train`` for every seed, as one vmapped population.
 - ``Trainer`` holds the pure step functions behind it (``init``, ``step``, ``run``,
   ``apply``), with its state ``TrainState``.
 - Populations: ``init_population`` and ``train_population`` train a grid of members
@@ -25,7 +26,7 @@ from ._population import (
     population_run,
     train_population,
 )
-from ._train import TrainResult, train
+from ._train import TrainResult, train, train_seeds
 from ._trainer import Trainer, TrainState, check_finite_loss, cross_entropy
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "save_checkpoint",
     "train",
     "train_population",
+    "train_seeds",
 ]

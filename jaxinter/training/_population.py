@@ -80,6 +80,13 @@ def _jitted_population_run(trainer: Trainer):
     return jax.jit(partial(population_run, trainer), static_argnames=("num_steps", "batch_size"))
 
 
+@lru_cache(maxsize=8)
+def _jitted_population_init(trainer: Trainer):
+    """``trainer.init`` vmapped over keys, jitted once per trainer (a new ``jit`` per call
+    would compile again: seconds, more than training a small population)."""
+    return jax.jit(jax.vmap(trainer.init))
+
+
 def init_population(trainer: Trainer, y_train, seeds, noise_rates, num_classes: int) -> Population:
     """Members for every (noise rate, seed) pair, noise-major.
 
@@ -102,7 +109,7 @@ def init_population(trainer: Trainer, y_train, seeds, noise_rates, num_classes: 
     labels = np.stack([add_label_noise(np.asarray(y_train), r, num_classes, seed=s)
                        for r, s in grid])
     return Population(
-        state=jax.jit(jax.vmap(trainer.init))(jax.vmap(jax.random.key)(jnp.asarray(seed))),
+        state=_jitted_population_init(trainer)(jax.vmap(jax.random.key)(jnp.asarray(seed))),
         labels=jnp.asarray(labels, jnp.int32),
         seed=jnp.asarray(seed),
         noise=jnp.asarray([r for r, _ in grid], jnp.float32),

@@ -20,10 +20,12 @@ import optax
 from flax import linen
 
 from ..errors import (
+    MAX_SEED,
     JaxinterInputError,
     array_spec,
     check_finite,
     check_int,
+    check_int_list,
     check_number,
     check_real_array,
     check_seed,
@@ -31,6 +33,7 @@ from ..errors import (
 from ..io import Progress, log
 from ..models import apply_in_batches
 from ._checkpoints import checkpoint_step, load_checkpoint, save_checkpoint
+from ._population import init_population, train_population
 from ._trainer import Trainer, TrainState, check_finite_loss, cross_entropy
 
 Callback = Callable[[int, Any, dict], Any]
@@ -209,6 +212,40 @@ def train(
     return TrainResult(trainer.variables(state), history, state, trainer)
 
 
+def train_seeds(model, data, seeds, *, epochs: int = 10, batch_size: int = 128,
+                learning_rate: float = 1e-3, input_shape=None, progress: bool = True) -> list:
+    """``train(model, data, seed=s)`` for every seed, as one vmapped population.
+
+    The members take the steps of :func:`train` (the same initial weights, data order and Adam
+    updates), all in one program; batched matrix products may round differently, so the
+    weights agree with separately trained ones to float32 rounding, not bit for bit, and a
+    member's bits can depend on the population it is trained in.
+
+    Args:
+      model: Linen module, or factory ``rngs -> nnx.Module``.
+      data: a :class:`jaxinter.data.Dataset` or ``(x_train, y_train[, x_test, y_test])``.
+      seeds: distinct integer seeds, one model each.
+      epochs, batch_size, learning_rate, input_shape: as in :func:`train`.
+      progress: show the progress on stderr.
+
+    Returns:
+      The trained variables of each seed, in order (as ``TrainResult.variables``).
+    """
+    x, y, _, _ = _data(data)
+    _check_schedule(epochs, batch_size, None, len(x))
+    check_number(learning_rate, "learning_rate", 0, low_open=True)
+    seeds = check_int_list(seeds, "seeds", 0, MAX_SEED, distinct=True)
+    trainer = _trainer_for(model, None, learning_rate, input_shape)
+    key = jax.random.key(seeds[0])
+    x, y, _, _ = _checked_data(trainer, key, x, y, None, None)
+    pop = init_population(trainer, y, seeds, [0.0], _num_classes(trainer, key, x.shape[1:]))
+    pop, _ = train_population(pop, trainer, x, steps=epochs * (len(x) // batch_size),
+                              batch_size=batch_size,
+                              progress_desc=f"train {len(seeds)} seeds" if progress else None)
+    return [trainer.variables(jax.tree.map(lambda leaf, i=i: leaf[i], pop.state))
+            for i in range(len(seeds))]
+
+
 def _check_schedule(epochs, batch_size, every, n: int) -> None:
     check_int(epochs, "epochs", 1)
     check_int(batch_size, "batch_size", 1, n)  # at most the n training samples
@@ -218,9 +255,14 @@ def _check_schedule(epochs, batch_size, every, n: int) -> None:
 def _checked_data(trainer: Trainer, key, x, y, x_test, y_test):
     """Both splits checked against the model on abstract values, before anything compiles."""
     shape = trainer.model_input_shape or tuple(np.shape(x)[1:])
-    spec = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
-    num_classes = jax.eval_shape(trainer.logits, jax.eval_shape(trainer.init, key), spec).shape[-1]
+    num_classes = _num_classes(trainer, key, shape)
     x, y = _check_split(x, y, "train", shape, num_classes)
     if x_test is not None:
         x_test, y_test = _check_split(x_test, y_test, "test", shape, num_classes)
     return x, y, x_test, y_test
+
+
+def _num_classes(trainer: Trainer, key, input_shape) -> int:
+    """The model's number of logits, from abstract values (nothing runs)."""
+    spec = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+    return jax.eval_shape(trainer.logits, jax.eval_shape(trainer.init, key), spec).shape[-1]

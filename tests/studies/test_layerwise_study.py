@@ -10,10 +10,17 @@ import bruteforce as bf
 import numpy as np
 import pytest
 
+import jaxinter.studies._layerwise as layerwise_module
 from jaxinter.data import load_dataset
 from jaxinter.errors import JaxinterInputError
-from jaxinter.io import is_labeled, labeled_array
-from jaxinter.studies import LayerwiseConfig, LayerwiseStudy, run_layerwise
+from jaxinter.io import StageCache, is_labeled, labeled_array
+from jaxinter.studies import (
+    LayerwiseConfig,
+    LayerwiseStudy,
+    population_options,
+    run_layerwise,
+    train_layerwise_population,
+)
 
 TINY = {"dataset": "wine", "n": 3, "samples": 4, "epochs": 2, "probe_steps": 20,
         "noise_draws": 2, "depth": 3, "width": 16, "examples": 2, "also_extraction": "lp"}
@@ -200,3 +207,55 @@ def test_summary_is_self_describing_and_equals_the_study(study):
     assert summary["salient_per_image_output"] == pytest.approx(study.salient_per_image_output)
     assert summary["examples"] == json.loads(json.dumps(study.example_rows()))
     assert set(summary["timings"]) == set(study.timings)
+
+
+# ---------------------------------------------------------------------------------------------
+# studies that differ only in their seeds, trained as one population
+
+POOLED = {**TINY, "epochs": 20, "noise_draws": 0, "also_extraction": None, "examples": 0}
+
+
+def test_a_population_hands_its_models_to_the_studies(tmp_path, monkeypatch):
+    """Seeds 0 and 1 need the models 0, 1, 1, 2: one population of 3, each model in the cache
+    of every study that uses it; the studies then train nothing, and their models equal those a
+    study trains alone to float32 rounding (rtol 1e-5, atol 1e-6)."""
+    configs = [LayerwiseConfig(**POOLED, seed=s) for s in (0, 1)]
+    folders = [tmp_path / "s0", tmp_path / "s1"]
+    assert population_options(configs[0]) == population_options(configs[1])
+    assert train_layerwise_population(configs, folders, tmp_path / "pop") == (0, 1, 2)
+    assert train_layerwise_population(configs, folders, tmp_path / "pop") == ()  # all cached
+    alone = run_layerwise(configs[1], tmp_path / "alone")
+    monkeypatch.setattr(layerwise_module, "train", _no_training)
+    pooled = run_layerwise(configs[1], folders[1])
+    np.testing.assert_array_equal(pooled.test_accuracy, alone.test_accuracy)
+    for seed in (1, 2):
+        got = StageCache(folders[1] / "cache").get(f"model_seed{seed}")
+        want = StageCache(tmp_path / "alone" / "cache").get(f"model_seed{seed}")
+        assert got.keys() == want.keys()
+        for k in got:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    np.testing.assert_array_equal(  # one model, two studies: the same arrays
+        StageCache(folders[0] / "cache").get("model_seed1")["test_accuracy"],
+        StageCache(folders[1] / "cache").get("model_seed1")["test_accuracy"])
+    # a study that lost its models takes them from the saved population, untrained
+    (folders[0] / "cache" / "model_seed0.npz").unlink()
+    monkeypatch.setattr(layerwise_module, "train_seeds", _no_training)
+    assert train_layerwise_population(configs[:1], folders[:1], tmp_path / "pop") == (0,)
+    assert StageCache(folders[0] / "cache").get("model_seed0") is not None
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("trained again")
+
+
+def test_a_population_needs_studies_equal_but_for_their_seeds(tmp_path):
+    a = LayerwiseConfig(**POOLED)
+    with pytest.raises(JaxinterInputError, match=r"^configs\[1\]: expected the training options"):
+        train_layerwise_population([a, dataclasses.replace(a, depth=4)], [tmp_path] * 2)
+    with pytest.raises(JaxinterInputError, match="^folders: expected one folder per config"):
+        train_layerwise_population([a], [])
+    with pytest.raises(JaxinterInputError, match="^configs: expected a non-empty list"):
+        train_layerwise_population([], [])
+    (tmp_path / "factories.py").write_text("def mine(rngs):\n    pass\n")
+    user = dataclasses.replace(a, model_factory=f"{tmp_path / 'factories.py'}:mine")
+    assert population_options(user) is None  # a user's model trains alone

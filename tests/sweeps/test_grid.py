@@ -9,7 +9,14 @@ import pytest
 
 from jaxinter.errors import JaxinterInputError
 from jaxinter.studies import DynamicsConfig, LayerwiseConfig
-from jaxinter.sweeps import assign, estimate_cost, expand_sweep, read_sweep
+from jaxinter.sweeps import (
+    assign,
+    estimate_cost,
+    estimate_costs,
+    expand_sweep,
+    population_groups,
+    read_sweep,
+)
 
 SPEC = {
     "analyses": ["layerwise", "dynamics"],
@@ -104,18 +111,46 @@ def test_unreadable_files(tmp_path):
 
 
 def test_assignment_balances_the_estimated_cost():
-    """Longest first to the least loaded process: a brute force over every assignment shows
-    the greedy load is within 4/3 of the best (Graham's bound), and every process computes the
-    same assignment."""
-    configurations = expand_sweep(SPEC).configurations[:7]
-    costs = [estimate_cost(c).seconds for c in configurations]
+    """Population groups whole, longest first to the least loaded process: a brute force over
+    every assignment of the groups shows the greedy load is within 4/3 of the best (Graham's
+    bound), and every process computes the same assignment."""
+    configurations = expand_sweep(SPEC).configurations
+    groups = population_groups(configurations)
+    assert len(groups) == 6  # (dataset, depth) x seeds 0, 2, 4 in 4 groups; 2 dynamics alone
+    seconds = dict(zip([c.id for c in configurations],
+                       [k.seconds for k in estimate_costs(configurations)], strict=True))
+    costs = [sum(seconds[c.id] for c in g) for g in groups]
     owners = assign(configurations, 2)
     assert owners == assign(list(configurations), 2) and set(owners) == {0, 1}
-    load = max(sum(c for c, p in zip(costs, owners, strict=True) if p == q) for q in (0, 1))
-    best = min(max(sum(c for c, p in zip(costs, split, strict=True) if p == q) for q in (0, 1))
-               for split in itertools.product((0, 1), repeat=len(costs)))
+    owner = dict(zip([c.id for c in configurations], owners, strict=True))
+    split = [{owner[c.id] for c in g} for g in groups]
+    assert all(len(s) == 1 for s in split)  # a group goes whole to one process
+    load = max(sum(c for c, (p,) in zip(costs, split, strict=True) if p == q) for q in (0, 1))
+    best = min(max(sum(c for c, p in zip(costs, pick, strict=True) if p == q) for q in (0, 1))
+               for pick in itertools.product((0, 1), repeat=len(costs)))
     assert best <= load <= 4 / 3 * best + 1e-9
-    assert assign(configurations, 1) == [0] * 7
+    assert assign(configurations, 1) == [0] * 14
+
+
+def test_layerwise_configurations_equal_but_for_their_seeds_are_one_population():
+    sweep = expand_sweep({"analyses": ["layerwise"], "layerwise": {
+        "n": 4, "samples": 3, "epochs": 3, "grid": {"seed": [0, 1, 4], "model": ["mlp", "cnn"]}}})
+    groups = population_groups(sweep.configurations)
+    mlp = tuple(c for c in sweep.configurations if c.config.model == "mlp")
+    assert groups[0] == mlp and all(len(g) == 1 for g in groups[1:])  # the CNN alone on CPU
+    assert all(c.population is None for c in sweep.configurations if c.config.model == "cnn")
+    for c, pooled in zip(sweep.configurations, estimate_costs(sweep.configurations),
+                         strict=True):
+        alone = estimate_cost(c)
+        if c.config.model == "mlp":  # seeds 0, 1, 2, 4, 5: five models, 5 / 3 per configuration
+            assert (pooled.population, pooled.epochs, alone.epochs) == (5, round(5 / 3 * 3), 6)
+            assert pooled.seconds < alone.seconds
+        else:
+            assert pooled == alone and pooled.population == 0
+    # options the training ignores (n, samples) do not split a population; training options do
+    other = expand_sweep({"analyses": ["layerwise"], "layerwise": {
+        "epochs": 3, "grid": {"n": [3, 4], "width": [8, 16]}}}).configurations
+    assert [len(g) for g in population_groups(other)] == [2, 2]
 
 
 def test_cost_counts_the_work():

@@ -5,12 +5,22 @@ from __future__ import annotations
 import json
 import tomllib
 
+import numpy as np
 import pytest
 from tiny_sweep import TINY, summaries
 
+import jaxinter.studies._layerwise as layerwise
 import jaxinter.sweeps._schedule as schedule
 from jaxinter.io import StageCache
-from jaxinter.sweeps import configuration_folder, expand_sweep, is_done, load_sweep, run_sweep
+from jaxinter.sweeps import (
+    configuration_folder,
+    expand_sweep,
+    is_done,
+    load_sweep,
+    population_folder,
+    population_groups,
+    run_sweep,
+)
 
 
 def _interrupt_after(monkeypatch, count: int) -> list[str]:
@@ -30,6 +40,18 @@ def _interrupt_after(monkeypatch, count: int) -> list[str]:
 
 def test_the_tiny_sweep_writes_every_stage_once(tiny_sweep, reference):
     assert all(is_done(reference, c) for c in tiny_sweep.configurations)
+    (group, _) = population_groups(tiny_sweep.configurations)  # layerwise; dynamics alone
+    assert len(group) == 3
+    saved = StageCache(population_folder(reference, group)).get("models")
+    assert sorted({k.split("/")[0] for k in saved}) == [f"seed_{s}" for s in range(6)]
+    for c in group:  # each configuration's cache holds its two models of the population
+        cache = StageCache(configuration_folder(reference, c) / "cache")
+        for seed in (c.config.seed, c.config.seed + 1):
+            model = cache.get(f"model_seed{seed}")
+            assert model.keys() == {k.split("/", 1)[1] for k in saved
+                                    if k.startswith(f"seed_{seed}/")}
+            for k, v in model.items():
+                np.testing.assert_array_equal(v, saved[f"seed_{seed}/{k}"])
     manifest = json.loads((reference / "manifest.json").read_text())
     assert [c["id"] for c in manifest["configurations"]] == [
         c.id for c in tiny_sweep.configurations]
@@ -52,10 +74,23 @@ def test_resume_after_an_interrupt_equals_an_uninterrupted_run(
     interrupted = {c.id for c in tiny_sweep.configurations if not is_done(tmp_path, c)}
     assert interrupted
     monkeypatch.undo()
-    ran = _record_runs(monkeypatch)
+    ran, trained = _record_runs(monkeypatch), _record_populations(monkeypatch)
     assert run_sweep(tiny_sweep, tmp_path) == []
     assert set(ran) == interrupted  # the finished configurations are not run again
+    assert trained == []  # the population was saved by the first stage write: never retrained
     assert summaries(tmp_path) == summaries(reference)
+
+
+def _record_populations(monkeypatch) -> list[list[int]]:
+    """Record the seeds of every population trained."""
+    trained, train_seeds = [], layerwise.train_seeds
+
+    def recorded(model, data, seeds, **kwargs):
+        trained.append(list(seeds))
+        return train_seeds(model, data, seeds, **kwargs)
+
+    monkeypatch.setattr(layerwise, "train_seeds", recorded)
+    return trained
 
 
 def _record_runs(monkeypatch) -> list[str]:
@@ -77,10 +112,11 @@ def test_an_edited_grid_reuses_the_unchanged_configurations(reference, tmp_path,
             target.write_bytes(path.read_bytes())
     before = summaries(tmp_path)
     edited = expand_sweep(tomllib.loads(TINY.replace("seed = [0, 2, 4]", "seed = [4, 0, 6]")))
-    ran = _record_runs(monkeypatch)
+    ran, trained = _record_runs(monkeypatch), _record_populations(monkeypatch)
     assert run_sweep(edited, tmp_path) == []
     new = [c.id for c in edited.configurations if c.id not in before]
     assert len(new) == 1 and ran == new
+    assert trained == [[6, 7]]  # the added configuration's models, as a population of their own
     after = summaries(tmp_path)
     assert {k: after[k] for k in before} == before
     result = load_sweep(tmp_path)  # the manifest is the edited grid

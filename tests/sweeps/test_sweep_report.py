@@ -5,13 +5,23 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 
+import chex
 import numpy as np
 from tiny_sweep import write_sweep
 
+import jaxinter.plots.sweeps as sweep_plots
 from jaxinter.cli import main
 from jaxinter.commands.sweep import FIGURES, figure_rows, render_sweep
-from jaxinter.sweeps import configuration_folder, load_sweep
+from jaxinter.io import is_labeled, labeled_array
+from jaxinter.sweeps import (
+    STATISTICS,
+    configuration_folder,
+    load_sweep,
+    spread_array,
+    spread_rows,
+)
 
 
 def _array(reference, configuration, path):
@@ -96,6 +106,62 @@ def test_the_report_shows_the_spread_rows(reference, tmp_path):
     assert pngs == sorted(f"{f.analysis}_{f.quantity.replace('/', '_')}.png" for f in shows)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["done"] == summary["configurations"] == 4 and summary["missing"] == []
+    assert {(a, q) for a, arrays in summary["spread"].items() for q in arrays} == {
+        (f.analysis, f.quantity) for f in shows}
+    for f in shows:  # the labeled arrays hold exactly the rows of the report
+        array = summary["spread"][f.analysis][f.quantity]
+        assert is_labeled(array) and array["axes"][-1] == "statistic"
+        assert array["coords"]["statistic"] == list(STATISTICS)
+        _assert_rows_equal(spread_rows(array), figure_rows(result, f))
+
+
+def test_the_labeled_spread_is_the_mean_across_seed_configurations(tiny_sweep, reference):
+    """The report's labeled IoU array against numpy over the stacked summaries."""
+    stacked = np.stack([_array(reference, c, "iou_by_order_output")[0]
+                        for c in tiny_sweep.of("layerwise")])  # (seeds, type, order)
+    array = load_sweep(reference).spread_array("layerwise", "iou_by_order_output")
+    values, axes, coords = labeled_array(array)
+    assert axes == ["dataset", "type", "order", "statistic"]
+    assert coords["type"] == ["AND", "OR"] and coords["order"] == [0, 1, 2, 3]
+    chex.assert_shape(values, (1, 2, 4, len(STATISTICS)))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.testing.assert_allclose(values[0, ..., 0], np.nanmean(stacked, axis=0), rtol=1e-12)
+        np.testing.assert_array_equal(values[0, ..., 2], (~np.isnan(stacked)).sum(0))
+
+
+def test_spread_rows_round_trip():
+    rows = [{"model": "mlp", "order": 1, "mean": 0.5, "std": 0.1, "count": 3, "min": 0.4,
+             "max": 0.6},
+            {"model": "cnn", "order": 2, "mean": 0.25, "std": math.nan, "count": 1,
+             "min": 0.25, "max": 0.25}]
+    array = json.loads(json.dumps(spread_array(rows, "a description")))
+    assert array["axes"] == ["model", "order", "statistic"]
+    assert array["coords"] == {"model": ["mlp", "cnn"], "order": [1, 2],
+                               "statistic": list(STATISTICS)}
+    values, _, _ = labeled_array(array)
+    assert np.isnan(values[0, 1]).all() and np.isnan(values[1, 0]).all()  # no such rows
+    _assert_rows_equal(spread_rows(array), rows)
+
+
+def test_the_layers_of_two_models_keep_their_order():
+    """The labels of an axis keep every model's order: the CNN's layers before the shared
+    output, not after it (where first appearance would put them)."""
+    layers = {"mlp": ["hidden_1", "hidden_2", "output"], "cnn": ["conv_1", "fc_1", "output"]}
+    rows = [{"model": m, "layer": name, "mean": float(i), "std": 0.0, "count": 2, "min": 0.0,
+             "max": 1.0} for m, names in layers.items() for i, name in enumerate(names)]
+    array = spread_array(rows)
+    assert array["coords"]["layer"] == ["hidden_1", "hidden_2", "conv_1", "fc_1", "output"]
+    for model, names in layers.items():
+        assert [r["layer"] for r in spread_rows(array) if r["model"] == model] == names
+
+
+def _assert_rows_equal(found: list[dict], expected: list[dict]) -> None:
+    assert len(found) == len(expected)
+    for f, e in zip(found, expected, strict=True):
+        assert f.keys() == e.keys() and isinstance(f["count"], int)
+        for k in f:
+            assert (f[k] == e[k]) or (math.isnan(f[k]) and math.isnan(e[k])), k
 
 
 def test_dry_run_and_bad_files_on_the_command_line(tmp_path, capsys):
@@ -109,3 +175,27 @@ def test_dry_run_and_bad_files_on_the_command_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "grid.seed[1]: expected an integer in [0, 2147483646], got 'a'" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_layers_of_different_models_are_placed_by_position(tmp_path, monkeypatch):
+    """Two models with different layer names: one point per layer at positions 1..L of its
+    own model (the names would mislabel one of them); equal names stay tick labels."""
+    shown = {}
+    monkeypatch.setattr(sweep_plots, "save", lambda fig, path: shown.setdefault("fig", fig))
+
+    def rows(layers):
+        return [{"model": m, "layer": name, "mean": float(i), "std": 0.1, "count": 3}
+                for m, names in layers.items() for i, name in enumerate(names)]
+
+    sweep_plots.plot_spread(rows({"mlp": ["hidden_1", "hidden_2", "output"],
+                                  "cnn": ["conv_1", "output"]}), "layer", tmp_path / "a.png",
+                            series=["model"])
+    ax = shown.pop("fig").axes[0]
+    assert ax.get_xlabel() == "layer (position)"
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(ax.lines[1].get_xdata(), [1, 2])
+    sweep_plots.plot_spread(rows({"mlp": ["hidden_1", "output"], "cnn": ["hidden_1", "output"]}),
+                            "layer", tmp_path / "b.png", series=["model"])
+    ax = shown.pop("fig").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["hidden_1", "output"]
+    assert ax.get_xlabel() == "layer"

@@ -21,7 +21,14 @@ from jaxinter.data import add_label_noise
 from jaxinter.errors import JaxinterInputError, JaxinterTrainingError
 from jaxinter.masking import Players
 from jaxinter.models import MLP
-from jaxinter.training import Trainer, init_population, population_run, train_population
+from jaxinter.training import (
+    Trainer,
+    init_population,
+    population_run,
+    train,
+    train_population,
+    train_seeds,
+)
 
 
 def _toy_problem(n_features=5, samples=80, seed=0):
@@ -140,3 +147,28 @@ def test_population_stops_at_the_first_non_finite_loss():
     with pytest.raises(JaxinterTrainingError,
                        match=rf"at step {step + 1} \(member {member}\);"):
         train_population(pop, trainer, x, steps=6, batch_size=16, progress_desc=None)
+
+
+def test_train_seeds_equals_train_for_every_seed():
+    """One population of seeds 5 and 3 against ``train`` with each seed alone: the same steps,
+    equal weights to float32 rounding (rtol 1e-5, atol 1e-6)."""
+    x, y = _toy_problem()
+    model = MLP(input_shape=(5,), num_classes=2, depth=2, width=8)
+    trained = train_seeds(model, (x, y), [5, 3], epochs=3, batch_size=16, progress=False)
+    assert len(trained) == 2
+    for variables, seed in zip(trained, [5, 3], strict=True):
+        alone = train(model, (x, y), epochs=3, batch_size=16, seed=seed, progress=False)
+        chex.assert_trees_all_close(variables, alone.variables, rtol=1e-5, atol=1e-6)
+    first = [jax.tree.leaves(t["params"])[0] for t in trained]
+    assert not np.allclose(*first)  # the seeds differ
+
+
+@pytest.mark.parametrize(("seeds", "message"), [
+    ([], "seeds: expected a non-empty list"), ([1, 1], "seeds: expected distinct values"),
+    ([0, -1], r"seeds\[1\]: expected an integer"), ("01", "seeds: expected a non-empty list"),
+])
+def test_train_seeds_rejects_bad_seeds(seeds, message):
+    x, y = _toy_problem()
+    model = MLP(input_shape=(5,), num_classes=2, depth=2, width=8)
+    with pytest.raises(JaxinterInputError, match="^" + message):
+        train_seeds(model, (x, y), seeds, epochs=1, batch_size=16)
