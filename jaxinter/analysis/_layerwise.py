@@ -461,6 +461,30 @@ def analyse_layers(
     Returns:
       A :class:`LayerwiseResult` over the chosen layers and the output.
     """
+    readouts, timings = _check_layer_analysis(captured_fn, readouts, x, players, layers,
+                                              sample_ids, noise_draws, sigma, key, ratio, timings)
+    names = score_layer_names(captured_fn, readouts, players.input_shape)
+
+    def scores(x, players, target, baseline):
+        return masked_layer_scores(captured_fn, readouts, x, players, baseline, target,
+                                   chunk_size=chunk_size)
+
+    start = time.perf_counter()
+    v, v_noisy = _clean_and_noisy_scores(scores, x, target, players, baseline, noise_draws,
+                                         key, sigma)
+    timings["masked evaluation"] = time.perf_counter() - start
+    start = time.perf_counter()
+    result = layerwise_from_scores(v, names, v_noisy=v_noisy, sample_ids=sample_ids, ratio=ratio,
+                                   **extraction)
+    jax.block_until_ready(result)
+    timings["extraction"] = time.perf_counter() - start
+    return result
+
+
+def _check_layer_analysis(captured_fn, readouts, x, players, layers, sample_ids, noise_draws,
+                          sigma, key, ratio, timings) -> tuple[dict, dict]:
+    """Validate the arguments of :func:`analyse_layers`; the readouts of the chosen layers and
+    the timings dict."""
     check_callable(captured_fn, "captured_fn")
     readouts = _chosen_readouts(check_mapping(readouts, "readouts", optional=False), layers)
     shape = check_samples(x, players).shape
@@ -473,29 +497,20 @@ def analyse_layers(
     if check_key(key, optional=True) is None and noise_draws:
         raise JaxinterInputError("key: expected a jax.random key when noise_draws > 0, got None")
     check_number(ratio, "ratio", 0, 1)
-    timings = {} if timings is None else check_mapping(timings, "timings")
-    names = score_layer_names(captured_fn, readouts, players.input_shape)
+    return readouts, {} if timings is None else check_mapping(timings, "timings")
 
-    def scores(x, players, target, baseline):
-        return masked_layer_scores(captured_fn, readouts, x, players, baseline, target,
-                                   chunk_size=chunk_size)
 
-    start = time.perf_counter()
+def _clean_and_noisy_scores(scores, x, target, players, baseline, noise_draws, key, sigma):
+    """Per-layer scores ``v`` (S, L, 2**n) of the samples and, when ``noise_draws`` > 0, those
+    of their noisy copies (K, S, L, 2**n) (else None), each blocked on."""
     v = jax.block_until_ready(scores(x, players, target, baseline))
-    v_noisy = None
-    if noise_draws:
-        if jnp.ndim(baseline) == len(players.input_shape) + 1:  # per-sample baseline
-            baseline = jnp.tile(baseline, (noise_draws,) + (1,) * len(players.input_shape))
-        noisy = noisy_copies(x, players, target, key, sigma, noise_draws)
-        v_noisy = jax.block_until_ready(scores(*noisy, baseline))
-        v_noisy = v_noisy.reshape((noise_draws,) + v.shape)
-    timings["masked evaluation"] = time.perf_counter() - start
-    start = time.perf_counter()
-    result = layerwise_from_scores(v, names, v_noisy=v_noisy, sample_ids=sample_ids, ratio=ratio,
-                                   **extraction)
-    jax.block_until_ready(result)
-    timings["extraction"] = time.perf_counter() - start
-    return result
+    if not noise_draws:
+        return v, None
+    if jnp.ndim(baseline) == len(players.input_shape) + 1:  # per-sample baseline
+        baseline = jnp.tile(baseline, (noise_draws,) + (1,) * len(players.input_shape))
+    noisy = noisy_copies(x, players, target, key, sigma, noise_draws)
+    v_noisy = jax.block_until_ready(scores(*noisy, baseline))
+    return v, v_noisy.reshape((noise_draws,) + v.shape)
 
 
 # ---------------------------------------------------------------------------------------------
