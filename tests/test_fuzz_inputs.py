@@ -834,7 +834,8 @@ def _analysis_entries() -> list[Entry]:
                "min_change": bad_numbers(0), "rise": bad_numbers(0)}),
         Entry("normalized_spectrum", analysis.normalized_spectrum, {"strength": STRENGTH},
               {"strength": bad_arrays(STRENGTH)}),
-        Entry("order_sums", analysis.order_sums, {"x": GAME}, {"x": bad_games(GAME)}),
+        Entry("order_sums", analysis.order_sums, {"x": GAME},  # sums masks and counts too
+              {"x": _without(bad_games(GAME), "int", "bool", "nan", "inf", "overflow")}),
         Entry("generalized_jaccard", analysis.generalized_jaccard,
               {"pos_a": strength, "neg_a": strength, "pos_b": strength, "neg_b": strength},
               {"pos_a": bad_games(strength), "neg_a": bad_games(strength)
@@ -843,7 +844,7 @@ def _analysis_entries() -> list[Entry]:
         Entry("sign_split", analysis.sign_split,
               {"interactions": GAME[:, None].repeat(3, 1)[:, 0], "labels": Y[:2],
                "num_classes": 3},
-              {"interactions": bad_games(GAME), "labels": bad_labels(Y[:2]),
+              {"interactions": bad_games(GAME), "labels": _without(bad_labels(Y[:2]), "none"),
                "num_classes": bad_ints(1, optional=True), "reduce": bad_choices()}),
         Entry("train_test_similarity", analysis.train_test_similarity,
               {"i_train": GAME, "i_test": GAME, "labels_train": Y[:2], "labels_test": Y[:2],
@@ -861,8 +862,9 @@ def _analysis_entries() -> list[Entry]:
               {"strength_a": bad_games(strength[0]), "strength_b": bad_games(strength[1]),
                "k": bad_ints(1)}),
         Entry("safe_ratio", analysis.safe_ratio, {"num": STRENGTH, "den": STRENGTH},
-              {"num": bad_arrays(STRENGTH, values=False),
-               "den": bad_arrays(STRENGTH, values=False) | {"shape": STRENGTH[:, :2]}}),
+              {"num": _without(bad_arrays(STRENGTH, shape=False, values=False), "bool"),
+               "den": _without(bad_arrays(STRENGTH, shape=False, values=False), "bool")
+               | {"shape": STRENGTH[:, :2]}}),  # counts (ints, booleans) divide too
         Entry("sensitivity_by_order", analysis.sensitivity_by_order,
               {"clean": GAME, "perturbed": GAME[None], "salient": MASK},
               {"clean": bad_games(GAME), "perturbed": bad_games(GAME[None]),

@@ -37,13 +37,18 @@ import numpy as np
 from ..errors import (
     JaxinterInputError,
     check_callable,
+    check_finite,
     check_game,
+    check_instance,
     check_int,
     check_int_list,
     check_key,
     check_labels,
     check_mapping,
+    check_names,
     check_number,
+    check_path,
+    check_real_dtype,
     n_players_from_size,
 )
 from ..interactions import extract_interactions
@@ -323,6 +328,14 @@ def correctly_classified(apply_fn: Callable, x, y, batch: int = 512) -> np.ndarr
     Returns:
       (k,) sorted int indices into ``x``.
     """
+    check_callable(apply_fn, "apply_fn")
+    shape, _ = check_real_dtype(x, "x")
+    if len(shape) < 2 or not shape[0]:
+        raise JaxinterInputError(f"x: expected shape (samples >= 1, *input_shape), got {shape}")
+    check_finite(x, "x")
+    y = check_labels(y, "y", num_samples=shape[0])
+    check_int(batch, "batch", 1)
+
     def predict(xb):
         out = apply_fn(xb)
         return (out[0] if isinstance(out, tuple) else out).argmax(-1)
@@ -528,6 +541,10 @@ def layerwise_iou(a: LayerwiseResult, b: LayerwiseResult, layer: str | None = No
       (S, 2, n + 1) IoU per sample, type and order; NaN where neither model has a salient S of
       that order (average with :func:`jaxinter.analysis.supported_mean`).
     """
+    check_instance(a, "a", LayerwiseResult)
+    check_instance(b, "b", LayerwiseResult)
+    if layer is not None:
+        check_names([layer], "layer", sorted(set(a.layer_names) & set(b.layer_names)))
     if a.v.shape[0] != b.v.shape[0] or a.n != b.n:
         raise JaxinterInputError(
             f"b: expected {a.num_samples} samples with n = {a.n}, got {b.num_samples}, n = {b.n}"
@@ -554,6 +571,11 @@ def merge_layerwise(results: Sequence[LayerwiseResult], axis: str = "samples") -
     Returns:
       One :class:`LayerwiseResult`; normalization and salient sets are recomputed from it.
     """
+    if isinstance(results, str) or not isinstance(results, Sequence):
+        raise JaxinterInputError(
+            f"results: expected a list of LayerwiseResult, got {results!r:.60}")
+    for k, result in enumerate(results):
+        check_instance(result, f"results[{k}]", LayerwiseResult)
     if not results:
         raise JaxinterInputError("results: expected at least one LayerwiseResult")
     first = results[0]
@@ -588,7 +610,8 @@ def save_layerwise(result: LayerwiseResult, path) -> Path:
     Returns:
       The path of the .npz file.
     """
-    path = Path(path).with_suffix("")
+    check_instance(result, "result", LayerwiseResult)
+    path = check_path(path, "path", writable="file").with_suffix("")
     arrays = {k: np.asarray(getattr(result, k)) for k in _ARRAYS
               if getattr(result, k) is not None}
     npz = write_atomic(path.with_suffix(".npz"), lambda f: np.savez(f, **arrays))
@@ -599,7 +622,9 @@ def save_layerwise(result: LayerwiseResult, path) -> Path:
 
 def load_layerwise(path) -> LayerwiseResult:
     """Read a result written by :func:`save_layerwise` (``path`` with or without suffix)."""
-    path = Path(path).with_suffix("")
+    path = check_path(path, "path").with_suffix("")
+    for suffix in (".json", ".npz"):
+        check_path(path.with_suffix(suffix), "path", exists="file")
     meta = json.loads(path.with_suffix(".json").read_text())
     with np.load(path.with_suffix(".npz")) as data:
         arrays = {k: (jnp.asarray(data[k]) if k in data.files else None) for k in _ARRAYS}
