@@ -559,15 +559,17 @@ def check_key(key, name: str = "key", *, optional: bool = False):
     return key
 
 
-def check_pytree(tree, name: str):
+def check_pytree(tree, name: str, *, strings: bool = False):
     """``tree`` if it is a non-empty pytree (e.g. model variables) whose leaves are numeric
     arrays, numbers, ``jax.random`` keys or abstract arrays (``jax.ShapeDtypeStruct``, as
-    ``jax.eval_shape`` gives); None, strings and objects as leaves are refused. Shapes and
-    dtypes only are read: nothing is copied."""
+    ``jax.eval_shape`` gives); None, strings (unless ``strings``: text stored beside arrays)
+    and objects as leaves are refused. Shapes and dtypes only are read: nothing is copied."""
     leaves = jax.tree.leaves(tree)
-    if not leaves:
+    if not leaves or isinstance(tree, str | bytes):
         raise JaxinterInputError(f"{name}: expected a pytree of arrays, got {tree!r:.60}")
     for leaf in leaves:
+        if strings and isinstance(leaf, str):
+            continue
         dtype = getattr(leaf, "dtype", None)
         if dtype is None or isinstance(leaf, np.ndarray | np.generic):
             array_spec(leaf, name)

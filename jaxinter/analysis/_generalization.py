@@ -109,7 +109,7 @@ def generalized_jaccard(pos_a, neg_a, pos_b, neg_b) -> jax.Array:
     for name, x in zip(("pos_a", "neg_a", "pos_b", "neg_b"), arrays, strict=True):
         if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) and bool(
                 jnp.any(x < 0)):
-            raise JaxinterInputError(f"{name}: expected values >= 0 (use sign_split)")
+            raise JaxinterInputError(f"{name}: expected non-negative values (use sign_split)")
     return _jaccard(*arrays)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_mapping, check_text
 from ._summary import is_labeled, labeled_frame_rows
 
 TYPE_LABELS = ("AND", "OR")
@@ -86,6 +86,8 @@ def labeled_items(tree: Mapping, prefix: str = ""):
     Yields:
       ``(path, labeled array object)``, in the order of the tree.
     """
+    check_mapping(tree, "tree", optional=False)
+    check_text(prefix, "prefix")
     for key, value in tree.items():
         if is_labeled(value):
             yield prefix + str(key), value
