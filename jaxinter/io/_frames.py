@@ -57,6 +57,10 @@ def to_dataframe(result, fields: Sequence[str] | None = None,
       ImportError: when pandas is not installed.
       JaxinterInputError: for an object that is no result, or unknown or incompatible fields.
     """
+    for value, name in ((fields, "fields"), (batch_axes, "batch_axes")):
+        if value is not None and (isinstance(value, str) or not isinstance(value, Sequence)
+                                  or not all(isinstance(v, str) for v in value)):
+            raise JaxinterInputError(f"{name}: expected a list of names or None, got {value!r}")
     pandas = _pandas()
     if hasattr(type(result), "frame_axes"):
         return pandas.DataFrame(_result_columns(result, fields, batch_axes))

@@ -30,10 +30,12 @@ from ..errors import (
     check_callable,
     check_finite,
     check_int,
+    check_int_list,
     check_key,
     check_labels,
     check_names,
     check_number,
+    check_real_array,
     check_real_dtype,
 )
 from ..models import apply_in_batches
@@ -50,6 +52,10 @@ def pool_factor(shape: tuple[int, ...], max_dim: int) -> int:
       k such that pooling the middle axes by k leaves at most ``max_dim`` values (1 for
       vectors and small maps).
     """
+    shape = check_int_list(shape, "shape", 1)
+    if len(shape) < 2:
+        raise JaxinterInputError(f"shape: expected (batch, ..., channels), got {shape}")
+    check_int(max_dim, "max_dim", 1)
     if len(shape) <= 2:
         return 1
     mid, channels = shape[1:-1], shape[-1]
@@ -70,6 +76,11 @@ def flatten_features(f: jax.Array, pool: int = 1) -> jax.Array:
     Returns:
       ``(batch, d)`` features.
     """
+    shape, _ = check_real_array(f, "f")
+    if len(shape) < 2 or 0 in shape[1:]:
+        raise JaxinterInputError(f"f: expected features (batch, ..., channels), got shape {shape}")
+    check_int(pool, "pool", 1)
+    f = jnp.asarray(f)
     if pool > 1:
         mid = f.ndim - 2
         f = jnp.pad(f, [(0, 0)] + [(0, -s % pool) for s in f.shape[1:-1]] + [(0, 0)], mode="edge")
