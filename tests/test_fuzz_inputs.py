@@ -139,6 +139,8 @@ class Entry:
     good: dict
     bad: dict = field(default_factory=dict)  # argument -> {label: bad value}
     good_runs: bool = True  # False: the good call runs a whole study (the studies' tests do)
+    # argument -> regex of what the message may name instead (sweep files name their keys)
+    aliases: dict = field(default_factory=dict)
 
 
 # --- fixtures of the good calls ----------------------------------------------------------------
@@ -1109,9 +1111,8 @@ def _study_entries() -> list[Entry]:
     other = studies.SelfCheckConfig()
     return [
         Entry("LayerwiseConfig.all", studies.LayerwiseConfig, {}, DATA_OPTIONS | {
-            "train_size": bad_ints(1, optional=True), "layers": {"string": "a", "ints": [1],
-                                                                "empty": []},
-            "depth": bad_ints(2), "width": bad_ints(1), "batch_size": bad_ints(1),
+            "train_size": bad_ints(1, optional=True), "layers": {"ints": [1], "empty": []},
+            "depth": bad_ints(1), "width": bad_ints(1), "batch_size": bad_ints(1),
             "probe_steps": bad_ints(1), "patch_size": bad_ints(1, optional=True),
             "extraction": bad_choices(), "also_extraction": bad_choices() | {"none": "x"},
             "noise_draws": bad_ints(0) | {"one": 1}, "examples": bad_ints(0)}),
@@ -1120,18 +1121,18 @@ def _study_entries() -> list[Entry]:
                                                   "nan": (np.nan,), "string": "0.1"},
             "seeds": bad_ints(1), "steps": bad_ints(1), "every": bad_ints(1),
             "batch_size": bad_ints(1), "lr": bad_numbers(0, low_open=True),
-            "width": bad_ints(1), "depth": bad_ints(2), "probe": bad_ints(1),
+            "width": bad_ints(1), "depth": bad_ints(1), "probe": bad_ints(1),
             "method": bad_choices(), "andor_steps": bad_ints(1),
             "train_limit": bad_ints(1, optional=True)}),
         Entry("SeparationConfig.all", studies.SeparationConfig, {}, DATA_OPTIONS | {
-            "layers": {"string": "a", "ints": [1], "empty": []},
+            "layers": {"ints": [1], "empty": []},  # a string: a pattern
             "size": bad_ints(1, optional=True), "per_class": bad_ints(1, optional=True),
             "epochs": bad_ints(1), "batch_size": bad_ints(1),
             "weight_decay": bad_numbers(0), "track_every": bad_ints(1),
             "controls": {"string": "yes", "int": 1}}),
         Entry("CorrelationsConfig.all", studies.CorrelationsConfig, {}, DATA_OPTIONS | {
             "activations": {"none": None, "empty": (), "unknown": ("nope",), "string": "relu"},
-            "depth": bad_ints(2), "width": bad_ints(1), "alpha": bad_numbers(),
+            "depth": bad_ints(1), "width": bad_ints(1), "alpha": bad_numbers(),
             "epochs": bad_ints(1), "repeats": bad_ints(1), "xor": {"string": "yes", "int": 1},
             "xor_epochs": bad_ints(1), "xor_samples": bad_ints(1)}),
         Entry("SelfCheckConfig", studies.SelfCheckConfig, {"n": 3}, {"n": bad_ints(1, 24)}),
@@ -1142,10 +1143,12 @@ def _study_entries() -> list[Entry]:
           for name, run in runners),
         # sweeps
         Entry("read_sweep", sweeps.read_sweep, {"path": SWEEP_TOML},
-              {"path": NOT_PATHS | {"missing": MISSING, "not_toml": str(A_FILE)}}),
+              {"path": NOT_PATHS | {"missing": MISSING, "not_toml": str(A_FILE)}},
+              aliases={"path": "sweep file"}),
         Entry("expand_sweep", sweeps.expand_sweep, {"spec": {"analyses": ["layerwise"]}},
               {"spec": {"none": None, "string": "s", "empty": {}, "unknown": {"analyses": [
-                  "nope"]}, "bad_value": {"analyses": ["layerwise"], "layerwise": {"n": "x"}}}}),
+                  "nope"]}, "bad_value": {"analyses": ["layerwise"], "layerwise": {"n": "x"}}}},
+              aliases={"spec": r"sweep file|analyses|layerwise\.n"}),  # the key in the file
         Entry("estimate_cost", sweeps.estimate_cost, {"configuration": SWEEP.configurations[0]},
               {"configuration": NOT_CONFIGURATIONS}),
         Entry("assign", sweeps.assign, {"configurations": SWEEP.configurations,
@@ -1195,9 +1198,10 @@ def test_good_call_runs(entry):
     entry.fn(**entry.good)
 
 
-def _names_argument(message: str, arg: str) -> bool:
+def _names_argument(message: str, arg: str, alias: str | None = None) -> bool:
     head = message.split(":", 1)[0]
-    return re.search(rf"(^|[^\w]){re.escape(arg)}($|[^\w])", head) is not None
+    name = re.escape(arg) if alias is None else f"{re.escape(arg)}|{alias}"
+    return re.search(rf"(^|[^\w])({name})($|[^\w])", head) is not None
 
 
 @pytest.mark.parametrize("entry,arg,label,value", CASES,
@@ -1205,7 +1209,7 @@ def _names_argument(message: str, arg: str) -> bool:
 def test_bad_input_names_the_argument(entry, arg, label, value):
     with pytest.raises(JaxinterInputError) as err:
         entry.fn(**(entry.good | {arg: value}))
-    assert _names_argument(str(err.value), arg), str(err.value)
+    assert _names_argument(str(err.value), arg, entry.aliases.get(arg)), str(err.value)
 
 
 def test_jit_runs_the_shape_and_dtype_checks():

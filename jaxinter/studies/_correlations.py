@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -92,7 +93,8 @@ class CorrelationsConfig:
 
     def _check_activations(self):
         names = self.activations
-        if isinstance(names, str) or not all(isinstance(a, str) for a in names) or not names \
+        if isinstance(names, str) or not isinstance(names, Sequence) or not names \
+                or not all(isinstance(a, str) for a in names) \
                 or len(set(names)) != len(names) or not set(names) <= set(ACTIVATIONS):
             raise JaxinterInputError(
                 f"activations: expected distinct names from {ACTIVATIONS}, got {names!r}"

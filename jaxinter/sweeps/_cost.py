@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..errors import check_instance
 from ._grid import Configuration
 
 BUILT_IN_LAYERS = {"cnn": 5, "resnet": 5, "vit": 4}  # captured layers of the other models
@@ -49,6 +50,7 @@ def estimate_cost(configuration: Configuration) -> Cost:
     Returns:
       ``Cost``.
     """
+    check_instance(configuration, "configuration", Configuration)
     c = configuration.config
     epochs = steps = evaluations = extracted = 0
     if configuration.analysis == "layerwise":

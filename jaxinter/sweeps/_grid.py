@@ -33,7 +33,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_path
 from ..studies import (
     CorrelationsConfig,
     DynamicsConfig,
@@ -112,7 +112,7 @@ def read_sweep(path: str | Path) -> Sweep:
     Raises:
       JaxinterInputError: for an unreadable file or a bad key or value, naming the key.
     """
-    path = Path(path)
+    path = check_path(path, "path")
     try:
         with path.open("rb") as f:
             spec = tomllib.load(f)

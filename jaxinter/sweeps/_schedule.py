@@ -22,9 +22,10 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import check_int
+from ..errors import JaxinterInputError, check_bool, check_instance, check_int, check_path
 from ..io import Progress, log, save_json
 from ._cost import estimate_cost
 from ._grid import Configuration, Sweep
@@ -36,12 +37,25 @@ SUMMARY = "summary.json"
 
 def configuration_folder(out: Path | str, configuration: Configuration) -> Path:
     """The folder of a configuration: ``out/configs/<id>``."""
+    out = check_path(out, "out")
+    check_instance(configuration, "configuration", Configuration)
     return Path(out) / "configs" / configuration.id
 
 
 def is_done(out: Path | str, configuration: Configuration) -> bool:
     """Whether a configuration's ``summary.json`` (its completion marker) exists."""
+    out = check_path(out, "out")
+    check_instance(configuration, "configuration", Configuration)
     return (configuration_folder(out, configuration) / SUMMARY).exists()
+
+
+def check_configurations(configurations) -> None:
+    """Raise unless ``configurations`` is a list of ``Configuration`` objects."""
+    if isinstance(configurations, str) or not isinstance(configurations, Sequence) or not all(
+            isinstance(c, Configuration) for c in configurations):
+        raise JaxinterInputError(
+            f"configurations: expected a list of sweep Configuration objects, got "
+            f"{configurations!r:.60}")
 
 
 def assign(configurations, process_count: int) -> list[int]:
@@ -54,6 +68,7 @@ def assign(configurations, process_count: int) -> list[int]:
     Returns:
       One process index per configuration, the same in every process.
     """
+    check_configurations(configurations)
     check_int(process_count, "process_count", 1)
     costs = [estimate_cost(c).seconds for c in configurations]
     order = sorted(range(len(costs)), key=lambda i: (-costs[i], configurations[i].id))
@@ -76,6 +91,8 @@ def write_manifest(sweep: Sweep, out: Path | str, process_count: int = 1) -> Pat
     Returns:
       The manifest's path.
     """
+    check_instance(sweep, "sweep", Sweep)
+    out = check_path(out, "out", writable="dir")
     owners = assign(sweep.configurations, process_count)
     rows = [{"id": c.id, "analysis": c.analysis, "axes": c.axes,
              "folder": str(configuration_folder(".", c)), "process": p,
@@ -97,6 +114,8 @@ def run_configuration(configuration: Configuration, out: Path | str) -> Path:
     Returns:
       The path of its ``summary.json``.
     """
+    check_instance(configuration, "configuration", Configuration)
+    out = check_path(out, "out", writable="dir")
     folder = configuration_folder(out, configuration)
     start = time.perf_counter()
     study = configuration.run(folder)
@@ -124,6 +143,9 @@ def run_sweep(sweep: Sweep, out: Path | str, process_index: int = 0, process_cou
       The configurations still missing (empty when the sweep is complete; only process 0,
       when it waits, sees the others' work).
     """
+    check_instance(sweep, "sweep", Sweep)
+    out = check_path(out, "out", writable="dir")
+    check_bool(wait, "wait")
     check_int(process_count, "process_count", 1)
     check_int(process_index, "process_index", 0, process_count - 1)
     out = Path(out)
