@@ -38,7 +38,9 @@ and docs/distributed.md.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -623,9 +625,6 @@ def check_path(value, name: str, *, exists: str | None = None, writable: str | N
     Raises:
       JaxinterInputError: naming what is missing or in the way.
     """
-    import os
-    from pathlib import Path
-
     if optional and value is None:
         return None
     if not isinstance(value, str | os.PathLike) or not str(value):
