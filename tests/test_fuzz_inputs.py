@@ -1013,7 +1013,8 @@ def _infrastructure_entries() -> list[Entry]:
         Entry("gather", distributed.gather, {"x": X}, {"x": {"none": None, "string": "a",
                                                               "object": _object_array((2,))}}),
         Entry("replicate", distributed.replicate, {"tree": {"w": X}, "mesh": MESH},
-              {"tree": NOT_TREES, "mesh": NOT_MESHES | {"none": None}}),
+              {"tree": _without(NOT_TREES, "none"),  # None: an empty tree
+               "mesh": NOT_MESHES | {"none": None}}),
         Entry("pad_to_multiple", distributed.pad_to_multiple, {"x": X, "multiple": 5},
               {"x": _any_data(X), "multiple": bad_ints(1),
                "axis": bad_ints(-2, 1)}),

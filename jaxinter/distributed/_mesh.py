@@ -126,7 +126,8 @@ def shard_rows(x, mesh: Mesh, axis: str | None = None, dim: int = 0) -> jax.Arra
 def replicate(tree, mesh: Mesh):
     """Every array leaf of ``tree`` copied to every device of ``mesh`` (for weights, tables)."""
     split_axis(mesh)
-    check_pytree(tree, "tree")
+    if jax.tree.leaves(tree):  # an empty tree (no weights) is replicated as it is
+        check_pytree(tree, "tree")
     sharding = NamedSharding(mesh, P())
     return jax.tree.map(lambda leaf: _place(leaf, sharding), tree)
 
