@@ -598,7 +598,8 @@ def main():
     total_first = {name: sum(v.values()) for name, v in first.items()}
 
     res = Results("layerwise_quick" if args.quick else "layerwise",
-                  "Layerwise-knowledge pipeline end to end (MNIST, MLP-7): "
+                  f"Layerwise-knowledge pipeline end to end (MNIST, MLP-{args.depth}, "
+                  f"{images} images, n = {args.n}): "
                   "seconds per stage, median of interleaved rounds",
                   ["system", "probes_s", "masked_evaluation_s", "extraction_s", "metrics_s",
                    "total_s", "cpu_total_s", "first_run_total_s", "x_vs_torch_batched",
@@ -609,7 +610,7 @@ def main():
         row = {f"{k.replace(' ', '_')}_s": cell(steady[name][k], marks.get(name, {}).get(k, ""))
                for k in STAGES}
         est = " (extrapolated)" if name == RESEARCH else ""
-        row.update(system=name, total_s=f"{total[name]:.4g}{est}",
+        row.update(system=name, images=images, n=args.n, total_s=f"{total[name]:.4g}{est}",
                    cpu_total_s=f"{total_cpu[name]:.4g}{est}",
                    first_run_total_s=f"{total_first[name]:.4g}{est}",
                    timings={k: t.row() for k, t in timings[name].items()})

@@ -63,7 +63,9 @@ def headline() -> str:
     like = seconds(batched["total_s"]) / seconds(same["total_s"])
     like_first = seconds(batched["first_run_total_s"]) / seconds(same["first_run_total_s"])
     other = seconds(research["total_s"]) / seconds(default["total_s"])
-    return (f"End to end (the MNIST layerwise reproduction's pipeline, table below), jaxinter "
+    setting = (f"the MNIST layerwise pipeline on {same['images']} images, n = {same['n']}"
+               if "images" in same else "the MNIST layerwise reproduction's pipeline")
+    return (f"End to end ({setting}, table below), jaxinter "
             f"runs the same pipeline and the same published algorithm **{like:.2g}x faster** "
             f"than a batched PyTorch version written as well as we could ({like_first:.2g}x "
             f"with compilation in the first run). Against PyTorch written the way the "
