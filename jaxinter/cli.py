@@ -25,7 +25,7 @@ import jax
 
 from .distributed import global_mesh, initialize, process_index, using_mesh
 from .errors import JaxinterInputError
-from .interrupt import EXIT_INTERRUPTED, interruptible
+from .interrupt import EXIT_INTERRUPTED, finish, interruptible
 
 COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck", "sweep")
 EXIT_BAD_INPUT = 2
@@ -119,3 +119,7 @@ def distributed_run(args):
         return
     with using_mesh(global_mesh()):
         yield
+
+
+if __name__ == "__main__":  # python -m jaxinter.cli: as python -m jaxinter, once JAX has loaded
+    finish(main())
