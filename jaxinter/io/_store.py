@@ -50,7 +50,8 @@ def tree_from_arrays(arrays, like):
       Pytree of the structure of ``like``.
 
     Raises:
-      JaxinterInputError: when ``arrays`` lacks a leaf of ``like`` or holds another shape.
+      JaxinterInputError: when ``arrays`` lacks a leaf of ``like`` (``like`` gives the
+        structure only: stored shapes may differ, e.g. records of a growing trajectory).
     """
     check_mapping(arrays, "arrays", optional=False)
     check_pytree(like, "like", strings=True)
@@ -61,11 +62,6 @@ def tree_from_arrays(arrays, like):
             f"arrays, like: no stored array for the leaves {missing[:5]} of like (stored: "
             f"{sorted(arrays)[:5]})")
     leaves = [_restore_key(np.asarray(arrays[jax.tree_util.keystr(k)]), old) for k, old in flat]
-    wrong = [jax.tree_util.keystr(k) for (k, old), new in zip(flat, leaves, strict=True)
-             if hasattr(old, "shape") and np.shape(new) != np.shape(old)]
-    if wrong:
-        raise JaxinterInputError(
-            f"arrays, like: stored shapes differ from those of like at {wrong[:5]}")
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 

@@ -57,7 +57,9 @@ def load_checkpoint(path, like: TrainState, config: dict | None = None, *,
     another model (other parameter names or shapes), or when its saved config differs from
     ``config`` on a shared key.
     """
-    path = check_path(path, name, exists="file")
+    path = check_path(path, name)
+    if not path.is_file():
+        raise JaxinterInputError(f"{name}: no checkpoint at {path}")
     check_instance(like, "like", TrainState)
     check_mapping(config, "config")
     try:
