@@ -1195,7 +1195,17 @@ def test_table_size():
     assert len(ENTRIES) >= 25 and len(CASES) >= 500, (len(ENTRIES), len(CASES))
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+# new rows whose good call compiles a training loop, a network or a surrogate (seconds each;
+# their modules' own tests run them too): marked slow to keep the table's default run short
+SLOW_GOOD_CALLS = {"analyse_correlations", "NnxResNet", "NnxVGG", "perturbation_sensitivity",
+                   "init_population", "layer_mixture_cumulants", "gradient_sign_perturbation",
+                   "train_population", "gaussian_surrogate_accuracy", "gaussian_surrogate_data",
+                   "xor_closure_check"}
+
+
+@pytest.mark.parametrize("entry", [
+    pytest.param(e, marks=pytest.mark.slow) if e.name in SLOW_GOOD_CALLS else e for e in ENTRIES
+], ids=lambda e: e.name)
 def test_good_call_runs(entry):
     if not entry.good_runs:
         pytest.skip("the good call runs a whole study")
