@@ -19,170 +19,70 @@ The package is layered; lower layers never import higher ones (docs/architecture
 The names imported here are the everyday API (``ji.moebius``, ``ji.and_or``,
 ``ji.masked_scores``, ...); each subpackage lists its full API in ``__all__``. The mathematics
 is in docs/math/, the conventions in docs/conventions.md.
+
+The subpackages load on first use (``ji.moebius`` imports ``jaxinter.interactions``), so
+``import jaxinter`` itself is instant: the ``jaxinter`` command sets up its Ctrl-C handling
+before JAX loads.
 """
 
-from . import analysis, data, distributed, interactions, io, masking, models, training
-from .analysis import (
-    InteractionTracker,
-    KnowledgeChange,
-    LayerwiseResult,
-    OrderSummary,
-    SeparationTracker,
-    analyse_correlations,
-    analyse_layers,
-    cumulant_breakdown,
-    fit_law,
-    gaussian_closure_moments,
-    interaction_stability,
-    knowledge_change,
-    layer_separation,
-    order_summary,
-    perturbation_sensitivity,
-    propagate_moments,
-    salient_iou,
-    salient_mask,
-    separation_by_layer,
-    separation_fuzziness,
-    similarity_by_order,
-    sparsity_curve,
-)
-from .data import Dataset, add_label_noise, load_dataset
-from .errors import JaxinterInputError, JaxinterTrainingError
-from .interactions import (
-    AndOrResult,
-    JointResult,
-    and_or,
-    and_or_joint,
-    banzhaf_values,
-    extract_interactions,
-    from_msb,
-    from_shapiq,
-    from_shapiq_values,
-    interaction_index,
-    moebius,
-    or_interactions,
-    or_inverse,
-    players_of,
-    shapley_values,
-    subset_index,
-    subset_masks,
-    subset_orders,
-    to_msb,
-    to_shapiq,
-    transform_diagnostics,
-    zeta,
-)
-from .io import to_dataframe
-from .masking import (
-    CapturedFn,
-    LinearProbe,
-    Players,
-    ProbeSet,
-    capture,
-    feature_sizes,
-    get_score,
-    layer_names,
-    log_odds,
-    logit,
-    masked_layer_scores,
-    masked_scores,
-    mean_baseline,
-    patch_scores,
-    probability,
-    salient_patch_ids,
-    score_layer_names,
-    shift_baseline,
-    token_baseline,
-    train_probes,
-    zero_baseline,
-)
-from .training import Trainer, TrainResult, TrainState, load_checkpoint, save_checkpoint, train
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AndOrResult",
-    "CapturedFn",
-    "Dataset",
-    "InteractionTracker",
-    "JaxinterInputError",
-    "JaxinterTrainingError",
-    "JointResult",
-    "KnowledgeChange",
-    "LayerwiseResult",
-    "LinearProbe",
-    "OrderSummary",
-    "Players",
-    "ProbeSet",
-    "SeparationTracker",
-    "TrainResult",
-    "TrainState",
-    "Trainer",
-    "add_label_noise",
-    "analyse_correlations",
-    "analyse_layers",
-    "analysis",
-    "and_or",
-    "and_or_joint",
-    "banzhaf_values",
-    "capture",
-    "cumulant_breakdown",
-    "data",
-    "extract_interactions",
-    "feature_sizes",
-    "fit_law",
-    "from_msb",
-    "from_shapiq",
-    "from_shapiq_values",
-    "gaussian_closure_moments",
-    "get_score",
-    "interaction_index",
-    "interaction_stability",
-    "interactions",
-    "io",
-    "knowledge_change",
-    "layer_names",
-    "layer_separation",
-    "load_checkpoint",
-    "load_dataset",
-    "log_odds",
-    "logit",
-    "masked_layer_scores",
-    "masked_scores",
-    "masking",
-    "mean_baseline",
-    "models",
-    "moebius",
-    "or_interactions",
-    "or_inverse",
-    "order_summary",
-    "patch_scores",
-    "perturbation_sensitivity",
-    "players_of",
-    "probability",
-    "propagate_moments",
-    "salient_iou",
-    "salient_mask",
-    "salient_patch_ids",
-    "save_checkpoint",
-    "score_layer_names",
-    "separation_by_layer",
-    "separation_fuzziness",
-    "shapley_values",
-    "shift_baseline",
-    "similarity_by_order",
-    "sparsity_curve",
-    "subset_index",
-    "subset_masks",
-    "subset_orders",
-    "to_dataframe",
-    "to_msb",
-    "to_shapiq",
-    "token_baseline",
-    "train",
-    "train_probes",
-    "training",
-    "transform_diagnostics",
-    "zero_baseline",
-    "zeta",
-]
+SUBPACKAGES = ("analysis", "data", "distributed", "interactions", "io", "masking", "models",
+               "training")
+
+# the everyday names, by the subpackage that defines them
+EXPORTS = {
+    "analysis": (
+        "InteractionTracker", "KnowledgeChange", "LayerwiseResult", "OrderSummary",
+        "SeparationTracker", "analyse_correlations", "analyse_layers", "cumulant_breakdown",
+        "fit_law", "gaussian_closure_moments", "interaction_stability", "knowledge_change",
+        "layer_separation", "order_summary", "perturbation_sensitivity", "propagate_moments",
+        "salient_iou", "salient_mask", "separation_by_layer", "separation_fuzziness",
+        "similarity_by_order", "sparsity_curve",
+    ),
+    "data": (
+        "Dataset", "add_label_noise", "load_dataset",
+    ),
+    "errors": (
+        "JaxinterInputError", "JaxinterTrainingError",
+    ),
+    "interactions": (
+        "AndOrResult", "JointResult", "and_or", "and_or_joint", "banzhaf_values",
+        "extract_interactions", "from_msb", "from_shapiq", "from_shapiq_values",
+        "interaction_index", "moebius", "or_interactions", "or_inverse", "players_of",
+        "shapley_values", "subset_index", "subset_masks", "subset_orders", "to_msb", "to_shapiq",
+        "transform_diagnostics", "zeta",
+    ),
+    "io": (
+        "to_dataframe",
+    ),
+    "masking": (
+        "CapturedFn", "LinearProbe", "Players", "ProbeSet", "capture", "feature_sizes",
+        "get_score", "layer_names", "log_odds", "logit", "masked_layer_scores", "masked_scores",
+        "mean_baseline", "patch_scores", "probability", "salient_patch_ids", "score_layer_names",
+        "shift_baseline", "token_baseline", "train_probes", "zero_baseline",
+    ),
+    "training": (
+        "Trainer", "TrainResult", "TrainState", "load_checkpoint", "save_checkpoint", "train",
+    ),
+}
+_HOME = {name: module for module, names in EXPORTS.items() for name in names}
+
+__all__ = sorted([*_HOME, *(s for s in SUBPACKAGES if s != "distributed")])
+
+
+def __getattr__(name: str):
+    """Import a subpackage, or the subpackage that defines an everyday name, on first use."""
+    if name in SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _HOME:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *SUBPACKAGES})

@@ -11,19 +11,18 @@ default ``~/.cache/jaxinter/xla``), so a second run skips most compilation: ``--
 DIR`` moves it, ``--no-compile-cache`` (or ``JAXINTER_COMPILE_CACHE=off``) turns it off.
 
 Exit status: 0 on success, 2 for bad input (one line ``jaxinter CMD: error: ...``, no
-traceback), 130 when interrupted (Ctrl-C; one line saying what is kept and how to resume).
+traceback), 130 when interrupted (Ctrl-C; one line saying what is kept and how to resume). The
+executable is ``jaxinter.__main__.entry``, which handles Ctrl-C before this module (and JAX)
+loads.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import importlib
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import jax
@@ -32,10 +31,10 @@ from jax.experimental.compilation_cache import compilation_cache
 from .commands._arguments import output_folder
 from .distributed import global_mesh, initialize, process_index, using_mesh
 from .errors import JaxinterInputError
+from .interrupt import EXIT_INTERRUPTED, finish, interruptible
 
 COMMANDS = ("layerwise", "dynamics", "separation", "correlations", "selfcheck", "sweep")
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 COMPILE_CACHE_ENV = "JAXINTER_COMPILE_CACHE"  # a folder, or "off"
 MIN_CACHED_COMPILE_S = 0.2  # programs that compile faster are not worth a file
 
@@ -47,20 +46,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
+def command_modules() -> dict:
+    """The modules of the commands, by name (importing them loads JAX, Flax, optax and
+    matplotlib)."""
+    modules = {}
+    for name in COMMANDS:
+        module_name = f"jaxinter.commands.{name}"
+        try:
+            modules[name] = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:  # a command not built yet
+            if err.name != module_name:
+                raise
+    return modules
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="jaxinter",
         description="Explain what a neural network knows, layer by layer.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        module_name = f"jaxinter.commands.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:  # a command not built yet
-            if err.name == module_name:
-                continue
-            raise
+    for name, module in command_modules().items():
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(command)
         add_compile_cache_arguments(command)
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     then the work runs (Ctrl-C: one line, exit status 130)."""
     args = None
     try:
-        with _interruptible():
+        with interruptible():
             args = build_parser().parse_args(argv)
             if args.configure is not None:
                 args.configure(args)  # every option checked before any work
@@ -92,45 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def entry() -> None:
-    """The ``jaxinter`` executable: :func:`main`, then exit. After Ctrl-C the process ends
-    at once (``os._exit``), as XLA's threads may still run and crash the interpreter's
-    shutdown."""
-    code = main()
-    if code == EXIT_INTERRUPTED:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
-
-
-@contextlib.contextmanager
-def _interruptible():
-    """Ctrl-C raises KeyboardInterrupt where the program is, except inside a garbage-collector
-    callback (JAX registers one), where Python would print and drop it: the signal is then
-    sent again a moment later. Only in the main thread; the previous handler comes back."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, _on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _on_sigint(signum, frame):
-    callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks}
-    while frame is not None:
-        if frame.f_code in callbacks:
-            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
-            return
-        frame = frame.f_back
-    raise KeyboardInterrupt
-
-
 def _kept(args: argparse.Namespace | None) -> str:
-    """What an interrupted run keeps, and how to resume it."""
+    """What an interrupted run keeps, and how to resume it (``args`` is None while the options
+    are still being read)."""
+    if args is None:
+        return "nothing was computed yet; run the same command again"
     out = getattr(args, "out", None)
     if out is None:
         return "nothing is kept; run the same command again"
@@ -203,5 +175,5 @@ def distributed_run(args):
         yield
 
 
-if __name__ == "__main__":
-    entry()
+if __name__ == "__main__":  # python -m jaxinter.cli: as python -m jaxinter, once JAX has loaded
+    finish(main())

@@ -18,6 +18,9 @@ validators below are the one place each kind of argument is checked:
 - ``check_bool``, ``check_callable``, ``check_mapping``, ``check_names``, ``check_key``,
   ``check_pytree``: flags, functions, dicts of options, names among known ones (layers),
   ``jax.random`` keys, model parameters;
+- ``check_instance``, ``check_shape``, ``check_path``, ``check_text``: objects of a jaxinter
+  type (results, configs, models), shapes of one sample, file and folder paths (existing, or
+  where one can be written), strings;
 - ``is_device_array``, ``device_scalars``, ``value_range``: value checks of arrays that stay
   on their devices (sharded, multi-process or accelerator arrays).
 
@@ -35,7 +38,9 @@ and docs/distributed.md.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -556,15 +561,17 @@ def check_key(key, name: str = "key", *, optional: bool = False):
     return key
 
 
-def check_pytree(tree, name: str):
+def check_pytree(tree, name: str, *, strings: bool = False):
     """``tree`` if it is a non-empty pytree (e.g. model variables) whose leaves are numeric
     arrays, numbers, ``jax.random`` keys or abstract arrays (``jax.ShapeDtypeStruct``, as
-    ``jax.eval_shape`` gives); None, strings and objects as leaves are refused. Shapes and
-    dtypes only are read: nothing is copied."""
+    ``jax.eval_shape`` gives); None, strings (unless ``strings``: text stored beside arrays)
+    and objects as leaves are refused. Shapes and dtypes only are read: nothing is copied."""
     leaves = jax.tree.leaves(tree)
-    if not leaves:
+    if not leaves or isinstance(tree, str | bytes):
         raise JaxinterInputError(f"{name}: expected a pytree of arrays, got {tree!r:.60}")
     for leaf in leaves:
+        if strings and isinstance(leaf, str):
+            continue
         dtype = getattr(leaf, "dtype", None)
         if dtype is None or isinstance(leaf, np.ndarray | np.generic):
             array_spec(leaf, name)
@@ -572,3 +579,67 @@ def check_pytree(tree, name: str):
                   or np.dtype(dtype).kind in "biufc"):
             raise JaxinterInputError(f"{name}: expected a numeric array, got dtype {dtype}")
     return tree
+
+
+def check_instance(value, name: str, types, *, optional: bool = False):
+    """``value`` if it is an instance of ``types`` (a class or a tuple of classes; None passes
+    when ``optional``), e.g. a result dataclass, a config or a model."""
+    if not (isinstance(value, types) or (optional and value is None)):
+        names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+        raise JaxinterInputError(
+            f"{name}: expected {names}{' or None' * optional}, got {type(value).__name__}")
+    return value
+
+
+def check_shape(value, name: str) -> tuple[int, ...]:
+    """A shape of one sample: a non-empty sequence of ints >= 1, as a tuple."""
+    if isinstance(value, np.ndarray | jax.Array) and value.ndim != 1:
+        raise JaxinterInputError(f"{name}: expected a shape (a list of sizes), got {value!r:.60}")
+    return check_int_list(value, name, 1)
+
+
+def check_text(value, name: str, *, optional: bool = False, empty: bool = True) -> str | None:
+    """``value`` if it is a string (non-empty unless ``empty``; None passes when
+    ``optional``)."""
+    if optional and value is None:
+        return None
+    if not isinstance(value, str) or (not empty and not value):
+        raise JaxinterInputError(
+            f"{name}: expected a{' non-empty' * (not empty)} string, got {value!r:.60}")
+    return value
+
+
+def check_path(value, name: str, *, exists: str | None = None, writable: str | None = None,
+               optional: bool = False):
+    """``value`` (a str or ``os.PathLike``) as a ``pathlib.Path``, ``~`` expanded.
+
+    Args:
+      value: the path.
+      name: argument name for the error message.
+      exists: None (anything), ``"file"``, ``"dir"`` or ``"any"``: what must exist there.
+      writable: None, ``"file"`` or ``"dir"``: such a thing can be written there: no file
+        stands where a folder is needed on the way, and no folder where a file goes (or a
+        file where a folder goes). Nothing is created.
+      optional: None passes (returned as None).
+
+    Raises:
+      JaxinterInputError: naming what is missing or in the way.
+    """
+    if optional and value is None:
+        return None
+    if not isinstance(value, str | os.PathLike) or not str(value):
+        raise JaxinterInputError(f"{name}: expected a file path, got {value!r:.60}")
+    path = Path(value).expanduser()
+    found = {"file": path.is_file, "dir": path.is_dir, "any": path.exists}
+    if exists is not None and not found[exists]():
+        what = {"file": "file", "dir": "directory", "any": "file or directory"}[exists]
+        raise JaxinterInputError(f"{name}: no {what} {path}")
+    if writable is not None:
+        blocked = next((p for p in path.absolute().parents if p.exists() and not p.is_dir()),
+                       None)
+        if blocked is not None:
+            raise JaxinterInputError(f"{name}: cannot write {path}: {blocked} is a file")
+        if path.exists() and path.is_dir() != (writable == "dir"):
+            other = "a folder" if path.is_dir() else "a file"
+            raise JaxinterInputError(f"{name}: expected a {writable} path, {path} is {other}")
+    return path

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "jaxinter"
 # rank of each top-level part of the package: a module may import its own subpackage and parts
 # of strictly lower rank only.
 LAYERS = {
-    "errors": 0,
+    "errors": 0, "interrupt": 0,  # the standard library only
     "distributed": 0.5,  # meshes and processes: the rank-1 kernels take ``mesh=``
     "interactions": 1, "io": 1, "data": 1, "models": 1,
     "masking": 2, "training": 2,
@@ -23,6 +23,7 @@ LAYERS = {
     "sweeps": 4.5,
     "commands": 5,
     "cli": 6, "__init__": 6,
+    "__main__": 7,  # the executable: Ctrl-C handling, then the command line
 }
 
 

@@ -5,6 +5,7 @@ same command resumes to the same results."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,9 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import jaxinter.commands
+from jaxinter.__main__ import STARTING
 from jaxinter.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +152,7 @@ def _summary(folder: Path) -> dict:
     return {k: v for k, v in summary.items() if "seconds" not in k and k != "timings"}
 
 
-SEPARATION = [sys.executable, "-m", "jaxinter.cli", "separation", "--depths", "2", "3",
+SEPARATION = [sys.executable, "-m", "jaxinter", "separation", "--depths", "2", "3",
               "--epochs", "1", "--track-every", "1", "--width", "8", "--seed", "3"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -199,15 +202,15 @@ def test_ctrl_c_inside_a_gc_callback_is_sent_again_not_dropped(monkeypatch):
     so there the handler re-sends the signal instead; anywhere else it raises."""
     import gc
 
-    from jaxinter import cli
+    from jaxinter import interrupt
 
     sent = []
-    monkeypatch.setattr(cli.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    monkeypatch.setattr(interrupt.os, "kill", lambda pid, sig: sent.append((pid, sig)))
     seen = []
 
     def callback(phase, info):
         try:
-            cli._on_sigint(signal.SIGINT, sys._getframe())
+            interrupt.on_sigint(signal.SIGINT, sys._getframe())
             seen.append("no raise")
         except KeyboardInterrupt:
             seen.append("raised")
@@ -221,4 +224,60 @@ def test_ctrl_c_inside_a_gc_callback_is_sent_again_not_dropped(monkeypatch):
     assert seen and set(seen) == {"no raise"}
     assert sent and sent[0] == (os.getpid(), signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        cli._on_sigint(signal.SIGINT, sys._getframe())
+        interrupt.on_sigint(signal.SIGINT, sys._getframe())
+
+
+def _wait_for(proc: subprocess.Popen, ready, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.002)
+
+
+def _mapped(proc: subprocess.Popen, library: str):
+    """``ready`` test: the process has loaded a shared library whose path holds ``library``."""
+    return lambda: library in Path(f"/proc/{proc.pid}/maps").read_text()
+
+
+def _reading(proc: subprocess.Popen, path: Path):
+    """``ready`` test: the process has ``path`` open."""
+    fds = Path(f"/proc/{proc.pid}/fd")
+
+    def ready():
+        for fd in fds.iterdir():
+            with contextlib.suppress(OSError):
+                if Path(os.readlink(fd)) == path:
+                    return True
+        return False
+    return ready
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("moment", ["importing_jax", "loading_commands", "loading_data"])
+def test_ctrl_c_while_starting_is_one_line_and_exit_130(moment, tmp_path):
+    """SIGINT while JAX is imported (before the command line is), while the commands load to
+    build the option parser, and while a large --data file is read: one line, exit 130."""
+    data = tmp_path / "big.csv"
+    out = tmp_path / "out"
+    if moment == "loading_data":  # ~20 MB: parsing it takes about a second
+        table = np.random.default_rng(0).normal(size=(200_000, 8)).round(6)
+        np.savetxt(data, np.c_[table, np.arange(200_000) % 2], delimiter=",", fmt="%g",
+                   header=",".join([f"x{i}" for i in range(8)] + ["label"]), comments="")
+    command = [sys.executable, "-m", "jaxinter", "layerwise", "--out", str(out)]
+    command += ["--data", str(data)] if moment == "loading_data" else []
+    proc = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    ready = {"importing_jax": _mapped(proc, "jaxlib"),  # JAX's first library: its import began
+             "loading_commands": _mapped(proc, "ft2font"),  # matplotlib: the commands load
+             "loading_data": _reading(proc, data)}[moment]
+    _wait_for(proc, ready)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    expected = {
+        "importing_jax": STARTING,
+        "loading_commands": STARTING,
+        "loading_data": f"jaxinter layerwise: interrupted; finished stages are kept in "
+                        f"{out / 'cache'}; run the same command again to resume"}[moment]
+    assert err.strip().splitlines() == [expected], err

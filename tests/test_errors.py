@@ -14,13 +14,17 @@ from jaxinter.errors import (
     check_callable,
     check_choice,
     check_game,
+    check_instance,
     check_int,
     check_int_list,
     check_key,
     check_mapping,
     check_names,
     check_number,
+    check_path,
     check_pytree,
+    check_shape,
+    check_text,
     n_players_from_size,
 )
 from jaxinter.interactions import from_shapiq, to_msb, to_shapiq
@@ -218,3 +222,44 @@ def test_structural_validators_return_their_input():
             "abstract": jax.ShapeDtypeStruct((2,), np.float32)}
     assert check_pytree(tree, "variables") is tree
     assert check_mapping(None, "config") is None and check_callable(len, "fn") is len
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: check_instance("a", "result", ji.OrderSummary),
+         r"^result: expected OrderSummary, got str"),
+        (lambda: check_instance(3, "model", (int, str)) and check_instance(None, "m", int),
+         r"^m: expected int, got NoneType"),
+        (lambda: check_shape("4", "input_shape"), r"^input_shape: expected a non-empty list"),
+        (lambda: check_shape((4, 0), "input_shape"), r"^input_shape\[1\]: expected an integer"),
+        (lambda: check_shape(np.ones((2, 2), int), "input_shape"), r"^input_shape: expected a"),
+        (lambda: check_text(3, "title"), r"^title: expected a string, got 3"),
+        (lambda: check_text("", "name", empty=False), r"^name: expected a non-empty string"),
+        (lambda: check_path(3, "path"), r"^path: expected a file path, got 3"),
+        (lambda: check_path("", "path"), r"^path: expected a file path"),
+        (lambda: check_path("/nonexistent/x", "path", exists="file"),
+         r"^path: no file /nonexistent/x"),
+        (lambda: check_pytree("abc", "tree", strings=True), r"^tree: expected a pytree"),
+    ],
+)
+def test_object_and_path_validators_name_the_argument(call, match):
+    with pytest.raises(JaxinterInputError, match=match):
+        call()
+
+
+def test_path_validator_sees_files_in_the_way(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(JaxinterInputError, match=r"^out: cannot write .*a_file is a file"):
+        check_path(a_file / "sub" / "x.npz", "out", writable="file")
+    with pytest.raises(JaxinterInputError, match=r"^path: expected a file path, .* is a folder"):
+        check_path(tmp_path, "path", writable="file")
+    with pytest.raises(JaxinterInputError, match=r"^out: expected a dir path, .* is a file"):
+        check_path(a_file, "out", writable="dir")
+    assert check_path(str(a_file), "path", exists="file") == a_file
+    assert check_path(tmp_path / "new" / "x.npz", "path", writable="file").name == "x.npz"
+    assert check_path(None, "path", optional=True) is None
+    assert check_pytree({"meta": "text", "w": np.ones(2)}, "tree", strings=True)
+    assert check_shape([4, 4, 1], "input_shape") == (4, 4, 1)
+    assert check_text(None, "t", optional=True) is None

@@ -42,6 +42,13 @@ def shared_effect(i_l: jax.Array, i_ref: jax.Array) -> jax.Array:
     Returns:
       The shared effect, of the broadcast shape.
     """
+    i_l, _ = check_game(i_l, "i_l")
+    i_ref, _ = check_game(i_ref, "i_ref")
+    try:
+        jnp.broadcast_shapes(i_l.shape, i_ref.shape)
+    except ValueError as err:
+        raise JaxinterInputError(
+            f"i_ref: shape {i_ref.shape} does not broadcast with i_l {i_l.shape}") from err
     agree = jnp.sign(i_l) * jnp.sign(i_ref) > 0
     return jnp.where(agree, jnp.sign(i_l) * jnp.minimum(jnp.abs(i_l), jnp.abs(i_ref)), 0)
 

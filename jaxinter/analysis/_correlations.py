@@ -37,19 +37,26 @@ from ..errors import (
     JaxinterInputError,
     check_finite,
     check_floating,
+    check_instance,
     check_int,
+    check_key,
+    check_labels,
+    check_mapping,
     check_number,
+    check_pytree,
+    check_real_dtype,
     check_seed,
 )
-from ..models import ACTIVATIONS, QUADRATIC_ALPHA, activation, nnx_to_linen
+from ..models import ACTIVATIONS, MLP, QUADRATIC_ALPHA, NnxMLP, activation, nnx_to_linen
 from ..models._common import check_activation
 from ._cumulants import (
     Cumulants,
     check_class_samples,
+    check_mixture,
     class_cumulants,
     class_cumulants_kernel,
     gaussian_factor,
-    mixture_cumulants,
+    mixture_cumulants_kernel,
 )
 
 CLOSURE_ACTIVATIONS = ("linear", "relu", "erf", "quadratic")  # closed-form Gaussian closure
@@ -99,6 +106,7 @@ def check_cumulant_slices(k3, k4, cov, names=("k3", "k4")):
     out = []
     for value, name in zip((k3, k4), names, strict=True):
         value = check_floating(value, name)
+        check_finite(value, name)
         if value.shape != cov.shape:
             raise JaxinterInputError(
                 f"{name}: expected the covariance's shape {cov.shape}, got {value.shape}"
@@ -181,6 +189,7 @@ def quadratic_moments(mean, cov, k3, k4, alpha: float = QUADRATIC_ALPHA):
     """
     mean, cov = check_moments(mean, cov)
     k3, k4 = check_cumulant_slices(k3, k4, cov)
+    check_number(alpha, "alpha")
     m_mean, m_cov, c2, c3, c4 = quadratic_moment_terms(mean, cov, k3, k4, alpha)
     return m_mean + m_cov, c2 + c3 + c4
 
@@ -358,6 +367,7 @@ def _widths(stack: DenseStack) -> list[int]:
 def _check_inputs(stack: DenseStack, x, name: str = "x"):
     """x (n, ...) flattened to (n, N_0) for the stack's input width N_0."""
     x = check_floating(x, name)
+    check_finite(x, name)
     width = _widths(stack)[0]
     if x.ndim < 1 or int(np.prod(x.shape[1:])) != width:
         raise JaxinterInputError(
@@ -407,10 +417,10 @@ def _apply_from(stack: DenseStack, layer: int, h):
 def apply_stack_from(stack: DenseStack, layer: int, h):
     """Run feature layer ``layer`` (n, N_layer) through the rest of the stack -> logits (n, K)."""
     check_stack(stack)
-    if not isinstance(layer, int) or not 0 <= layer <= stack.depth + 1:
-        raise JaxinterInputError(f"layer: expected an int in 0..{stack.depth + 1}, got {layer!r}")
+    check_int(layer, "layer", 0, stack.depth + 1)
     width = _widths(stack)[layer]
     h = check_floating(h, "h")
+    check_finite(h, "h")
     if h.ndim != 2 or h.shape[1] != width:
         raise JaxinterInputError(f"h: expected shape (n, {width}), got {h.shape}")
     return _apply_from(stack, layer, h)
@@ -428,8 +438,14 @@ def dense_stack_from_mlp(model, variables=None) -> DenseStack:
     Returns:
       A :class:`DenseStack` with the model's activation and alpha.
     """
+    check_instance(model, "model", (MLP, NnxMLP))
+    if variables is None and isinstance(model, MLP):
+        raise JaxinterInputError("variables: expected the variables of the Linen MLP, got None")
     if variables is None:
         variables = nnx_to_linen(model)
+    check_pytree(check_mapping(variables, "variables", optional=False), "variables")
+    if "params" not in variables:
+        raise JaxinterInputError(f"variables: expected a 'params' entry, got {list(variables)}")
     dense = _numbered(variables["params"], "dense")
     bns, stats = _numbered(variables["params"], "bn"), _numbered(variables.get("batch_stats", {}),
                                                                   "bn")
@@ -498,6 +514,12 @@ def propagate_moments(stack: DenseStack, mean, cov, higher=None) -> StackMoments
       :class:`StackMoments` of the layers input, hidden_1..hidden_depth, logits.
     """
     check_stack(stack)
+    mean_shape, _ = check_real_dtype(mean, "mean")
+    if not mean_shape or mean_shape[-1] != _widths(stack)[0]:
+        raise JaxinterInputError(
+            f"mean: expected (..., {_widths(stack)[0]}) for the stack's input, got {mean_shape}")
+    if higher is not None and (isinstance(higher, str) or not isinstance(higher, Sequence)):
+        raise JaxinterInputError(f"higher: expected None or (k3, k4) pairs, got {higher!r:.60}")
     mean, cov = check_moments(mean, cov)
     if mean.shape[-1] != _widths(stack)[0]:
         raise JaxinterInputError(
@@ -568,6 +590,14 @@ def stack_cumulants(stack: DenseStack, x, labels, num_classes: int) -> StackCumu
 
 def relative_moment_error(pred, true):
     """||pred - true|| / ||true|| per class: (C, ...) -> (C,) (means (C, N), covs (C, N, N))."""
+    pred, true = check_floating(pred, "pred"), check_floating(true, "true")
+    check_finite(pred, "pred")
+    check_finite(true, "true")
+    if not true.ndim or not true.size:
+        raise JaxinterInputError(f"true: expected shape (C >= 1, ...), got {true.shape}")
+    if pred.shape != true.shape:
+        raise JaxinterInputError(
+            f"pred: expected the shape of true (C, ...), {true.shape}, got {pred.shape}")
     axes = tuple(range(1, true.ndim))
     num = jnp.sqrt(jnp.sum((pred - true) ** 2, axis=axes))
     return num / jnp.maximum(jnp.sqrt(jnp.sum(true**2, axis=axes)), jnp.finfo(true.dtype).tiny)
@@ -583,6 +613,8 @@ def moment_prediction_errors(pred: StackMoments, measured: StackCumulants):
     Returns:
       (mean_error, cov_error), each (layers, C).
     """
+    check_instance(pred, "pred", StackMoments)
+    check_instance(measured, "measured", StackCumulants)
     pairs = list(zip(pred.means, pred.covs, measured.features, strict=True))
     mean_err = jnp.stack([relative_moment_error(m, true.mean) for m, _, true in pairs])
     cov_err = jnp.stack([relative_moment_error(c, true.cov) for _, c, true in pairs])
@@ -600,6 +632,8 @@ def local_closure_errors(stack: DenseStack, measured: StackCumulants):
     Returns:
       (mean_error, cov_error), each (depth, C), for hidden layers 1..depth.
     """
+    check_stack(stack)
+    check_instance(measured, "measured", StackCumulants)
     mean_err, cov_err = [], []
     for l in range(stack.depth):
         pre, post = measured.preactivations[l], measured.features[l + 1]
@@ -680,6 +714,8 @@ def cumulant_breakdown(
 
 def stack_breakdowns(stack: DenseStack, measured: StackCumulants) -> list[CumulantBreakdown]:
     """:func:`cumulant_breakdown` of every hidden layer 1..depth, from measured cumulants."""
+    check_stack(stack)
+    check_instance(measured, "measured", StackCumulants)
     return [cumulant_breakdown(stack.activation, stack.alpha, measured.preactivations[l],
                                measured.features[l + 1]) for l in range(stack.depth)]
 
@@ -695,7 +731,6 @@ def _class_draws(eps, means, factors, labels) -> jax.Array:
     return means[labels] + noise[labels, jnp.arange(labels.shape[0])]
 
 
-@jax.jit
 def class_gaussian_samples(key, cumulants: Cumulants, labels) -> jax.Array:
     """One sample per label from N(mean_c, cov_c) of its class c (jitted).
 
@@ -707,8 +742,15 @@ def class_gaussian_samples(key, cumulants: Cumulants, labels) -> jax.Array:
     Returns:
       (n, N) samples (negative covariance eigenvalues clipped to 0).
     """
+    check_key(key)
+    check_instance(cumulants, "cumulants", Cumulants)
+    labels = check_labels(labels, num_classes=cumulants.mean.shape[0])
+    return _class_gaussian_samples(key, cumulants, jnp.asarray(labels))
+
+
+@jax.jit
+def _class_gaussian_samples(key, cumulants: Cumulants, labels) -> jax.Array:
     factors = jax.vmap(gaussian_factor)(cumulants.cov)
-    labels = jnp.asarray(labels)
     eps = jax.random.normal(key, (labels.shape[0], cumulants.mean.shape[-1]),
                             cumulants.mean.dtype)
     return _class_draws(eps, cumulants.mean, factors, labels)
@@ -764,7 +806,8 @@ def gaussian_surrogate_accuracy(stack: DenseStack, x, labels, num_classes: int, 
       (real accuracy (), surrogate accuracy (layers,)) for the layers input, hidden..., logits.
     """
     check_stack(stack)
-    _check_positive(repeats, "repeats")
+    check_int(repeats, "repeats", 1)
+    check_key(key)
     x, labels = check_class_samples(_check_inputs(stack, x), labels, num_classes)
     _, _, real, surrogate = _surrogate_stage(stack.astype(x.dtype), x, jnp.asarray(labels),
                                              num_classes, key, repeats)
@@ -782,15 +825,12 @@ def gaussian_surrogate_data(key, x, labels, num_classes: int) -> np.ndarray:
     Returns:
       float32 array of x's shape (statistics taken in float64), e.g. to train on.
     """
+    check_key(key)
+    check_real_dtype(x, "x")
     with jax.enable_x64(True):
         cum = class_cumulants(np.asarray(x, np.float64), labels, num_classes)
         draws = class_gaussian_samples(key, cum, jnp.asarray(labels))
     return np.asarray(draws, np.float32).reshape(np.shape(x))
-
-
-def _check_positive(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise JaxinterInputError(f"{name}: expected a positive int, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -809,6 +849,7 @@ def xor_mixture(noise: float):
     Returns:
       (weights (2, 2), means (2, 2, 2), covs (2, 2, 2, 2)) indexed [class, component, ...].
     """
+    check_number(noise, "noise", 0)
     means = np.array([[[1, 1], [-1, -1]], [[1, -1], [-1, 1]]], float)
     covs = np.broadcast_to(noise**2 * np.eye(2), (2, 2, 2, 2))
     return np.full((2, 2), 0.5), means, covs
@@ -824,8 +865,9 @@ def layer_mixture_cumulants(weights, means, covs, kernel, bias) -> Cumulants:
     Returns:
       :class:`Cumulants` of z with a leading class axis C.
     """
-    z_means, z_covs = linear_moments(jnp.asarray(means), jnp.asarray(covs), kernel, bias)
-    return jax.vmap(mixture_cumulants)(jnp.asarray(weights), z_means, z_covs)
+    weights, means, covs = check_mixture(weights, means, covs, batch=1)
+    z_means, z_covs = linear_moments(means, covs, kernel, bias)
+    return jax.vmap(mixture_cumulants_kernel)(weights, z_means, z_covs)
 
 
 def xor_monte_carlo(n_per_class: int, noise: float, seed: int = 0):
@@ -885,8 +927,11 @@ def xor_closure_check(kernel, bias, alpha: float, noise: float, n_mc: int = 200_
     Returns:
       :class:`XorClosureCheck` with host arrays (2, U).
     """
-    _check_positive(n_mc, "n_mc")
+    check_int(n_mc, "n_mc", 2)
     check_activation("quadratic", alpha)
+    for value, name in ((kernel, "kernel"), (bias, "bias")):
+        check_real_dtype(value, name)
+        check_finite(value, name)
     x, y = xor_monte_carlo(n_mc, noise, seed)
     with jax.enable_x64(True):
         kernel, bias = jnp.asarray(kernel, jnp.float64), jnp.asarray(bias, jnp.float64)
@@ -909,7 +954,6 @@ def _xor_moments(kernel, bias, alpha: float, noise: float, mc_mean, mc_cov) -> X
                            _diag(pre.cov), _diag(pre.k4))
 
 
-@jax.jit
 def mean_cov_separation(cumulants: Cumulants):
     """How much class information sits in the mean vs. the covariance of a layer (jitted).
 
@@ -922,6 +966,11 @@ def mean_cov_separation(cumulants: Cumulants):
     Returns:
       (mean separation (), covariance separation ()).
     """
+    return _mean_cov_separation(check_instance(cumulants, "cumulants", Cumulants))
+
+
+@jax.jit
+def _mean_cov_separation(cumulants: Cumulants):
     cov_avg = jnp.mean(cumulants.cov, 0)
     dm = cumulants.mean[1:] - cumulants.mean[0]
     dc = cumulants.cov[1:] - cumulants.cov[0]
@@ -938,6 +987,7 @@ def stack_mean_cov_separation(measured: StackCumulants) -> np.ndarray:
     Returns:
       (layers, 2) host array: [mean separation, covariance separation] per layer.
     """
+    check_instance(measured, "measured", StackCumulants)
     with jax.enable_x64(True):
         return np.array([[float(v) for v in mean_cov_separation(c)] for c in measured.features])
 
@@ -1058,7 +1108,8 @@ def analyse_correlations(
       :class:`CorrelationAnalysis` with host (numpy) arrays.
     """
     check_stack(stack)
-    _check_positive(repeats, "repeats")
+    check_int(repeats, "repeats", 1)
+    check_key(key)
     with jax.enable_x64(True):
         x, labels = check_class_samples(_check_inputs(stack, x), labels, num_classes)
         stack = stack.astype(jnp.float64)

@@ -30,7 +30,9 @@ from ..errors import (
     check_finite,
     check_floating,
     check_int,
+    check_key,
     check_labels,
+    check_real_dtype,
 )
 
 
@@ -157,7 +159,11 @@ def mixture_cumulants(weights, means, covs) -> Cumulants:
     Returns:
       :class:`Cumulants` of one distribution (no class axis), in :func:`wide_float`.
     """
-    weights, means, covs = (jnp.asarray(a, wide_float()) for a in (weights, means, covs))
+    return mixture_cumulants_kernel(*check_mixture(weights, means, covs))
+
+
+def mixture_cumulants_kernel(weights, means, covs) -> Cumulants:
+    """:func:`mixture_cumulants` of checked arrays (weights (K,), means (K, N), covs (K, N, N))."""
     mean = weights @ means
     delta = means - mean  # (K, N) offset of each component from the mixture mean
     s = covs
@@ -175,8 +181,40 @@ def mixture_cumulants(weights, means, covs) -> Cumulants:
     return Cumulants(mean, cov, k3, fourth_cumulant_slice(m4, cov), jnp.asarray(1.0))
 
 
+def check_mixture(weights, means, covs, batch: int = 0) -> tuple:
+    """Weights (*B, K) >= 0 summing to 1, means (*B, K, N) and covs (*B, K, N, N) of Gaussian
+    mixtures (``batch`` leading axes B), checked and converted to :func:`wide_float`."""
+    arrays = []
+    for value, name, ndim in ((weights, "weights", 1), (means, "means", 2), (covs, "covs", 3)):
+        shape, _ = check_real_dtype(value, name)
+        if len(shape) != batch + ndim:
+            raise JaxinterInputError(f"{name}: expected {batch + ndim} axes, got shape {shape}")
+        check_finite(value, name)
+        arrays.append(jnp.asarray(value, wide_float()))
+    weights, means, covs = arrays
+    if not weights.size:
+        raise JaxinterInputError(f"weights: expected at least one component, got {weights.shape}")
+    if means.shape[:-1] != weights.shape or not means.shape[-1]:
+        raise JaxinterInputError(
+            f"means: expected (*{weights.shape}, N >= 1) for weights {weights.shape}, got "
+            f"{means.shape}")
+    if covs.shape != (*means.shape, means.shape[-1]):
+        raise JaxinterInputError(
+            f"covs: expected {(*means.shape, means.shape[-1])} for means {means.shape}, got "
+            f"{covs.shape}")
+    concrete = not isinstance(weights, jax.core.Tracer)
+    if concrete and (bool(jnp.any(weights < 0))
+                     or not bool(jnp.allclose(weights.sum(-1), 1, atol=1e-6))):
+        raise JaxinterInputError(f"weights: expected >= 0 summing to 1, got {np.asarray(weights)}")
+    return weights, means, covs
+
+
 def gaussian_factor(cov) -> jax.Array:
     """A factor F (N, N) with F F^T = cov (N, N), negative eigenvalues clipped to 0 (eigh)."""
+    shape, _ = check_real_dtype(cov, "cov")
+    if len(shape) != 2 or shape[0] != shape[1] or not shape[0]:
+        raise JaxinterInputError(f"cov: expected a square matrix (N >= 1, N), got shape {shape}")
+    check_finite(cov, "cov")
     evals, evecs = jnp.linalg.eigh(cov)
     return evecs * jnp.sqrt(jnp.clip(evals, 0.0))[None, :]
 
@@ -192,5 +230,16 @@ def gaussian_samples(key, mean, cov, n: int) -> jax.Array:
     Returns:
       (n, N) samples of N(mean, cov), in mean's dtype.
     """
+    check_key(key)
+    mean = check_floating(mean, "mean")
+    check_finite(mean, "mean")
+    if mean.ndim != 1 or not mean.shape[0]:
+        raise JaxinterInputError(f"mean: expected shape (N >= 1,), got {mean.shape}")
+    cov_shape, _ = check_real_dtype(cov, "cov")
+    if cov_shape != (mean.shape[0],) * 2:
+        raise JaxinterInputError(
+            f"cov: expected shape {(mean.shape[0],) * 2} for mean of shape {mean.shape}, got "
+            f"{cov_shape}")
+    check_int(n, "n", 1)
     eps = jax.random.normal(key, (n, mean.shape[-1]), mean.dtype)
     return mean + eps @ gaussian_factor(cov).T

@@ -44,7 +44,9 @@ from ..errors import (
     check_finite,
     check_floating,
     check_game,
+    check_instance,
     check_int,
+    check_int_list,
     check_labels,
     check_mapping,
     check_number,
@@ -161,6 +163,7 @@ def gap_onset(train_loss, test_loss, window: int = 3, rise: float = 0.1) -> jax.
     """
     train_loss = check_floating(train_loss, "train_loss")
     test_loss = check_floating(test_loss, "test_loss")
+    check_number(rise, "rise", 0)
     if train_loss.shape != test_loss.shape:
         raise JaxinterInputError(
             f"train_loss, test_loss: shapes differ ({train_loss.shape} vs {test_loss.shape})"
@@ -226,9 +229,11 @@ def trajectory_measures(traj, steps=None, floor: float = 0.01) -> Trajectories:
     trajectory of that sample count as zero for sign reversals (float noise does not flip).
     """
     traj, _ = check_game(traj, "traj")
+    check_number(floor, "floor", 0)
     if traj.ndim < 2 or traj.shape[0] < 2:
         raise JaxinterInputError(f"traj: expected (T >= 2, ..., 2**n), got shape {traj.shape}")
-    steps = np.arange(traj.shape[0]) if steps is None else np.asarray(steps)
+    steps = np.arange(traj.shape[0]) if steps is None else np.asarray(
+        check_int_list(steps, "steps", 0))
     if steps.shape != (traj.shape[0],) or np.any(np.diff(steps) <= 0):
         raise JaxinterInputError(
             f"steps: expected {traj.shape[0]} increasing checkpoint steps, got {steps}"
@@ -286,6 +291,7 @@ def measures_by_order(measures: Trajectories, select) -> DetourSummary:
     Typically ``select`` is the salient set at the last checkpoint. Leading axes are pooled;
     vmap over a model axis for per-model summaries.
     """
+    check_instance(measures, "measures", Trajectories)
     select = check_bool_mask(select, "select", like_shape=measures.path.shape, same_shape=True)
     _, n = check_game(measures.path, "measures.path", check_values=False)
     return _by_order(measures, select, n)
@@ -302,6 +308,11 @@ def require_count(summary, min_count: int):
     Returns:
       the same result with every field but ``count`` NaN where ``count < min_count``.
     """
+    if not dataclasses.is_dataclass(summary) or not hasattr(summary, "count"):
+        raise JaxinterInputError(
+            f"summary: expected a per-order result with a count field (DetourSummary, "
+            f"Sensitivity), got {type(summary).__name__}")
+    check_int(min_count, "min_count", 0)
     keep = jnp.asarray(summary.count) >= min_count
     return summary.replace(**{
         f.name: jnp.where(keep, getattr(summary, f.name), jnp.nan)
@@ -325,6 +336,7 @@ def detours_by_model(traj, select, steps=None, floor: float = 0.01,
     Returns:
       :class:`DetourSummary` with fields (M, n + 1): :func:`measures_by_order` of each model.
     """
+    check_int(min_count, "min_count", 0)
     measures = trajectory_measures(traj, steps, floor)
     select = check_bool_mask(select, "select", like_shape=measures.path.shape, same_shape=True)
     if measures.path.ndim < 2:
@@ -377,12 +389,13 @@ def order_dynamics(strength, train_loss, test_loss, window: int = 3, min_change:
       :class:`OrderDynamics`.
     """
     strength = check_floating(strength, "strength")
-    if strength.ndim < 2:
+    if strength.ndim < 2 or not strength.size:
         raise JaxinterInputError(f"strength: expected (T, ..., n + 1), got {strength.shape}")
     for name, loss in (("train_loss", train_loss), ("test_loss", test_loss)):
-        if np.shape(loss) != strength.shape[:-1]:
-            raise JaxinterInputError(
-                f"{name}: expected shape {strength.shape[:-1]}, got {np.shape(loss)}")
+        shape, _ = check_real_dtype(loss, name)
+        if shape != strength.shape[:-1]:
+            raise JaxinterInputError(f"{name}: expected shape {strength.shape[:-1]}, got {shape}")
+    check_number(rise, "rise", 0)
     order = mean_order(strength)
     last = lambda a: jnp.moveaxis(jnp.asarray(a), 0, -1)  # noqa: E731  checkpoints last
     return OrderDynamics(

@@ -35,19 +35,23 @@ from ..errors import (
     MAX_PLAYERS,
     JaxinterInputError,
     check_bool_mask,
+    check_callable,
     check_choice,
     check_finite,
     check_floating,
     check_game,
     check_int,
+    check_key,
     check_labels,
+    check_mapping,
     check_number,
+    check_real_dtype,
     n_players_from_size,
 )
 from ..interactions._andor import extract_interactions
 from ..interactions._subsets import orders_np
 from ..masking._evaluate import masked_scores
-from ..masking._players import Players, check_baseline
+from ..masking._players import Players, check_baseline, check_samples
 from ._metrics import order_sums, safe_ratio, salient_mask
 
 # ---------------------------------------------------------------------------------------------
@@ -102,8 +106,10 @@ def generalized_jaccard(pos_a, neg_a, pos_b, neg_b) -> jax.Array:
         if x.shape != pos_a.shape:
             raise JaxinterInputError(f"{name}: expected shape {pos_a.shape}, got {x.shape}")
         arrays.append(x)
-    if any(bool(jnp.any(x < 0)) for x in arrays):
-        raise JaxinterInputError("pos/neg parts must be non-negative (use sign_split)")
+    for name, x in zip(("pos_a", "neg_a", "pos_b", "neg_b"), arrays, strict=True):
+        if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) and bool(
+                jnp.any(x < 0)):
+            raise JaxinterInputError(f"{name}: expected non-negative values (use sign_split)")
     return _jaccard(*arrays)
 
 
@@ -182,6 +188,8 @@ def shared_ratio_top_k(strength_a, strength_b, k: int) -> jax.Array:
     Orders with at most k subsets (C(n, m) <= k) are NaN: there every model shares everything,
     so the ratio says nothing.
     """
+    check_game(strength_a, "strength_a")
+    check_game(strength_b, "strength_b")
     ratio = shared_ratio(top_k_mask(strength_a, k), top_k_mask(strength_b, k))
     n = ratio.shape[-1] - 1
     informative = np.array([comb(n, m) > k for m in range(n + 1)])
@@ -202,6 +210,12 @@ def train_test_similarity(i_train, i_test, labels_train, labels_test, num_classe
       means of the positive and negative parts), averaged over the classes present in both
       splits (where it is defined). Order 0 (v(empty), not an interaction) is NaN.
     """
+    num_classes = check_int(num_classes, "num_classes", 1)
+    for values, labels, split in ((i_train, labels_train, "train"), (i_test, labels_test, "test")):
+        shape, _ = check_real_dtype(values, f"i_{split}")
+        check_game(values, f"i_{split}")
+        check_labels(labels, f"labels_{split}", num_samples=shape[0] if shape else None,
+                     num_classes=num_classes)
     per_class = similarity_by_order(i_train, i_test, labels_train, labels_test, num_classes)
     counts = [np.bincount(np.asarray(y), minlength=num_classes) for y in (labels_train,
                                                                          labels_test)]
@@ -322,10 +336,14 @@ def gradient_sign_perturbation(apply_fn, x, labels, epsilon: float) -> jax.Array
 
     apply_fn: (batch, *input_shape) -> logits (batch, classes); labels: (batch,) class ids.
     """
+    check_callable(apply_fn, "apply_fn")
     check_number(epsilon, "epsilon", 0)
     x = check_floating(x, "x")
     check_finite(x, "x")
-    labels = check_labels(labels, num_samples=x.shape[0])
+    if not x.ndim or not x.shape[0]:
+        raise JaxinterInputError(f"x: expected shape (batch >= 1, *input_shape), got {x.shape}")
+    classes = jax.eval_shape(apply_fn, x).shape[-1]
+    labels = check_labels(labels, num_samples=x.shape[0], num_classes=classes)
 
     def loss(z):
         return optax.softmax_cross_entropy_with_integer_labels(apply_fn(z), labels).sum()
@@ -362,12 +380,14 @@ def perturbation_sensitivity(
     sets taken on the clean inputs (``metrics.salient_mask``).
     """
     check_choice(method, "method", ("and", "andor"))
+    check_key(key)
+    check_mapping(andor_options, "andor_options")
     check_int(num_noise, "num_noise", 1)
     check_int(chunk_size, "chunk_size", 1)
     check_number(ratio, "ratio", 0, 1, high_open=True)
     if not isinstance(players, Players):
         raise JaxinterInputError(f"players: expected a jaxinter.Players, got {type(players)}")
-    x = check_floating(x, "x")
+    x = check_samples(x, players)
     target = check_labels(target, "target", num_samples=x.shape[0])
     baseline = check_baseline(baseline, players.input_shape, x.shape[0])
 

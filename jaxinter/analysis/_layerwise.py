@@ -37,13 +37,18 @@ import numpy as np
 from ..errors import (
     JaxinterInputError,
     check_callable,
+    check_finite,
     check_game,
+    check_instance,
     check_int,
     check_int_list,
     check_key,
     check_labels,
     check_mapping,
+    check_names,
     check_number,
+    check_path,
+    check_real_dtype,
     n_players_from_size,
 )
 from ..interactions import extract_interactions
@@ -323,6 +328,14 @@ def correctly_classified(apply_fn: Callable, x, y, batch: int = 512) -> np.ndarr
     Returns:
       (k,) sorted int indices into ``x``.
     """
+    check_callable(apply_fn, "apply_fn")
+    shape, _ = check_real_dtype(x, "x")
+    if len(shape) < 2 or not shape[0]:
+        raise JaxinterInputError(f"x: expected shape (samples >= 1, *input_shape), got {shape}")
+    check_finite(x, "x")
+    y = check_labels(y, "y", num_samples=shape[0])
+    check_int(batch, "batch", 1)
+
     def predict(xb):
         out = apply_fn(xb)
         return (out[0] if isinstance(out, tuple) else out).argmax(-1)
@@ -461,6 +474,30 @@ def analyse_layers(
     Returns:
       A :class:`LayerwiseResult` over the chosen layers and the output.
     """
+    readouts, timings = _check_layer_analysis(captured_fn, readouts, x, players, layers,
+                                              sample_ids, noise_draws, sigma, key, ratio, timings)
+    names = score_layer_names(captured_fn, readouts, players.input_shape)
+
+    def scores(x, players, target, baseline):
+        return masked_layer_scores(captured_fn, readouts, x, players, baseline, target,
+                                   chunk_size=chunk_size)
+
+    start = time.perf_counter()
+    v, v_noisy = _clean_and_noisy_scores(scores, x, target, players, baseline, noise_draws,
+                                         key, sigma)
+    timings["masked evaluation"] = time.perf_counter() - start
+    start = time.perf_counter()
+    result = layerwise_from_scores(v, names, v_noisy=v_noisy, sample_ids=sample_ids, ratio=ratio,
+                                   **extraction)
+    jax.block_until_ready(result)
+    timings["extraction"] = time.perf_counter() - start
+    return result
+
+
+def _check_layer_analysis(captured_fn, readouts, x, players, layers, sample_ids, noise_draws,
+                          sigma, key, ratio, timings) -> tuple[dict, dict]:
+    """Validate the arguments of :func:`analyse_layers`; the readouts of the chosen layers and
+    the timings dict."""
     check_callable(captured_fn, "captured_fn")
     readouts = _chosen_readouts(check_mapping(readouts, "readouts", optional=False), layers)
     shape = check_samples(x, players).shape
@@ -473,29 +510,20 @@ def analyse_layers(
     if check_key(key, optional=True) is None and noise_draws:
         raise JaxinterInputError("key: expected a jax.random key when noise_draws > 0, got None")
     check_number(ratio, "ratio", 0, 1)
-    timings = {} if timings is None else check_mapping(timings, "timings")
-    names = score_layer_names(captured_fn, readouts, players.input_shape)
+    return readouts, {} if timings is None else check_mapping(timings, "timings")
 
-    def scores(x, players, target, baseline):
-        return masked_layer_scores(captured_fn, readouts, x, players, baseline, target,
-                                   chunk_size=chunk_size)
 
-    start = time.perf_counter()
+def _clean_and_noisy_scores(scores, x, target, players, baseline, noise_draws, key, sigma):
+    """Per-layer scores ``v`` (S, L, 2**n) of the samples and, when ``noise_draws`` > 0, those
+    of their noisy copies (K, S, L, 2**n) (else None), each blocked on."""
     v = jax.block_until_ready(scores(x, players, target, baseline))
-    v_noisy = None
-    if noise_draws:
-        if jnp.ndim(baseline) == len(players.input_shape) + 1:  # per-sample baseline
-            baseline = jnp.tile(baseline, (noise_draws,) + (1,) * len(players.input_shape))
-        noisy = noisy_copies(x, players, target, key, sigma, noise_draws)
-        v_noisy = jax.block_until_ready(scores(*noisy, baseline))
-        v_noisy = v_noisy.reshape((noise_draws,) + v.shape)
-    timings["masked evaluation"] = time.perf_counter() - start
-    start = time.perf_counter()
-    result = layerwise_from_scores(v, names, v_noisy=v_noisy, sample_ids=sample_ids, ratio=ratio,
-                                   **extraction)
-    jax.block_until_ready(result)
-    timings["extraction"] = time.perf_counter() - start
-    return result
+    if not noise_draws:
+        return v, None
+    if jnp.ndim(baseline) == len(players.input_shape) + 1:  # per-sample baseline
+        baseline = jnp.tile(baseline, (noise_draws,) + (1,) * len(players.input_shape))
+    noisy = noisy_copies(x, players, target, key, sigma, noise_draws)
+    v_noisy = jax.block_until_ready(scores(*noisy, baseline))
+    return v, v_noisy.reshape((noise_draws,) + v.shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,6 +541,10 @@ def layerwise_iou(a: LayerwiseResult, b: LayerwiseResult, layer: str | None = No
       (S, 2, n + 1) IoU per sample, type and order; NaN where neither model has a salient S of
       that order (average with :func:`jaxinter.analysis.supported_mean`).
     """
+    check_instance(a, "a", LayerwiseResult)
+    check_instance(b, "b", LayerwiseResult)
+    if layer is not None:
+        check_names([layer], "layer", sorted(set(a.layer_names) & set(b.layer_names)))
     if a.v.shape[0] != b.v.shape[0] or a.n != b.n:
         raise JaxinterInputError(
             f"b: expected {a.num_samples} samples with n = {a.n}, got {b.num_samples}, n = {b.n}"
@@ -539,6 +571,11 @@ def merge_layerwise(results: Sequence[LayerwiseResult], axis: str = "samples") -
     Returns:
       One :class:`LayerwiseResult`; normalization and salient sets are recomputed from it.
     """
+    if isinstance(results, str) or not isinstance(results, Sequence):
+        raise JaxinterInputError(
+            f"results: expected a list of LayerwiseResult, got {results!r:.60}")
+    for k, result in enumerate(results):
+        check_instance(result, f"results[{k}]", LayerwiseResult)
     if not results:
         raise JaxinterInputError("results: expected at least one LayerwiseResult")
     first = results[0]
@@ -573,7 +610,8 @@ def save_layerwise(result: LayerwiseResult, path) -> Path:
     Returns:
       The path of the .npz file.
     """
-    path = Path(path).with_suffix("")
+    check_instance(result, "result", LayerwiseResult)
+    path = check_path(path, "path", writable="file").with_suffix("")
     arrays = {k: np.asarray(getattr(result, k)) for k in _ARRAYS
               if getattr(result, k) is not None}
     npz = write_atomic(path.with_suffix(".npz"), lambda f: np.savez(f, **arrays))
@@ -584,7 +622,9 @@ def save_layerwise(result: LayerwiseResult, path) -> Path:
 
 def load_layerwise(path) -> LayerwiseResult:
     """Read a result written by :func:`save_layerwise` (``path`` with or without suffix)."""
-    path = Path(path).with_suffix("")
+    path = check_path(path, "path").with_suffix("")
+    for suffix in (".json", ".npz"):
+        check_path(path.with_suffix(suffix), "path", exists="file")
     meta = json.loads(path.with_suffix(".json").read_text())
     with np.load(path.with_suffix(".npz")) as data:
         arrays = {k: (jnp.asarray(data[k]) if k in data.files else None) for k in _ARRAYS}

@@ -25,6 +25,7 @@ from ..errors import (
     check_game,
     check_int,
     check_number,
+    check_real_array,
     check_subset_axis,
 )
 from ..interactions import orders_np
@@ -121,6 +122,14 @@ def safe_ratio(num: jax.Array, den: jax.Array) -> jax.Array:
     Returns:
       The floating ratio, of the broadcast shape.
     """
+    num_shape, _ = check_real_array(num, "num")
+    den_shape, _ = check_real_array(den, "den")
+    try:
+        np.broadcast_shapes(num_shape, den_shape)
+    except ValueError as err:
+        raise JaxinterInputError(
+            f"den: shape {den_shape} does not broadcast with num {num_shape}") from err
+    num, den = jnp.asarray(num), jnp.asarray(den)
     ok = den > 0
     return jnp.where(ok, num / jnp.where(ok, den, 1), jnp.nan)
 
@@ -134,6 +143,7 @@ def order_sums(x) -> jax.Array:
     Returns:
       (..., n + 1) where entry m sums ``x[..., S]`` over the S with ``|S| = m``.
     """
+    check_subset_axis(x, "x")
     n = check_subset_axis(x, "x")
     onehot = jnp.asarray(orders_np(n)[:, None] == np.arange(n + 1), x.dtype)
     return jnp.einsum("...s,sm->...m", x, onehot, precision="highest")

@@ -358,6 +358,7 @@ def law_of_separation(
 
     Returns (dict name -> :class:`Separation`, :class:`SeparationLaw` over layers 0..L).
     """
+    check_mapping(features, "features", optional=False)
     per_layer = separation_by_layer(features, labels, num_classes, **kwargs)
     return per_layer, fit_law([float(r.fuzziness) for r in per_layer.values()])
 
@@ -397,6 +398,15 @@ def collect_features(captured, x, batch_size: int = 512) -> dict[str, np.ndarray
     Returns an ordered dict name -> (n, ...) numpy array of every captured layer (not the
     logits), in network order.
     """
+    if not isinstance(captured, CapturedFn):
+        raise JaxinterInputError(
+            f"captured: expected a jaxinter.masking.CapturedFn, got {type(captured).__name__}")
+    shape, _ = check_real_array(x, "x")
+    if shape[1:] != captured.input_shape or not shape[:1]:
+        raise JaxinterInputError(
+            f"x: expected shape (samples, *{captured.input_shape}), got {shape}")
+    check_finite(x, "x")
+    check_int(batch_size, "batch_size", 1)
     return apply_in_batches(_layer_features, x, captured, batch_size=batch_size)
 
 

@@ -54,7 +54,7 @@ import numpy as np
 from flax import struct
 from jax.experimental import io_callback
 
-from ..errors import JaxinterInputError, check_int, check_mapping, check_pytree
+from ..errors import JaxinterInputError, check_int, check_mapping, check_path, check_pytree
 from ..io import StageCache
 
 
@@ -106,7 +106,7 @@ class Tracker:
                  stamp: Mapping | None = None):
         self.every = check_int(every, "every", 1)
         check_mapping(stamp, "stamp")
-        self.folder = None if folder is None else Path(folder)
+        self.folder = check_path(folder, "folder", writable="dir", optional=True)
         self.cache = None if folder is None else StageCache(self.folder, dict(stamp or {}))
         self._memory: dict[int, dict[str, np.ndarray]] = {}
         self._deferred: list[tuple[int, Any, tuple]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +13,14 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from ..errors import JaxinterInputError, check_int
+from ..errors import (
+    JaxinterInputError,
+    array_spec,
+    check_axis,
+    check_int,
+    check_pytree,
+    check_text,
+)
 
 
 def global_mesh(axis: str = "data", devices=None) -> Mesh:
@@ -21,6 +29,11 @@ def global_mesh(axis: str = "data", devices=None) -> Mesh:
     Devices are ordered by process, then by local id, so process p's devices hold a
     contiguous block of a split axis (what ``to_global`` assumes).
     """
+    check_text(axis, "axis", empty=False)
+    if devices is not None and (isinstance(devices, str) or not isinstance(devices, Sequence)
+                                or not devices
+                                or not all(isinstance(d, jax.Device) for d in devices)):
+        raise JaxinterInputError(f"devices: expected a list of jax devices, got {devices!r:.60}")
     devices = jax.devices() if devices is None else list(devices)
     devices = sorted(devices, key=lambda d: (d.process_index, d.id))
     return Mesh(np.array(devices), (axis,))
@@ -57,6 +70,11 @@ def pad_to_multiple(x, multiple: int, axis: int = 0):
       ``(padded, original length)``; ``padded`` is ``x`` itself when nothing is missing.
     """
     check_int(multiple, "multiple", 1)
+    shape, _ = array_spec(x, "x")
+    axis = check_axis(axis, "axis", max(len(shape), 1))
+    if not shape:
+        raise JaxinterInputError("x: expected an array with at least one axis, got a scalar")
+    x = x if isinstance(x, np.ndarray | jax.Array) else np.asarray(x)
     size = x.shape[axis]
     missing = -size % multiple
     if not missing:
@@ -79,6 +97,9 @@ def to_global(local, mesh: Mesh, axis: str | None = None) -> jax.Array:
       ``(sum of rows_p, ...)`` array split over ``axis``.
     """
     axis, _ = split_axis(mesh, axis)
+    shape, _ = array_spec(local, "local")
+    if not shape:
+        raise JaxinterInputError("local: expected rows (rows_p, ...), got a scalar")
     return jax.make_array_from_process_local_data(NamedSharding(mesh, P(axis)), np.asarray(local))
 
 
@@ -90,7 +111,11 @@ def shard_rows(x, mesh: Mesh, axis: str | None = None, dim: int = 0) -> jax.Arra
     The length of ``dim`` must be a multiple of the axis size (see ``pad_to_multiple``).
     """
     axis, size = split_axis(mesh, axis)
-    dim = dim % x.ndim
+    shape, _ = array_spec(x, "x")
+    dim = check_axis(dim, "dim", max(len(shape), 1))
+    if not shape:
+        raise JaxinterInputError("x: expected an array with at least one axis, got a scalar")
+    x = x if isinstance(x, np.ndarray | jax.Array) else np.asarray(x)
     sharding = NamedSharding(mesh, P(*[None] * dim, axis))
     if x.shape[dim] % size:
         raise JaxinterInputError(
@@ -100,6 +125,9 @@ def shard_rows(x, mesh: Mesh, axis: str | None = None, dim: int = 0) -> jax.Arra
 
 def replicate(tree, mesh: Mesh):
     """Every array leaf of ``tree`` copied to every device of ``mesh`` (for weights, tables)."""
+    split_axis(mesh)
+    if jax.tree.leaves(tree):  # an empty tree (no weights) is replicated as it is
+        check_pytree(tree, "tree")
     sharding = NamedSharding(mesh, P())
     return jax.tree.map(lambda leaf: _place(leaf, sharding), tree)
 
@@ -119,6 +147,9 @@ def _place(x, sharding: NamedSharding) -> jax.Array:
 
 def to_local(x: jax.Array) -> np.ndarray:
     """This process's part of a global array split along axis 0, as numpy (rows in order)."""
+    if not isinstance(x, jax.Array) or not x.ndim:
+        raise JaxinterInputError(
+            f"x: expected a jax.Array with at least one axis, got {type(x).__name__}")
     shards = sorted(x.addressable_shards, key=lambda s: s.index[0].start or 0)
     blocks, seen = [], set()
     for shard in shards:
@@ -130,6 +161,7 @@ def to_local(x: jax.Array) -> np.ndarray:
 
 def gather(x) -> np.ndarray:
     """The whole of a (possibly global) array on every process, as numpy."""
+    array_spec(x, "x")
     if not isinstance(x, jax.Array) or x.is_fully_addressable:
         return np.asarray(x)
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
@@ -147,6 +179,8 @@ def using_mesh(mesh: Mesh | None, axis: str | None = None):
     """
     if mesh is not None:
         split_axis(mesh, axis)
+    elif axis is not None:
+        raise JaxinterInputError(f"axis: expected None without a mesh, got {axis!r}")
     token = _DEFAULT_MESH.set(None if mesh is None else (mesh, axis))
     try:
         yield mesh

@@ -6,7 +6,7 @@ import os
 
 import jax
 
-from ..errors import JaxinterInputError, check_int
+from ..errors import JaxinterInputError, check_bool, check_int
 
 
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
@@ -33,8 +33,11 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     """
     check_int(num_processes, "num_processes", 1, optional=True)
     check_int(process_id, "process_id", 0, optional=True)
+    check_bool(auto, "auto")
+    port = coordinator_address.rpartition(":")[2] if isinstance(coordinator_address, str) else ""
     if coordinator_address is not None and (
-            not isinstance(coordinator_address, str) or ":" not in coordinator_address):
+            not isinstance(coordinator_address, str) or not coordinator_address.rpartition(":")[0]
+            or not port.isdigit() or not 0 < int(port) < 65536):
         raise JaxinterInputError(
             f"coordinator_address: expected 'host:port', got {coordinator_address!r}")
     if num_processes is not None and process_id is not None and process_id >= num_processes:
@@ -86,6 +89,10 @@ def compiled_peak_bytes(compiled) -> int:
     Arguments + outputs + temporaries of XLA's buffer assignment, aliased buffers counted
     once; for a program over a mesh, the figure of one device.
     """
+    if not callable(getattr(compiled, "memory_analysis", None)):
+        raise JaxinterInputError(
+            f"compiled: expected a compiled program (jax.jit(f).lower(...).compile()), got "
+            f"{type(compiled).__name__}")
     m = compiled.memory_analysis()
     return (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
             - m.alias_size_in_bytes)

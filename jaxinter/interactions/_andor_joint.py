@@ -44,6 +44,9 @@ class JointResult:
 
 def joint_objective(i_and, i_or, alpha):
     """sum_S max_i |I_i(S)| + alpha sum_{S,i} |I_i(S)| over AND and OR; model axis 0 -> (...)."""
+    check_game(i_and, "i_and", check_values=False)
+    check_game(i_or, "i_or", check_values=False)
+    check_number(alpha, "alpha", 0)
     total = 0.0
     for i in (i_and, i_or):
         a = jnp.abs(i)

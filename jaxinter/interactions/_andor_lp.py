@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_choice, check_game, check_number, check_real_dtype
 from ._andor_result import make_result
 
 
@@ -89,6 +89,12 @@ def solve_lp(v: np.ndarray, kappa: float,
     method: scipy's HiGHS variant ("highs" picks one; "highs-ipm", interior point with
     crossover, is several times faster from n = 10 on).
     """
+    shape, _ = check_real_dtype(v, "v")
+    if len(shape) != 1:
+        raise JaxinterInputError(f"v: expected one game (2**n,), got shape {shape}")
+    check_game(v, "v")
+    check_number(kappa, "kappa", 0)
+    check_choice(method, "method", ("highs", "highs-ds", "highs-ipm"))
     v = np.asarray(v, np.float64)
     n = v.size.bit_length() - 1
     cost, a_ub, a_eq, bounds, last, n_stage = _program(n)

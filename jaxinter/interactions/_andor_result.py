@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ..errors import check_game, check_number
+from ..errors import MAX_PLAYERS, JaxinterInputError, check_game, check_int, check_number
 from ._subsets import orders_np
 from ._transforms import moebius_kernel, or_kernel
 
@@ -72,6 +72,11 @@ class AndOrResult:
 
 def fold(i_and: jax.Array, i_or: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Move singleton and empty OR terms into AND (their atoms coincide). (..., 2**n) each."""
+    i_and, _ = check_game(i_and, "i_and", check_values=False)
+    i_or, _ = check_game(i_or, "i_or", check_values=False)
+    if i_or.shape != i_and.shape:
+        raise JaxinterInputError(
+            f"i_or: expected the shape of i_and {i_and.shape}, got {i_or.shape}")
     n = i_and.shape[-1].bit_length() - 1
     move = jnp.asarray(orders_np(n) <= 1)
     return i_and + jnp.where(move, i_or, 0), jnp.where(move, 0, i_or)
@@ -79,6 +84,13 @@ def fold(i_and: jax.Array, i_or: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def l1_objective(v, q, g, n):
     """(i_and, i_or, loss) of the split (g, q) of games v, all unfolded. loss: (...)."""
+    v, n_v = check_game(v, "v", check_values=False)
+    q, _ = check_game(q, "q", check_values=False)
+    g, _ = check_game(g, "g", check_values=False)
+    if check_int(n, "n", 1, MAX_PLAYERS) != n_v or q.shape != v.shape or g.shape != v.shape:
+        raise JaxinterInputError(
+            f"n: expected v, q, g of one shape (..., 2**n) with n = {n}, got {v.shape}, {q.shape}, "
+            f"{g.shape}")
     half = 0.5 * (v + q)
     i_and, i_or = moebius_kernel(half + g, n), or_kernel(half - g, n)
     return i_and, i_or, jnp.sum(jnp.abs(i_and), -1) + jnp.sum(jnp.abs(i_or), -1)

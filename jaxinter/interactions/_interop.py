@@ -112,6 +112,10 @@ def from_shapiq_values(interaction_values, n: int) -> np.ndarray:
       ``(2**n,)`` float64 numpy values; subsets not present are 0.
     """
     n = check_int(n, "n", 1, MAX_PLAYERS)
+    if not all(hasattr(interaction_values, k) for k in ("interaction_lookup", "values")):
+        raise JaxinterInputError(
+            f"interaction_values: expected a shapiq InteractionValues, got "
+            f"{type(interaction_values).__name__}")
     out = np.zeros(2**n, dtype=np.float64)
     for players, position in interaction_values.interaction_lookup.items():
         out[subset_index(players)] = interaction_values.values[position]

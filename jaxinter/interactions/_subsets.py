@@ -14,7 +14,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import MAX_PLAYERS, JaxinterInputError, check_int
+from ..errors import (
+    MAX_PLAYERS,
+    JaxinterInputError,
+    array_spec,
+    check_int,
+    check_subset_axis,
+    value_range,
+)
 
 
 def subset_indices(n: int, start: int = 0, size: int | None = None) -> jax.Array:
@@ -29,6 +36,8 @@ def subset_indices(n: int, start: int = 0, size: int | None = None) -> jax.Array
       ``(size,)`` int32 indices ``start .. start + size - 1``.
     """
     check_int(n, "n", 1, MAX_PLAYERS)
+    check_int(start, "start", 0, 2**n - 1)
+    check_int(size, "size", 1, 2**n - start, optional=True)
     size = 2**n - start if size is None else size
     return start + jnp.arange(size, dtype=jnp.int32)
 
@@ -44,6 +53,11 @@ def masks_of(indices: jax.Array, n: int, dtype=jnp.bool_) -> jax.Array:
     Returns:
       ``(..., n)`` masks; column i is bit i of the index (player i present).
     """
+    indices = check_indices(indices, n)
+    try:
+        dtype = jnp.dtype(dtype)
+    except TypeError as err:
+        raise JaxinterInputError(f"dtype: expected a numpy dtype, got {dtype!r}") from err
     bits = (indices[..., None] >> jnp.arange(n, dtype=indices.dtype)) & 1
     return bits.astype(dtype)
 
@@ -86,6 +100,23 @@ def orders_np(n: int) -> np.ndarray:
     return np.bitwise_count(np.arange(2**n, dtype=np.int64)).astype(np.int32)
 
 
+def check_indices(indices, n: int, name: str = "indices") -> jax.Array:
+    """Integer subset indices in ``0..2**n - 1`` (any shape) as a jax array, for ``n`` players
+    (checked too); the range is checked on concrete arrays."""
+    check_int(n, "n", 1, MAX_PLAYERS)
+    _, dtype = array_spec(indices, name)
+    if dtype.kind not in "iu":
+        raise JaxinterInputError(f"{name}: expected integer subset indices, got dtype {dtype}")
+    indices = jnp.asarray(indices)
+    if not isinstance(indices, jax.core.Tracer) and indices.size:
+        low, high = value_range(indices)
+        if low < 0 or high >= 2**n:
+            raise JaxinterInputError(
+                f"{name}: expected indices in 0..{2**n - 1} ({n} players), got {int(low)}.."
+                f"{int(high)}")
+    return indices
+
+
 def complement(indices: jax.Array, n: int) -> jax.Array:
     """Indices of the complements ``N \\ S``.
 
@@ -96,6 +127,7 @@ def complement(indices: jax.Array, n: int) -> jax.Array:
     Returns:
       ``(...)`` indices of ``N \\ S`` (``S ^ (2**n - 1)``).
     """
+    indices = check_indices(indices, n)
     return indices ^ (2**n - 1)
 
 
@@ -110,6 +142,7 @@ def complement_values(values: jax.Array) -> jax.Array:
     Returns:
       ``(..., 2**n)`` array whose entry S is ``w(N \\ S)``.
     """
+    check_subset_axis(values, "values")
     return values[..., ::-1]
 
 

@@ -22,6 +22,9 @@ import orbax.checkpoint as ocp
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from ..distributed import split_axis
+from ..errors import JaxinterInputError, check_path, check_pytree
+
 
 def _is_key(leaf) -> bool:
     return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
@@ -40,6 +43,8 @@ def save_sharded(path, tree, meta: dict | None = None) -> Path:
     Returns:
       ``path`` as an absolute ``Path``.
     """
+    path = check_path(path, "path", writable="dir")
+    check_pytree(tree, "tree")
     path = Path(path).absolute()
     tree = jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
     if jax.process_count() > 1:  # this process's own arrays are the same on every process
@@ -78,6 +83,12 @@ def restore_sharded(path, like, mesh=None, axis: str | None = None):
     Returns:
       The restored pytree (global arrays where ``mesh`` spans several processes).
     """
+    path = check_path(path, "path", exists="dir")
+    check_pytree(like, "like")
+    if mesh is not None:
+        split_axis(mesh, axis)
+    elif axis is not None:
+        raise JaxinterInputError(f"axis: expected None without a mesh, got {axis!r}")
     if mesh is not None:
         axis = axis or mesh.axis_names[0]
         size = mesh.shape[axis]
@@ -95,8 +106,11 @@ def restore_sharded(path, like, mesh=None, axis: str | None = None):
         return jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
 
     items = ocp.args.Composite(tree=ocp.args.StandardRestore(jax.tree.map(target, like)))
-    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
-        restored = checkpointer.restore(Path(path).absolute(), items)["tree"]
+    try:
+        with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+            restored = checkpointer.restore(Path(path).absolute(), items)["tree"]
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        raise JaxinterInputError(f"path, like: cannot restore {path} as like: {err}") from err
     return jax.tree.map(
         lambda x, leaf: jax.random.wrap_key_data(x, impl=jax.random.key_impl(leaf))
         if _is_key(leaf) else x, restored, like)

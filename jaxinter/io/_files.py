@@ -10,6 +10,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ..errors import JaxinterInputError, check_path
+
 
 def write_atomic(path: Path, data: bytes | str | Callable[[BinaryIO], None]) -> Path:
     """Write a file so that readers see the old file or the whole new one, never a part.
@@ -25,6 +27,10 @@ def write_atomic(path: Path, data: bytes | str | Callable[[BinaryIO], None]) -> 
     Returns:
       ``path``.
     """
+    path = check_path(path, "path", writable="file")
+    if not isinstance(data, bytes | str) and not callable(data):
+        raise JaxinterInputError(
+            f"data: expected bytes, text or a function of a binary file, got {type(data).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + PARTIAL)
@@ -75,6 +81,7 @@ def file_fingerprint(path: str | Path) -> list:
     Returns:
       A JSON-able list.
     """
+    path = check_path(path, "path", exists="any")
     path = Path(path).expanduser()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     return [[str(p.relative_to(path)) if path.is_dir() else p.name, p.stat().st_size,

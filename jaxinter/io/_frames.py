@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_mapping, check_text
 from ._summary import is_labeled, labeled_frame_rows
 
 TYPE_LABELS = ("AND", "OR")
@@ -57,6 +57,10 @@ def to_dataframe(result, fields: Sequence[str] | None = None,
       ImportError: when pandas is not installed.
       JaxinterInputError: for an object that is no result, or unknown or incompatible fields.
     """
+    for value, name in ((fields, "fields"), (batch_axes, "batch_axes")):
+        if value is not None and (isinstance(value, str) or not isinstance(value, Sequence)
+                                  or not all(isinstance(v, str) for v in value)):
+            raise JaxinterInputError(f"{name}: expected a list of names or None, got {value!r}")
     pandas = _pandas()
     if hasattr(type(result), "frame_axes"):
         return pandas.DataFrame(_result_columns(result, fields, batch_axes))
@@ -86,6 +90,8 @@ def labeled_items(tree: Mapping, prefix: str = ""):
     Yields:
       ``(path, labeled array object)``, in the order of the tree.
     """
+    check_mapping(tree, "tree", optional=False)
+    check_text(prefix, "prefix")
     for key, value in tree.items():
         if is_labeled(value):
             yield prefix + str(key), value

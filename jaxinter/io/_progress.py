@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 
 from tqdm import tqdm
 
+from ..errors import JaxinterInputError, check_int, check_text
+
 
 def _is_terminal(stream) -> bool:
     isatty = getattr(stream, "isatty", None)
@@ -38,6 +40,11 @@ class Progress:
 
     def __init__(self, desc: str, total: int | None = None, unit: str = "it",
                  initial: int = 0, stream=None):
+        check_text(desc, "desc")
+        check_int(total, "total", 0, optional=True)
+        check_text(unit, "unit")
+        check_int(initial, "initial", 0)
+        check_stream(stream)
         self.desc, self.total, self.unit = desc, total, unit
         self.stream = sys.stderr if stream is None else stream
         self.done, self.metrics, self._start = initial, {}, time.perf_counter()
@@ -88,11 +95,20 @@ def progress(items: Iterable, desc: str, total: int | None = None, stream=None) 
     Yields:
       The items of ``items``.
     """
+    if not isinstance(items, Iterable):
+        raise JaxinterInputError(f"items: expected an iterable, got {type(items).__name__}")
     total = len(items) if total is None and hasattr(items, "__len__") else total
     with Progress(desc, total, stream=stream) as bar:
         for item in items:
             yield item
             bar.update()
+
+
+def check_stream(stream) -> None:
+    """Raise unless ``stream`` is None or has a ``write`` method (a text file, ``sys.stderr``)."""
+    if stream is not None and not callable(getattr(stream, "write", None)):
+        raise JaxinterInputError(
+            f"stream: expected a text stream (sys.stderr) or None, got {type(stream).__name__}")
 
 
 def log(message: str, stream=None) -> None:
@@ -102,6 +118,8 @@ def log(message: str, stream=None) -> None:
       message: the text.
       stream: where to write (default stderr).
     """
+    check_text(message, "message")
+    check_stream(stream)
     stream = sys.stderr if stream is None else stream
     tqdm.write(message, file=stream)
     stream.flush()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import JaxinterInputError, check_mapping, check_path, check_text
 from ._files import to_jsonable, write_atomic
 
 
@@ -114,6 +115,17 @@ def write_report(
     Returns:
       Path of ``report.html``.
     """
+    out_dir = check_path(out_dir, "out_dir", writable="dir")
+    check_text(title, "title")
+    check_text(intro, "intro")
+    if isinstance(sections, str) or not isinstance(sections, list | tuple) or not all(
+            isinstance(s, Section) for s in sections):
+        raise JaxinterInputError(f"sections: expected a list of io.Section, got {sections!r:.60}")
+    check_mapping(summary, "summary", optional=False)
+    try:
+        json.dumps(to_jsonable(summary))
+    except (TypeError, ValueError) as err:
+        raise JaxinterInputError(f"summary: expected JSON-able content, got {err}") from err
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = [

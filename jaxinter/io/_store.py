@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import JaxinterInputError, check_mapping, check_path, check_pytree, check_text
 from ._files import PARTIAL, to_jsonable, write_atomic
 from ._progress import log
 
@@ -32,6 +33,7 @@ def tree_to_arrays(tree) -> dict[str, np.ndarray]:
     Returns:
       ``{key path string: numpy array}``, e.g. ``{"['params']['w']": ...}``.
     """
+    check_pytree(tree, "tree", strings=True)
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
     return {jax.tree_util.keystr(k): np.asarray(_key_data(v)) for k, v in flat}
 
@@ -48,9 +50,17 @@ def tree_from_arrays(arrays, like):
       Pytree of the structure of ``like``.
 
     Raises:
-      KeyError: when ``arrays`` lacks a leaf of ``like``.
+      JaxinterInputError: when ``arrays`` lacks a leaf of ``like`` (``like`` gives the
+        structure only: stored shapes may differ, e.g. records of a growing trajectory).
     """
+    check_mapping(arrays, "arrays", optional=False)
+    check_pytree(like, "like", strings=True)
     flat, treedef = jax.tree_util.tree_flatten_with_path(like)
+    missing = [jax.tree_util.keystr(k) for k, _ in flat if jax.tree_util.keystr(k) not in arrays]
+    if missing:
+        raise JaxinterInputError(
+            f"arrays, like: no stored array for the leaves {missing[:5]} of like (stored: "
+            f"{sorted(arrays)[:5]})")
     leaves = [_restore_key(np.asarray(arrays[jax.tree_util.keystr(k)]), old) for k, old in flat]
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
@@ -79,6 +89,8 @@ def save_tree(path: Path, tree) -> Path:
     Returns:
       ``path``.
     """
+    path = check_path(path, "path", writable="file")
+    check_pytree(tree, "tree", strings=True)
     arrays = tree_to_arrays(tree)
     arrays[_CHECKSUM] = np.asarray(_checksum(arrays))
     return write_atomic(path, lambda f: np.savez(f, **arrays))
@@ -98,14 +110,17 @@ def load_tree(path: Path, like):
       ValueError: when the file is unreadable (truncated) or fails the checksum that
         ``save_tree`` stored with it (damaged).
     """
+    path = check_path(path, "path", exists="file")
+    check_pytree(like, "like", strings=True)
     try:
         with np.load(Path(path), allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"path: {path} is unreadable (truncated or not an .npz file)") from err
+    except (EOFError, ValueError, OSError, zipfile.BadZipFile) as err:
+        raise JaxinterInputError(
+            f"path: {path} is unreadable (truncated or not an .npz file)") from err
     stored = arrays.pop(_CHECKSUM, None)
     if stored is not None and str(stored) != _checksum(arrays):
-        raise ValueError(f"path: {path} fails its checksum (damaged)")
+        raise JaxinterInputError(f"path: {path} fails its checksum (damaged)")
     return tree_from_arrays(arrays, like)
 
 
@@ -119,7 +134,12 @@ def save_json(path: Path, obj) -> Path:
     Returns:
       ``path``.
     """
-    return write_atomic(path, json.dumps(to_jsonable(obj), indent=2))
+    path = check_path(path, "path", writable="file")
+    try:
+        text = json.dumps(to_jsonable(obj), indent=2)
+    except (TypeError, ValueError) as err:
+        raise JaxinterInputError(f"obj: expected JSON-able content, got {err}") from err
+    return write_atomic(path, text)
 
 
 class StageCache:
@@ -157,6 +177,9 @@ class StageCache:
     """
 
     def __init__(self, folder: Path, config: dict | None = None, label: str = ""):
+        folder = check_path(folder, "folder", writable="dir")
+        check_mapping(config, "config")
+        check_text(label, "label")
         self.folder = Path(folder)
         self.label = label or self.folder.name
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -165,7 +188,10 @@ class StageCache:
         if config is None:
             return
         stamp = self.folder / "config.json"
-        config = _canonical(config)
+        try:
+            config = _canonical(config)
+        except (TypeError, ValueError) as err:
+            raise JaxinterInputError(f"config: expected JSON-able settings, got {err}") from err
         if not stamp.exists() or _read_json(stamp) != config:
             if stamp.exists():  # stages of another configuration
                 for f in self.folder.glob("*.npz"):

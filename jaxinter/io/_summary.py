@@ -74,9 +74,19 @@ def labeled_array(obj: Mapping) -> tuple[np.ndarray, list[str], dict[str, list]]
       ``(values, axes, coords)``: a float numpy array with NaN for null, the axis names, and
       the labels of the labeled axes.
     """
+    if not is_labeled(obj):
+        raise JaxinterInputError(
+            f"obj: expected a labeled array {{'axes', 'coords', 'values'}}, got {obj!r:.60}")
     values = np.array(obj["values"], dtype=object)
-    values = np.where(values == None, np.nan, values).astype(float)  # noqa: E711
-    return values.reshape(values.shape), list(obj["axes"]), dict(obj["coords"])
+    try:
+        values = np.where(values == None, np.nan, values).astype(float)  # noqa: E711
+    except (TypeError, ValueError) as err:
+        raise JaxinterInputError(f"obj: expected numeric values, got {err}") from err
+    if values.ndim != len(obj["axes"]):
+        raise JaxinterInputError(
+            f"obj: expected values with one axis per name of {list(obj['axes'])}, got shape "
+            f"{values.shape}")
+    return values, list(obj["axes"]), dict(obj["coords"])
 
 
 def labeled_frame_rows(obj: Mapping) -> list[dict]:

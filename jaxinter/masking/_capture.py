@@ -38,7 +38,14 @@ import numpy as np
 from flax import linen, nnx, struct
 from flax.errors import FlaxError
 
-from ..errors import JaxinterInputError, check_bool, check_int_list, check_names, check_pytree
+from ..errors import (
+    JaxinterInputError,
+    check_bool,
+    check_instance,
+    check_int_list,
+    check_names,
+    check_pytree,
+)
 
 Layers = Sequence[str] | str | re.Pattern | None
 
@@ -298,6 +305,7 @@ def feature_sizes(captured: CapturedFn) -> dict[str, int]:
     Returns:
       ``{layer name: product of its non-batch axes}``.
     """
+    check_instance(captured, "captured", CapturedFn)
     spec = jax.ShapeDtypeStruct((1, *captured.input_shape), jnp.float32)
     _, feats = jax.eval_shape(captured, spec)
     return {n: int(np.prod(f.shape[1:])) for n, f in feats.items()}

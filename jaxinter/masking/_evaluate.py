@@ -39,7 +39,7 @@ from ..distributed import (
     shard_rows,
     split_axis,
 )
-from ..errors import JaxinterInputError, check_bool, check_int
+from ..errors import JaxinterInputError, check_bool, check_callable, check_int, check_shape
 from ._players import Players, check_baseline, check_samples
 from ._scores import check_target, get_score
 
@@ -215,6 +215,9 @@ def score_layer_names(
     Returns:
       List of layer names, ``OUTPUT`` ("output") last when ``include_output``.
     """
+    check_callable(captured_fn, "captured_fn")
+    input_shape = check_shape(input_shape, "input_shape")
+    check_bool(include_output, "include_output")
     example = jax.ShapeDtypeStruct((1, *input_shape), dtype)
     resolved, _ = _resolve_readouts(captured_fn, True, readouts, example)
     return [name for name, _ in resolved] + [OUTPUT] * include_output

@@ -30,10 +30,12 @@ from ..errors import (
     check_callable,
     check_finite,
     check_int,
+    check_int_list,
     check_key,
     check_labels,
     check_names,
     check_number,
+    check_real_array,
     check_real_dtype,
 )
 from ..models import apply_in_batches
@@ -50,6 +52,10 @@ def pool_factor(shape: tuple[int, ...], max_dim: int) -> int:
       k such that pooling the middle axes by k leaves at most ``max_dim`` values (1 for
       vectors and small maps).
     """
+    shape = check_int_list(shape, "shape", 1)
+    if len(shape) < 2:
+        raise JaxinterInputError(f"shape: expected (batch, ..., channels), got {shape}")
+    check_int(max_dim, "max_dim", 1)
     if len(shape) <= 2:
         return 1
     mid, channels = shape[1:-1], shape[-1]
@@ -70,6 +76,11 @@ def flatten_features(f: jax.Array, pool: int = 1) -> jax.Array:
     Returns:
       ``(batch, d)`` features.
     """
+    shape, _ = check_real_array(f, "f")
+    if len(shape) < 2 or 0 in shape[1:]:
+        raise JaxinterInputError(f"f: expected features (batch, ..., channels), got shape {shape}")
+    check_int(pool, "pool", 1)
+    f = jnp.asarray(f)
     if pool > 1:
         mid = f.ndim - 2
         f = jnp.pad(f, [(0, 0)] + [(0, -s % pool) for s in f.shape[1:-1]] + [(0, 0)], mode="edge")
@@ -265,6 +276,27 @@ def train_probes(
     Returns:
       A ``ProbeSet``.
     """
+    num_classes = _check_probe_options(features_fn, num_classes, key, steps, batch_size,
+                                       learning_rate, weight_decay, max_dim, chunk_size)
+    y_train, y_test, shapes = _check_probe_data(features_fn, x_train, y_train, x_test, y_test,
+                                                num_classes)
+    names = list(shapes if layers is None else check_names(layers, "layers", list(shapes)))
+    pools = {k: pool_factor(shapes[k].shape, max_dim) for k in names}
+    flat = _extract(features_fn, np.asarray(x_train), names, pools, chunk_size)
+    probes = _fit_probes(flat, y_train, key, pools, num_classes=num_classes, steps=steps,
+                         batch_size=batch_size, learning_rate=learning_rate,
+                         weight_decay=weight_decay)
+    train_acc = {k: _accuracy(probes[k], flat[k], y_train) for k in names}
+    test_acc = {}
+    if x_test is not None:
+        flat_test = _extract(features_fn, np.asarray(x_test), names, pools, chunk_size)
+        test_acc = {k: _accuracy(probes[k], flat_test[k], y_test) for k in names}
+    return ProbeSet(probes, train_acc, test_acc)
+
+
+def _check_probe_options(features_fn, num_classes, key, steps, batch_size, learning_rate,
+                         weight_decay, max_dim, chunk_size) -> int:
+    """Validate the options of :func:`train_probes`; the number of classes."""
     check_callable(features_fn, "features_fn")
     num_classes = check_int(num_classes, "num_classes", 1, MAX_CLASSES)
     check_key(key)
@@ -274,6 +306,16 @@ def train_probes(
         check_int(count, name, 1)
     check_number(learning_rate, "learning_rate", 0, low_open=True)
     check_number(weight_decay, "weight_decay", 0)
+    return num_classes
+
+
+def _check_probe_data(features_fn, x_train, y_train, x_test, y_test, num_classes):
+    """Validate the data of :func:`train_probes` against ``features_fn``.
+
+    Returns:
+      ``(y_train, y_test, shapes)``: the checked labels (``y_test`` None without test data)
+      and ``{layer: ShapeDtypeStruct}`` of the features of one sample.
+    """
     shape, y_train = _labeled_data(x_train, y_train, "train", num_classes)
     try:
         shapes = jax.eval_shape(features_fn, jax.ShapeDtypeStruct((1, *shape[1:]), jnp.float32))
@@ -285,30 +327,22 @@ def train_probes(
         raise JaxinterInputError(f"{missing}: expected x_test and y_test together, got None")
     if x_test is not None:
         _, y_test = _labeled_data(x_test, y_test, "test", num_classes, shape[1:])
-    names = list(shapes if layers is None else check_names(layers, "layers", list(shapes)))
-    x_train = np.asarray(x_train)
-    pools = {k: pool_factor(shapes[k].shape, max_dim) for k in names}
-    flat = _extract(features_fn, x_train, names, pools, chunk_size)
-    stats = {k: _standardizer(flat[k]) for k in names}
+    return y_train, y_test, shapes
 
+
+def _fit_probes(flat: dict, y_train, key, pools: dict, **options) -> dict[str, LinearProbe]:
+    """One probe per layer of ``flat`` ({layer: (N, d) features}), layers of equal width
+    trained together (``_fit_stack`` with ``options``), in the order of ``flat``."""
+    stats = {k: _standardizer(flat[k]) for k in flat}
     widths: dict[int, list[str]] = {}
-    for k in names:
+    for k in flat:
         widths.setdefault(flat[k].shape[1], []).append(k)
     probes = {}
     for group in widths.values():
         stack = np.stack([(flat[k] - stats[k][0]) / stats[k][1] for k in group])
-        w, b = _fit_stack(
-            jnp.asarray(stack, jnp.float32), jnp.asarray(y_train, jnp.int32), key,
-            num_classes=num_classes, steps=steps, batch_size=batch_size,
-            learning_rate=learning_rate, weight_decay=weight_decay,
-        )
+        w, b = _fit_stack(jnp.asarray(stack, jnp.float32), jnp.asarray(y_train, jnp.int32), key,
+                          **options)
         for i, k in enumerate(group):
             probes[k] = LinearProbe(w[i], b[i], jnp.asarray(stats[k][0]),
                                     jnp.asarray(stats[k][1]), pools[k])
-    probes = {k: probes[k] for k in names}
-    train_acc = {k: _accuracy(probes[k], flat[k], y_train) for k in names}
-    test_acc = {}
-    if x_test is not None:
-        flat_test = _extract(features_fn, np.asarray(x_test), names, pools, chunk_size)
-        test_acc = {k: _accuracy(probes[k], flat_test[k], y_test) for k in names}
-    return ProbeSet(probes, train_acc, test_acc)
+    return {k: probes[k] for k in flat}

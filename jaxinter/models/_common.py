@@ -7,13 +7,24 @@ Linen ``batch_stats[path]`` <-> NNX ``nnx.BatchStat`` at the same path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 from flax import nnx, traverse_util
 
-from ..errors import JaxinterInputError, check_choice, check_int, check_number
+from ..errors import (
+    JaxinterInputError,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_int_list,
+    check_mapping,
+    check_number,
+    check_pytree,
+    check_shape,
+)
 
 ACTIVATIONS = ("relu", "erf", "tanh", "quadratic", "linear")
 QUADRATIC_ALPHA = 0.5  # default alpha of the quadratic activation z + alpha z**2
@@ -63,14 +74,55 @@ def check_positive(**sizes: int) -> None:
 
 
 def check_plan(features) -> tuple:
-    """Validate a VGG plan (ints = conv channels, "M" = max pool)."""
-    features = tuple(features)
+    """Validate a VGG plan (ints = conv channels, "M" = max pool), non-empty."""
+    if isinstance(features, str) or not isinstance(features, Sequence) or not features:
+        raise JaxinterInputError(
+            f"features: expected a non-empty list of conv channels and 'M' (pool), got "
+            f"{features!r:.60}")
     for f in features:
-        if not (f == "M" or (isinstance(f, int) and f > 0)):
+        if not (f == "M" or (isinstance(f, int) and not isinstance(f, bool) and f > 0)):
             raise JaxinterInputError(
                 f"features: expected positive ints (conv channels) or 'M' (pool), got {f!r}"
             )
-    return features
+    return tuple(features)
+
+
+def check_classifier(input_shape, num_classes, *, image: bool = False) -> tuple[int, ...]:
+    """Validate the fields every model has: the shape of one sample (``(H, W, C)`` when
+    ``image``) and the number of classes; the shape as a tuple."""
+    shape = check_shape(input_shape, "input_shape")
+    if image and len(shape) != 3:
+        raise JaxinterInputError(f"input_shape: expected (H, W, channels), got {shape}")
+    check_int(num_classes, "num_classes", 1)
+    return shape
+
+
+def check_mlp(input_shape, num_classes, depth, width, activation_name, alpha, batchnorm):
+    """Validate the fields of an ``MLP`` (Linen or NNX)."""
+    check_classifier(input_shape, num_classes)
+    check_positive(depth=depth, width=width)
+    check_activation(activation_name, alpha)
+    check_bool(batchnorm, "batchnorm")
+
+
+def check_vgg(input_shape, num_classes, features, dense, batchnorm) -> None:
+    """Validate the fields of a ``VGG`` (Linen or NNX)."""
+    check_classifier(input_shape, num_classes, image=True)
+    check_plan(features)
+    if not isinstance(dense, Sequence) or isinstance(dense, str):
+        raise JaxinterInputError(f"dense: expected a list of widths, got {dense!r:.60}")
+    for i, d in enumerate(dense):
+        check_int(d, f"dense[{i}]", 1)
+    check_bool(batchnorm, "batchnorm")
+
+
+def check_resnet(input_shape, num_classes, stage_sizes, widths) -> None:
+    """Validate the fields of a ``ResNet`` (Linen or NNX): one width per stage."""
+    check_classifier(input_shape, num_classes, image=True)
+    stages = check_int_list(stage_sizes, "stage_sizes", 1)
+    if len(check_int_list(widths, "widths", 1)) != len(stages):
+        raise JaxinterInputError(
+            f"widths: expected one width per stage ({len(stages)}), got {widths!r}")
 
 
 def max_pool(x: jax.Array) -> jax.Array:
@@ -90,6 +142,8 @@ def linen_to_nnx(variables: dict, model: nnx.Module) -> nnx.Module:
 
     Works for any pair of models whose submodules have the same names (all jaxinter models).
     """
+    check_pytree(check_mapping(variables, "variables", optional=False), "variables")
+    check_instance(model, "model", nnx.Module)
     source = {
         **traverse_util.flatten_dict(variables.get("params", {})),
         **traverse_util.flatten_dict(variables.get("batch_stats", {})),
@@ -116,6 +170,7 @@ def linen_to_nnx(variables: dict, model: nnx.Module) -> nnx.Module:
 
 def nnx_to_linen(model: nnx.Module) -> dict:
     """Linen variables ``{"params": ..., "batch_stats": ...}`` holding the NNX model's weights."""
+    check_instance(model, "model", nnx.Module)
     params = traverse_util.flatten_dict(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
     stats = traverse_util.flatten_dict(nnx.to_pure_dict(nnx.state(model, nnx.BatchStat)))
     out = {"params": traverse_util.unflatten_dict(params)}

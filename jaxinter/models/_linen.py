@@ -21,8 +21,11 @@ from ._common import (
     BN_MOMENTUM,
     QUADRATIC_ALPHA,
     activation,
-    check_plan,
+    check_classifier,
+    check_mlp,
     check_positive,
+    check_resnet,
+    check_vgg,
     max_pool,
 )
 
@@ -54,9 +57,13 @@ class MLP(nn.Module):
     alpha: float = QUADRATIC_ALPHA
     batchnorm: bool = False
 
+    def __post_init__(self):
+        check_mlp(self.input_shape, self.num_classes, self.depth, self.width, self.activation,
+                  self.alpha, self.batchnorm)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x, train: bool = False):
-        check_positive(depth=self.depth, width=self.width)
         act = activation(self.activation, self.alpha)
         x = x.reshape(x.shape[0], -1)
         for i in range(1, self.depth):
@@ -90,10 +97,14 @@ class VGG(nn.Module):
     dense: tuple[int, ...] = (128,)
     batchnorm: bool = False
 
+    def __post_init__(self):
+        check_vgg(self.input_shape, self.num_classes, self.features, self.dense, self.batchnorm)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x, train: bool = False):
         i = 0
-        for f in check_plan(self.features):
+        for f in self.features:
             if f == "M":
                 x = max_pool(x)
                 continue
@@ -153,6 +164,10 @@ class ResNet(nn.Module):
     num_classes: int = 10
     stage_sizes: tuple[int, ...] = (3, 3, 3)
     widths: tuple[int, ...] = (16, 32, 64)
+
+    def __post_init__(self):
+        check_resnet(self.input_shape, self.num_classes, self.stage_sizes, self.widths)
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -221,15 +236,22 @@ class ViT(nn.Module):
     heads: int = 4
     mlp_dim: int = 128
 
+    def __post_init__(self):
+        h, w, _ = check_classifier(self.input_shape, self.num_classes, image=True)
+        check_positive(patch_size=self.patch_size, dim=self.dim, depth=self.depth,
+                       heads=self.heads, mlp_dim=self.mlp_dim)
+        if self.patch_size > min(h, w):
+            raise JaxinterInputError(
+                f"patch_size: {self.patch_size} is larger than the {h}x{w} input")
+        if self.dim % self.heads:
+            raise JaxinterInputError(
+                f"dim: expected a multiple of heads ({self.heads}), got {self.dim}")
+        super().__post_init__()
+
     @property
     def grid(self) -> tuple[int, int]:
         """Patch grid (rows, cols); border pixels that do not fill a whole patch are dropped."""
-        check_positive(patch_size=self.patch_size)
         h, w = self.input_shape[:2]
-        if self.patch_size > min(h, w):
-            raise JaxinterInputError(
-                f"patch_size: {self.patch_size} is larger than the {h}x{w} input"
-            )
         return h // self.patch_size, w // self.patch_size
 
     @property

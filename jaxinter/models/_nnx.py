@@ -15,12 +15,14 @@ from functools import partial
 import jax
 from flax import nnx
 
+from ..errors import check_instance
 from ._common import (
     BN_MOMENTUM,
     QUADRATIC_ALPHA,
     activation,
-    check_plan,
-    check_positive,
+    check_mlp,
+    check_resnet,
+    check_vgg,
     max_pool,
 )
 
@@ -63,7 +65,8 @@ class MLP(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ):
-        check_positive(depth=depth, width=width)
+        check_mlp(input_shape, num_classes, depth, width, activation, alpha, batchnorm)
+        check_instance(rngs, "rngs", nnx.Rngs)
         self.input_shape = tuple(input_shape)
         self.depth, self.batchnorm = depth, batchnorm
         self.activation, self.alpha = activation, alpha
@@ -110,8 +113,10 @@ class VGG(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ):
+        check_vgg(input_shape, num_classes, features, dense, batchnorm)
+        check_instance(rngs, "rngs", nnx.Rngs)
         self.input_shape = tuple(input_shape)
-        self.features, self.dense, self.batchnorm = check_plan(features), tuple(dense), batchnorm
+        self.features, self.dense, self.batchnorm = tuple(features), tuple(dense), batchnorm
         h, w, c = self.input_shape
         i = 0
         for f in self.features:
@@ -197,6 +202,8 @@ class ResNet(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ):
+        check_resnet(input_shape, num_classes, stage_sizes, widths)
+        check_instance(rngs, "rngs", nnx.Rngs)
         self.input_shape = tuple(input_shape)
         c = self.input_shape[-1]
         self.stem_conv = nnx.Conv(c, widths[0], (3, 3), use_bias=False, rngs=rngs)

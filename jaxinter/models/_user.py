@@ -27,7 +27,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen, nnx, serialization
 
-from ..errors import JaxinterInputError
+from ..errors import (
+    JaxinterInputError,
+    check_callable,
+    check_int,
+    check_mapping,
+    check_path,
+    check_pytree,
+    check_seed,
+    check_shape,
+)
 
 SHOWN = 5  # differences listed in an error message
 
@@ -106,6 +115,10 @@ def build_model(factory: Callable, input_shape: Sequence[int], num_classes: int,
     Returns:
       A ``flax.linen.Module`` or ``flax.nnx.Module``.
     """
+    check_callable(factory, "factory")
+    check_shape(input_shape, "input_shape")
+    check_int(num_classes, "num_classes", 1)
+    check_seed(seed)
     model = factory(**_arguments(factory, input_shape, num_classes, nnx.Rngs(seed)))
     if not isinstance(model, linen.Module | nnx.Module):
         raise JaxinterInputError(
@@ -137,30 +150,32 @@ def load_model(factory: str | Callable, checkpoint: str | Path | None = None, *,
       :class:`UserModel`.
     """
     factory = load_factory(factory, "factory") if isinstance(factory, str) else factory
-    shape = tuple(int(d) for d in input_shape)
+    checkpoint = check_path(checkpoint, "checkpoint", exists="any", optional=True)
+    shape = check_shape(input_shape, "input_shape")
     model = build_model(factory, shape, num_classes, seed)
     if isinstance(model, linen.Module):
         variables = model.init(jax.random.key(seed), jnp.zeros((1, *shape), jnp.float32))
         variables = {k: v for k, v in variables.items() if k != "intermediates"}
         if checkpoint is not None:
-            variables = restore_checkpoint(checkpoint, variables)
+            variables = restore_checkpoint(checkpoint, variables, name="checkpoint")
         trainable = model
     else:
         variables = None
         if checkpoint is not None:
             state = nnx.state(model)
-            nnx.update(model, restore_checkpoint(checkpoint, state))
+            nnx.update(model, restore_checkpoint(checkpoint, state, name="checkpoint"))
         arguments = _arguments(factory, shape, num_classes, None)
         trainable = lambda rngs: factory(**{**arguments, "rngs": rngs})  # noqa: E731
     return UserModel(model, variables, trainable, shape, checkpoint is not None)
 
 
-def restore_checkpoint(path: str | Path, target):
+def restore_checkpoint(path: str | Path, target, *, name: str = "path"):
     """Weights of a checkpoint, in the structure of ``target``.
 
     Args:
       path: an Orbax checkpoint directory or a ``flax.serialization.to_bytes`` (msgpack) file.
       target: the initialized Linen variables dict or NNX ``State`` to fill.
+      name: how error messages name ``path`` (``load_model``: "checkpoint").
 
     Returns:
       ``target`` with every array replaced by the checkpoint's (dtypes of ``target`` kept).
@@ -168,11 +183,13 @@ def restore_checkpoint(path: str | Path, target):
     Raises:
       JaxinterInputError: naming the file, and the missing, unexpected or mismatched arrays.
     """
-    path = Path(path).expanduser()
-    raw = _read(path)
+    path = check_path(path, name, exists="any")
+    if not isinstance(target, nnx.State):
+        check_pytree(check_mapping(target, "target", optional=False), "target")
+    raw = _read(path, name)
     is_state = isinstance(target, nnx.State)
     like = nnx.to_pure_dict(target) if is_state else serialization.to_state_dict(target)
-    found = _select(_without_value_keys(_flat(raw)), _flat(like), path)
+    found = _select(_without_value_keys(_flat(raw)), _flat(like), path, name)
     restored = _unflatten({k: np.asarray(found[k]).astype(np.asarray(v).dtype)
                            for k, v in _flat(like).items()})
     if is_state:
@@ -181,7 +198,7 @@ def restore_checkpoint(path: str | Path, target):
     return serialization.from_state_dict(target, restored)
 
 
-def _read(path: Path):
+def _read(path: Path, name: str):
     if path.is_dir():
         import orbax.checkpoint as ocp
 
@@ -191,14 +208,14 @@ def _read(path: Path):
                 return ocp.PyTreeCheckpointer().restore(path.resolve())
         except (ValueError, OSError, KeyError) as err:
             raise JaxinterInputError(
-                f"checkpoint: cannot read the Orbax checkpoint {path}: {err}") from err
+                f"{name}: cannot read the Orbax checkpoint {path}: {err}") from err
     if not path.is_file():
-        raise JaxinterInputError(f"checkpoint: no file or directory {path}")
+        raise JaxinterInputError(f"{name}: no file or directory {path}")
     try:
         return serialization.msgpack_restore(path.read_bytes())
     except Exception as err:  # msgpack raises its own exception types
         raise JaxinterInputError(
-            f"checkpoint: {path} is neither an Orbax checkpoint directory nor a Flax msgpack "
+            f"{name}: {path} is neither an Orbax checkpoint directory nor a Flax msgpack "
             f"file: {err}") from err
 
 
@@ -228,7 +245,7 @@ def _unflatten(flat: dict[tuple[str, ...], Any]) -> dict:
     return out
 
 
-def _select(raw: dict, like: dict, path: Path) -> dict:
+def _select(raw: dict, like: dict, path: Path, name: str) -> dict:
     """The checkpoint arrays that fill ``like``: the whole tree, or the target's collections
     inside a larger tree (e.g. a train state), or Linen ``params`` alone."""
     tops, raw_tops = {k[0] for k in like}, {k[0] for k in raw}
@@ -242,7 +259,7 @@ def _select(raw: dict, like: dict, path: Path) -> dict:
               if np.shape(raw[k]) != np.shape(like[k])]
     if missing or unexpected or shapes:
         raise JaxinterInputError(
-            f"checkpoint: {path} does not fit the model: "
+            f"{name}: {path} does not fit the model: "
             + "; ".join(part for part in (
                 _listed("missing", missing), _listed("unexpected", unexpected),
                 _listed("shape", [f"{'/'.join(k)} {a} in the file, {b} in the model"

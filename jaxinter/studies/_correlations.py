@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -31,7 +32,14 @@ from ..analysis import (
     xor_closure_check,
 )
 from ..data import load_dataset
-from ..errors import JaxinterInputError, check_choice, check_int, check_seed
+from ..errors import (
+    JaxinterInputError,
+    check_choice,
+    check_instance,
+    check_int,
+    check_path,
+    check_seed,
+)
 from ..io import StageCache, labeled, log, tree_from_arrays, tree_to_arrays
 from ..models import ACTIVATIONS, MLP, QUADRATIC_ALPHA, UserModel, init_variables
 from ..models._common import check_activation
@@ -92,7 +100,8 @@ class CorrelationsConfig:
 
     def _check_activations(self):
         names = self.activations
-        if isinstance(names, str) or not all(isinstance(a, str) for a in names) or not names \
+        if isinstance(names, str) or not isinstance(names, Sequence) or not names \
+                or not all(isinstance(a, str) for a in names) \
                 or len(set(names)) != len(names) or not set(names) <= set(ACTIVATIONS):
             raise JaxinterInputError(
                 f"activations: expected distinct names from {ACTIVATIONS}, got {names!r}"
@@ -367,9 +376,8 @@ def run_correlations(config: CorrelationsConfig, folder: Path | None = None) -> 
     Returns:
       :class:`CorrelationsStudy`.
     """
-    if not isinstance(config, CorrelationsConfig):
-        raise JaxinterInputError(
-            f"config: expected a CorrelationsConfig, got {type(config).__name__}")
+    check_instance(config, "config", CorrelationsConfig)
+    folder = check_path(folder, "folder", writable="dir", optional=True)
     t0 = time.perf_counter()
     cache = None if folder is None else StageCache(Path(folder) / "cache", label="correlations")
     key = jax.random.key(config.seed)

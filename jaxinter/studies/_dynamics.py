@@ -35,7 +35,15 @@ from ..analysis import (
     salient_mask,
     train_test_similarity,
 )
-from ..errors import JaxinterInputError, check_choice, check_int, check_number, check_seed
+from ..errors import (
+    JaxinterInputError,
+    check_choice,
+    check_instance,
+    check_int,
+    check_number,
+    check_path,
+    check_seed,
+)
 from ..io import StageCache, labeled, log
 from ..masking import Players, mean_baseline
 from ..models import MLP, load_model
@@ -312,6 +320,8 @@ def run_dynamics(config: DynamicsConfig, folder: Path | str | None = None) -> Dy
     Returns:
       :class:`DynamicsStudy`.
     """
+    check_instance(config, "config", DynamicsConfig)
+    folder = check_path(folder, "folder", writable="dir", optional=True)
     start = time.perf_counter()
     data = _prepare(config)
     cache = None if folder is None else Path(folder) / "cache"

@@ -41,7 +41,15 @@ from ..analysis import (
     supported_mean,
 )
 from ..data import Dataset
-from ..errors import JaxinterInputError, check_choice, check_int, check_number, check_seed
+from ..errors import (
+    JaxinterInputError,
+    check_choice,
+    check_instance,
+    check_int,
+    check_number,
+    check_path,
+    check_seed,
+)
 from ..interactions import extract_interactions, players_of
 from ..io import StageCache, labeled, log, progress, tree_from_arrays, tree_to_arrays
 from ..masking import (
@@ -642,8 +650,8 @@ def run_layerwise(config: LayerwiseConfig, folder=None) -> LayerwiseStudy:
     Returns:
       A :class:`LayerwiseStudy`.
     """
-    if not isinstance(config, LayerwiseConfig):
-        raise JaxinterInputError(f"config: expected a LayerwiseConfig, got {type(config)}")
+    check_instance(config, "config", LayerwiseConfig)
+    folder = check_path(folder, "folder", writable="dir", optional=True)
     start, timings = time.perf_counter(), {}
     stage = _stage_function(folder)
     ds = _load(config)

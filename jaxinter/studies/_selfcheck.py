@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_instance
 from ..interactions import (
     moebius,
     or_interactions,
@@ -110,7 +110,6 @@ def run_selfcheck(config: SelfCheckConfig = SelfCheckConfig()) -> SelfCheckStudy
     Returns:
       :class:`SelfCheckStudy` with one :class:`Check` per property.
     """
-    if not isinstance(config, SelfCheckConfig):
-        raise JaxinterInputError(f"config: expected a SelfCheckConfig, got {type(config).__name__}")
+    check_instance(config, "config", SelfCheckConfig)
     checks = (_toy_check(), *_random_game_checks(config.n))
     return SelfCheckStudy(config, jax.__version__, jax.devices()[0].platform, checks)

@@ -38,9 +38,11 @@ from ..data import DATASETS, Dataset
 from ..errors import (
     JaxinterInputError,
     check_choice,
+    check_instance,
     check_int,
     check_int_list,
     check_number,
+    check_path,
     check_seed,
 )
 from ..io import StageCache, labeled, log, tree_from_arrays, tree_to_arrays
@@ -302,6 +304,8 @@ def run_separation(config: SeparationConfig, folder: Path | str | None = None
     Returns:
       :class:`SeparationStudy`.
     """
+    check_instance(config, "config", SeparationConfig)
+    folder = check_path(folder, "folder", writable="dir", optional=True)
     ds = _load(config)
     log(f"[separation] {ds.name}: {len(ds.x_train)} train / {len(ds.x_test)} test, input "
         f"{ds.input_shape}; depths {list(config.depths)}; variants {list(config.variants)}")

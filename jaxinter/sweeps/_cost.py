@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..errors import check_instance
 from ._grid import Configuration, population_groups
 
 BUILT_IN_LAYERS = {"cnn": 5, "resnet": 5, "vit": 4}  # captured layers of the other models
@@ -79,6 +80,7 @@ def estimate_cost(configuration: Configuration, population: int = 0,
     Returns:
       ``Cost``.
     """
+    check_instance(configuration, "configuration", Configuration)
     c = configuration.config
     epochs = steps = evaluations = extracted = 0
     share = POPULATION_SHARE if population else 1.0

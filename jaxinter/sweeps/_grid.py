@@ -35,7 +35,7 @@ from pathlib import Path
 
 import jax
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_path
 from ..studies import (
     CorrelationsConfig,
     DynamicsConfig,
@@ -140,7 +140,7 @@ def read_sweep(path: str | Path) -> Sweep:
     Raises:
       JaxinterInputError: for an unreadable file or a bad key or value, naming the key.
     """
-    path = Path(path)
+    path = check_path(path, "path")
     try:
         with path.open("rb") as f:
             spec = tomllib.load(f)

@@ -27,6 +27,8 @@ def connect(coordinator: str | None = None, num_processes: int | None = None,
     Returns:
       ``(process_index, process_count)``.
     """
+    check_int(num_processes, "num_processes", 1, optional=True)
+    check_int(process_id, "process_id", 0, optional=True)
     if coordinator is None:
         if (num_processes is None) != (process_id is None):
             raise JaxinterInputError(

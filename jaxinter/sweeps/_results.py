@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_path
 from ..io import labeled, labeled_array, labeled_frame_rows, labeled_items, write_atomic
 
 SPREAD_AXIS = "seed"
@@ -145,6 +145,7 @@ def load_sweep(out: Path | str) -> SweepResult:
     Returns:
       ``SweepResult``.
     """
+    out = check_path(out, "out", exists="dir")
     out = Path(out)
     try:
         manifest = json.loads((out / "manifest.json").read_text())
@@ -220,6 +221,10 @@ def spread_rows(array: Mapping) -> list[dict]:
 
 def write_csv(path: Path | str, rows: list[dict]) -> Path:
     """Write rows (dicts) atomically as CSV, the columns in order of first appearance."""
+    path = check_path(path, "path", writable="file")
+    if isinstance(rows, str) or not isinstance(rows, list) or not all(
+            isinstance(r, dict) for r in rows):
+        raise JaxinterInputError(f"rows: expected a list of dicts, got {rows!r:.60}")
     text = io.StringIO()
     writer = csv.DictWriter(text, list(dict.fromkeys(k for r in rows for k in r)))
     writer.writeheader()

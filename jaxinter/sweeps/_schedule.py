@@ -27,9 +27,10 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import check_int
+from ..errors import JaxinterInputError, check_bool, check_instance, check_int, check_path
 from ..io import Progress, log, save_json
 from ..studies import train_layerwise_population
 from ._cost import estimate_costs
@@ -42,11 +43,15 @@ SUMMARY = "summary.json"
 
 def configuration_folder(out: Path | str, configuration: Configuration) -> Path:
     """The folder of a configuration: ``out/configs/<id>``."""
+    out = check_path(out, "out")
+    check_instance(configuration, "configuration", Configuration)
     return Path(out) / "configs" / configuration.id
 
 
 def is_done(out: Path | str, configuration: Configuration) -> bool:
     """Whether a configuration's ``summary.json`` (its completion marker) exists."""
+    out = check_path(out, "out")
+    check_instance(configuration, "configuration", Configuration)
     return (configuration_folder(out, configuration) / SUMMARY).exists()
 
 
@@ -54,6 +59,15 @@ def population_folder(out: Path | str, group) -> Path:
     """The folder of a population group's models: ``out/populations/<hash of the ids>``."""
     ids = json.dumps(sorted(c.id for c in group))
     return Path(out) / "populations" / hashlib.sha256(ids.encode()).hexdigest()[:12]
+
+
+def check_configurations(configurations) -> None:
+    """Raise unless ``configurations`` is a list of ``Configuration`` objects."""
+    if isinstance(configurations, str) or not isinstance(configurations, Sequence) or not all(
+            isinstance(c, Configuration) for c in configurations):
+        raise JaxinterInputError(
+            f"configurations: expected a list of sweep Configuration objects, got "
+            f"{configurations!r:.60}")
 
 
 def assign(configurations, process_count: int) -> list[int]:
@@ -67,6 +81,7 @@ def assign(configurations, process_count: int) -> list[int]:
     Returns:
       One process index per configuration, the same in every process.
     """
+    check_configurations(configurations)
     check_int(process_count, "process_count", 1)
     seconds = dict(zip((c.id for c in configurations),
                        (k.seconds for k in estimate_costs(configurations)), strict=True))
@@ -91,6 +106,8 @@ def write_manifest(sweep: Sweep, out: Path | str, process_count: int = 1) -> Pat
     Returns:
       The manifest's path.
     """
+    check_instance(sweep, "sweep", Sweep)
+    out = check_path(out, "out", writable="dir")
     owners = assign(sweep.configurations, process_count)
     costs = estimate_costs(sweep.configurations)
     rows = [{"id": c.id, "analysis": c.analysis, "axes": c.axes,
@@ -114,6 +131,8 @@ def run_configuration(configuration: Configuration, out: Path | str) -> Path:
     Returns:
       The path of its ``summary.json``.
     """
+    check_instance(configuration, "configuration", Configuration)
+    out = check_path(out, "out", writable="dir")
     folder = configuration_folder(out, configuration)
     start = time.perf_counter()
     study = configuration.run(folder)
@@ -141,6 +160,9 @@ def run_sweep(sweep: Sweep, out: Path | str, process_index: int = 0, process_cou
       The configurations still missing (empty when the sweep is complete; only process 0,
       when it waits, sees the others' work).
     """
+    check_instance(sweep, "sweep", Sweep)
+    out = check_path(out, "out", writable="dir")
+    check_bool(wait, "wait")
     check_int(process_count, "process_count", 1)
     check_int(process_index, "process_index", 0, process_count - 1)
     out = Path(out)

@@ -10,12 +10,14 @@ and is restored onto the devices of the run that reads it, whatever their number
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
 
-from ..errors import JaxinterInputError
+from ..errors import JaxinterInputError, check_mapping, check_path
 from ..io import restore_sharded, save_sharded, sharded_meta, to_jsonable
 
 
@@ -45,11 +47,18 @@ def save_checkpoint(path, state, history: list[dict], config: dict | None = None
     Returns:
       ``path`` as a ``Path``.
     """
-    path = Path(path)
+    path = check_path(path, "path", writable="dir")
     if path.exists() and not path.is_dir():
-        raise JaxinterInputError(f"checkpoint: expected a folder, got the file {path}")
+        raise JaxinterInputError(f"path: expected a checkpoint folder, got the file {path}")
+    if isinstance(history, str) or not isinstance(history, Sequence):
+        raise JaxinterInputError(f"history: expected a list of dicts, got {history!r:.60}")
+    check_mapping(config, "config")
     step = int(state.step) if step is None else step
-    meta = to_jsonable({"history": history, "config": config or {}})
+    try:
+        meta = to_jsonable({"history": list(history), "config": config or {}})
+        json.dumps(meta)
+    except TypeError as err:
+        raise JaxinterInputError(f"history: expected JSON-able rows and config, got {err}") from err
     save_sharded(path / str(step), {"state": state}, meta=meta)
     if jax.process_index() == 0:  # the new step is whole on every process: drop the others
         for old in path.iterdir():
@@ -58,7 +67,7 @@ def save_checkpoint(path, state, history: list[dict], config: dict | None = None
     return path
 
 
-def load_checkpoint(path, like, config: dict | None = None, mesh=None):
+def load_checkpoint(path, like, config: dict | None = None, mesh=None, *, name: str = "path"):
     """Load the latest step of a checkpoint folder of :func:`save_checkpoint`.
 
     Args:
@@ -68,6 +77,7 @@ def load_checkpoint(path, like, config: dict | None = None, mesh=None):
       config: settings that must equal the saved ones on every shared key.
       mesh: restore onto this ``jax.sharding.Mesh`` instead: leaves whose first axis splits
         evenly over its (first) axis are split, the others replicated.
+      name: how error messages name ``path`` (``train``: "checkpoint").
 
     Returns:
       (state, history).
@@ -76,22 +86,24 @@ def load_checkpoint(path, like, config: dict | None = None, mesh=None):
     another model (other parameter names or shapes), or when its saved config differs from
     ``config`` on a shared key.
     """
+    path = check_path(path, name)
+    check_mapping(config, "config")
     step = checkpoint_step(path)
     if step is None:
-        raise JaxinterInputError(f"checkpoint: no checkpoint at {path}")
-    latest = Path(path) / str(step)
+        raise JaxinterInputError(f"{name}: no checkpoint at {path}")
+    latest = path / str(step)
     meta = sharded_meta(latest) or {}
     saved = meta.get("config", {})
     clash = {k: (saved[k], v) for k, v in to_jsonable(config or {}).items()
              if k in saved and saved[k] != v}
     if clash:
         raise JaxinterInputError(
-            f"checkpoint: {latest} was written with other settings (saved, now): {clash}; "
+            f"{name}: {latest} was written with other settings (saved, now): {clash}; "
             "pass another checkpoint path to start afresh")
     try:
         state = restore_sharded(latest, {"state": like}, mesh=mesh)["state"]
     except (KeyError, OSError, ValueError) as err:
         raise JaxinterInputError(
-            f"checkpoint: {latest} was not written by save_checkpoint for this model: {err}"
+            f"{name}: {latest} was not written by save_checkpoint for this model: {err}"
         ) from err
     return state, meta.get("history", [])

@@ -10,6 +10,7 @@ interruption.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +21,19 @@ import numpy as np
 from flax import struct
 
 from ..data import add_label_noise
-from ..errors import JaxinterInputError, check_int
+from ..errors import (
+    MAX_SEED,
+    JaxinterInputError,
+    array_spec,
+    check_finite,
+    check_instance,
+    check_int,
+    check_int_list,
+    check_labels,
+    check_number,
+    check_real_dtype,
+    check_text,
+)
 from ..io import progress
 from ._checkpoints import checkpoint_step, load_checkpoint, save_checkpoint
 from ._trainer import Trainer, TrainState, check_finite_loss
@@ -69,9 +82,33 @@ def population_run(trainer: Trainer, states: TrainState, x, y, num_steps: int, b
     Returns:
       (states, metrics) with the member axis first: metrics of shape (P, num_steps).
     """
+    x = _check_members_inputs(trainer, states, x)
+    members = jax.tree.leaves(states)[0].shape[:1]
+    shape, _ = array_spec(y, "y")
+    if shape not in ((x.shape[0],), (*members, x.shape[0])):
+        raise JaxinterInputError(
+            f"y: expected labels of shape ({x.shape[0]},) or ({members[0]}, {x.shape[0]}) "
+            f"(one row per member), got {shape}")
+    check_labels(jnp.reshape(y, -1) if len(shape) == 2 else y, "y")
+    check_int(num_steps, "num_steps", 1)
+    check_int(batch_size, "batch_size", 1, x.shape[0])
     y = jnp.asarray(y)
     run = partial(trainer.run, num_steps=num_steps, batch_size=batch_size)
     return jax.vmap(run, in_axes=(0, None, 0 if y.ndim == 2 else None))(states, x, y)
+
+
+def _check_members_inputs(trainer, states, x, name: str = "x") -> jax.Array:
+    """Check the trainer, the members' states and the shared inputs x (n >= 1, *input_shape)
+    of a population run; x as a jax array."""
+    check_instance(trainer, "trainer", Trainer)
+    check_instance(states, "states", TrainState)
+    shape, _ = check_real_dtype(x, name)
+    expected = trainer.model_input_shape
+    if len(shape) < 2 or not shape[0] or (expected and shape[1:] != expected):
+        raise JaxinterInputError(
+            f"{name}: expected shape (n >= 1, *{expected or 'input_shape'}), got {shape}")
+    check_finite(x, name)
+    return jnp.asarray(x)
 
 
 @lru_cache(maxsize=8)
@@ -102,9 +139,15 @@ def init_population(trainer: Trainer, y_train, seeds, noise_rates, num_classes: 
     Returns:
       :class:`Population` of P = R * S members, member ``r * S + s`` for rate r and seed s.
     """
-    grid = [(float(r), int(s)) for r in noise_rates for s in seeds]
-    if not grid:
-        raise JaxinterInputError("seeds, noise_rates: need at least one of each")
+    check_instance(trainer, "trainer", Trainer)
+    num_classes = check_int(num_classes, "num_classes", 1)
+    y_train = check_labels(y_train, "y_train", num_classes=num_classes)
+    seeds = check_int_list(seeds, "seeds", 0, MAX_SEED)
+    if isinstance(noise_rates, str) or not isinstance(noise_rates, Sequence | np.ndarray) \
+            or not len(noise_rates):
+        raise JaxinterInputError(f"noise_rates: expected a non-empty list, got {noise_rates!r}")
+    grid = [(check_number(r, f"noise_rates[{i}]", 0, 1), s)
+            for i, r in enumerate(noise_rates) for s in seeds]
     seed = np.array([s for _, s in grid])
     labels = np.stack([add_label_noise(np.asarray(y_train), r, num_classes, seed=s)
                        for r, s in grid])
@@ -140,10 +183,17 @@ def train_population(
       (trained population, ``tracker.history()`` with record fields (T, P, ...), or None
       without a tracker).
     """
+    check_instance(pop, "pop", Population)
+    x_train = _check_members_inputs(trainer, pop.state, x_train, "x_train")
+    if x_train.shape[0] != pop.labels.shape[-1]:
+        raise JaxinterInputError(
+            f"x_train: expected {pop.labels.shape[-1]} samples (one per label), got "
+            f"{x_train.shape[0]}")
     check_int(steps, "steps", 1)
-    check_int(batch_size, "batch_size", 1)
+    check_int(batch_size, "batch_size", 1, x_train.shape[0])
+    _check_tracker(tracker)
+    check_text(progress_desc, "progress_desc", optional=True)
     run = _jitted_population_run(trainer)
-    x_train = jnp.asarray(x_train)
     saved = None if tracker is None or tracker.folder is None else (
         Path(tracker.folder) / "population")
     if saved is not None and checkpoint_step(saved) is not None and tracker.steps():
@@ -167,3 +217,12 @@ def train_population(
         if tracker is not None:
             track(pop)
     return pop, (None if tracker is None else tracker.history())
+
+
+def _check_tracker(tracker) -> None:
+    """Raise unless ``tracker`` is None or has what :class:`PopulationTracker` asks for."""
+    needed = ("every", "folder", "record_members", "save", "steps", "history")
+    if tracker is not None and not all(hasattr(tracker, k) for k in needed):
+        raise JaxinterInputError(
+            f"tracker: expected a tracker (jaxinter.analysis.InteractionTracker, ...) or None, "
+            f"got {type(tracker).__name__}")

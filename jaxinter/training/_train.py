@@ -181,7 +181,7 @@ def train(
     config = {"n_train": len(x), "batch_size": batch_size, "input_shape": x.shape[1:]}
     state, history = trainer.init(key), []
     if checkpoint is not None and checkpoint_step(checkpoint) is not None:
-        state, history = load_checkpoint(checkpoint, state, config)
+        state, history = load_checkpoint(checkpoint, state, config, name="checkpoint")
         log(f"[train] resumed from {checkpoint} at step {int(state.step)}")
 
     per_epoch = len(x) // batch_size

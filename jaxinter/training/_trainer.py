@@ -30,8 +30,10 @@ from ..errors import (
     JaxinterInputError,
     JaxinterTrainingError,
     check_finite,
+    check_int,
     check_labels,
     check_real_dtype,
+    check_shape,
 )
 
 
@@ -155,6 +157,10 @@ def check_finite_loss(loss, first_step: int) -> None:
     Raises:
       JaxinterTrainingError: naming the first step (and member) whose loss is NaN or infinite.
     """
+    shape, _ = check_real_dtype(loss, "loss")
+    if len(shape) not in (1, 2):
+        raise JaxinterInputError(f"loss: expected shape (steps,) or (members, steps), got {shape}")
+    check_int(first_step, "first_step", 0)
     loss = np.asarray(loss)
     rows = loss.reshape(-1, loss.shape[-1])  # (members, steps)
     bad = ~np.isfinite(rows)
@@ -184,6 +190,12 @@ class Trainer:
     input_shape: tuple[int, ...] | None = None
 
     def __post_init__(self):
+        if not isinstance(self.optimizer, optax.GradientTransformation):
+            raise JaxinterInputError(
+                f"optimizer: expected an optax transformation (optax.adam(1e-3)), got "
+                f"{type(self.optimizer).__name__}")
+        if self.input_shape is not None:
+            check_shape(self.input_shape, "input_shape")
         object.__setattr__(self, "_fns", _adapter(self.model, self.input_shape))
 
     @property

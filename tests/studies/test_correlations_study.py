@@ -199,7 +199,7 @@ def test_config_rejects_mnist_without_a_path_and_round_trips():
     assert config.data_path == "/data/mnist" and config.activations == ("relu", "erf")
     d = json.loads(json.dumps(config.to_dict()))
     assert CorrelationsConfig(**d) == config
-    with pytest.raises(JaxinterInputError, match=r"^config: expected a CorrelationsConfig"):
+    with pytest.raises(JaxinterInputError, match=r"^config: expected CorrelationsConfig"):
         run_correlations({"dataset": "digits"})
 
 

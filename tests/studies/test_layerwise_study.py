@@ -70,7 +70,7 @@ def test_config_round_trips_and_is_frozen(tmp_path):
     assert LayerwiseConfig(extraction="lp", also_extraction="lp").also_extraction is None
     mnist = LayerwiseConfig(dataset="mnist", data_path=tmp_path)
     assert mnist.data_path == str(tmp_path)
-    with pytest.raises(JaxinterInputError, match="^config: expected a LayerwiseConfig"):
+    with pytest.raises(JaxinterInputError, match="^config: expected LayerwiseConfig"):
         run_layerwise(config.to_dict())
 
 

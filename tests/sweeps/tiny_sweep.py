@@ -69,7 +69,7 @@ def summaries(out: Path) -> dict:
 
 def sweep_command(path: Path, out: Path, *extra: str) -> list[str]:
     """The command line of ``jaxinter sweep``."""
-    return [sys.executable, "-m", "jaxinter.cli", "sweep", str(path), "--out", str(out), *extra]
+    return [sys.executable, "-m", "jaxinter", "sweep", str(path), "--out", str(out), *extra]
 
 
 def start(command: list[str], log: Path) -> subprocess.Popen:

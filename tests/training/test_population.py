@@ -131,7 +131,7 @@ def test_any_object_with_the_tracker_interface(pop_trainer):
     chex.assert_trees_all_close(untracked.state.params, pop.state.params, rtol=1e-5, atol=1e-6)
     with pytest.raises(JaxinterInputError, match="steps"):
         train_population(pop0, trainer, x[:60], steps=0)
-    with pytest.raises(JaxinterInputError, match="seeds, noise_rates"):
+    with pytest.raises(JaxinterInputError, match="^seeds: "):
         init_population(trainer, y[:60], seeds=[], noise_rates=[0.0], num_classes=2)
 
 
