@@ -570,7 +570,7 @@ NOT_RESULTS = {"none": None, "string": "abc", "dict": {"a": 1}}
 
 
 def _save_checkpoint(**kwargs):
-    return training.save_checkpoint(**({"path": Path(_FOLDER) / "ckpt.npz"} | kwargs))
+    return training.save_checkpoint(**({"path": Path(_FOLDER) / "ckpt"} | kwargs))
 
 
 def _factory(input_shape, num_classes, rngs):
@@ -682,11 +682,22 @@ def _more_entries() -> list[Entry]:
               {"loss": _without(bad_arrays(LOSS), "nan", "inf", "empty"),
                "first_step": bad_ints(0)}),
         Entry("save_checkpoint", _save_checkpoint, {"state": STATE, "history": []},
-              {"path": NOT_PATHS | {"a_folder": _FOLDER}, "state": {"none": None, "dict": {}},
+              {"path": NOT_PATHS | {"a_file": str(A_FILE)}, "state": {"none": None, "dict": {}},
                "history": {"none": None, "string": "h", "object": [object()]},
                "config": {"string": "c", "list": [1]}}),
+        Entry("checkpoint_step", training.checkpoint_step, {"path": CKPT},
+              {"path": NOT_PATHS}),
+        Entry("train_seeds", training.train_seeds,
+              {"model": models.MLP((4,), num_classes=3, depth=1, width=4), "data": (X, Y),
+               "seeds": [0, 1], "epochs": 1, "batch_size": 6, "progress": False},
+              {"model": {"none": None, "string": "mlp"},
+               "data": {"none": None, "one": (X,), "labels": (X, Y + 5)},
+               "seeds": {"none": None, "string": "s", "negative": [-1], "repeated": [1, 1],
+                         "empty": []},
+               "epochs": bad_ints(1), "batch_size": bad_ints(1, 12),
+               "learning_rate": bad_numbers(0, low_open=True)}, good_runs=False),
         Entry("load_checkpoint", training.load_checkpoint, {"path": CKPT, "like": STATE},
-              {"path": NOT_PATHS | {"missing": MISSING, "not_npz": str(A_FILE)},
+              {"path": NOT_PATHS | {"missing": MISSING, "a_file": str(A_FILE)},
                "like": {"none": None, "string": "s", "other": {"w": X}},
                "config": {"string": "c", "list": [1]}}),
     ]
@@ -985,6 +996,8 @@ def _infrastructure_entries() -> list[Entry]:
                "total": bad_ints(0, optional=True), "stream": stream}),
         Entry("log", io.log, {"message": "m"},
               {"message": {"none": None, "int": 3}, "stream": stream}),
+        Entry("sharded_meta", io.sharded_meta, {"path": SHARDED},
+              {"path": NOT_PATHS | {"missing": MISSING, "a_file": str(A_FILE)}}),
         Entry("save_sharded", io.save_sharded, {"path": _sub("ckpt"), "tree": {"w": X}},
               {"path": NOT_PATHS | {"below_a_file": str(A_FILE / "c")},
                "tree": NOT_TREES | {"empty": {}}}),
@@ -1105,6 +1118,7 @@ sweeps.configuration_folder(DONE_OUT, SWEEP.configurations[0]).mkdir(parents=Tru
 (sweeps.configuration_folder(DONE_OUT, SWEEP.configurations[0]) / "summary.json").write_text("{}")
 NOT_CONFIGURATIONS = {"none": None, "string": "c", "config": studies.LayerwiseConfig()}
 NOT_SWEEPS = {"none": None, "string": "s", "dict": {"analyses": ["layerwise"]}}
+NOT_CONFIGURATION_LISTS = {"none": None, "string": "c", "items": [1]}
 DATA_OPTIONS = {"dataset": bad_choices(), "data_path": {"int": 3, "empty": ""},
                 "label_column": {"empty": "", "none": None, "int": 3},
                 "model_factory": {"int": 3, "no_colon": "jaxinter"},
@@ -1145,6 +1159,14 @@ def _study_entries() -> list[Entry]:
         Entry("SelfCheckConfig", studies.SelfCheckConfig, {"n": 3}, {"n": bad_ints(1, 24)}),
         Entry("run_selfcheck", studies.run_selfcheck, {"config": studies.SelfCheckConfig(3)},
               {"config": {"none": None, "dict": {"n": 3}, "other": studies.LayerwiseConfig()}}),
+        Entry("population_options", studies.population_options,
+              {"config": studies.LayerwiseConfig()},
+              {"config": {"none": None, "dict": {"n": 3}, "other": studies.SelfCheckConfig(3)}}),
+        Entry("train_layerwise_population", studies.train_layerwise_population,
+              {"configs": [studies.LayerwiseConfig()], "folders": [_sub("lp")]},
+              {"configs": {"none": None, "string": "c", "items": [1], "empty": []},
+               "folders": {"none": None, "int": 3, "items": [3], "fewer": []},
+               "saved": {"int": 3, "a_file": str(A_FILE)}}, good_runs=False),
         *(Entry(name, run, {"config": None}, {"config": {"none": None, "dict": {"n": 3},
                                                          "other": other}}, good_runs=False)
           for name, run in runners),
@@ -1181,6 +1203,25 @@ def _study_entries() -> list[Entry]:
                                               "rows": [{"a": 1}]},
               {"path": NOT_PATHS | {"below_a_file": str(A_FILE / "r.csv")},
                "rows": {"none": None, "string": "r", "items": [1]}}),
+        Entry("estimate_costs", sweeps.estimate_costs, {"configurations": SWEEP.configurations},
+              {"configurations": NOT_CONFIGURATION_LISTS}),
+        Entry("population_groups", sweeps.population_groups,
+              {"configurations": SWEEP.configurations},
+              {"configurations": NOT_CONFIGURATION_LISTS}),
+        Entry("population_folder", sweeps.population_folder,
+              {"out": _FOLDER, "group": SWEEP.configurations},
+              {"out": NOT_PATHS, "group": NOT_CONFIGURATION_LISTS | {"empty": []}}),
+        Entry("train_populations", sweeps.train_populations,
+              {"configurations": SWEEP.configurations, "out": DONE_OUT},
+              {"configurations": NOT_CONFIGURATION_LISTS, "out": NOT_FOLDERS}, good_runs=False),
+        Entry("spread_array", sweeps.spread_array,
+              {"rows": [{"layer": "a", **dict.fromkeys(sweeps.STATISTICS, 1.0)}]},
+              {"rows": {"none": None, "string": "r", "items": [1], "empty": []},
+               "description": {"int": 3}}),
+        Entry("spread_rows", sweeps.spread_rows,
+              {"array": sweeps.spread_array(
+                  [{"layer": "a", **dict.fromkeys(sweeps.STATISTICS, 1.0)}])},
+              {"array": {"none": None, "string": "a", "dict": {"a": 1}}}),
         Entry("connect", sweeps.connect, {},
               {"coordinator": {"int": 3, "no_port": "host"},
                "num_processes": bad_ints(1, optional=True),

@@ -60,7 +60,7 @@ def save_sharded(path, tree, meta: dict | None = None) -> Path:
 
 def sharded_meta(path) -> dict | None:
     """The ``meta`` dict saved with a checkpoint of ``save_sharded`` (None if it has none)."""
-    path = Path(path).absolute()
+    path = check_path(path, "path", exists="dir").absolute()
     if not (path / "meta").exists():
         return None
     with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:

@@ -454,6 +454,7 @@ def population_options(config: LayerwiseConfig) -> dict | None:
     Studies with equal options differ only in the seeds of their models, which
     :func:`train_layerwise_population` trains as one population.
     """
+    check_instance(config, "config", LayerwiseConfig)
     if config.model_factory is not None:
         return None
     return {k: getattr(config, k) for k in POPULATION_FIELDS}
@@ -478,7 +479,7 @@ def train_layerwise_population(configs, folders, saved=None) -> tuple[int, ...]:
     Returns:
       The seeds of the models handed to the studies (empty when every model was cached).
     """
-    _check_population(configs, folders)
+    _check_population(configs, folders, saved)
     ds = _load(configs[0])
     template, trainable = _captured_template(configs[0], ds)
     wanted: dict[int, list] = {}  # seed -> (cache, depends) of the studies that miss it
@@ -515,8 +516,9 @@ def train_layerwise_population(configs, folders, saved=None) -> tuple[int, ...]:
     return tuple(seeds)
 
 
-def _check_population(configs, folders) -> None:
-    """Raise unless ``configs`` share their population options and have one folder each."""
+def _check_population(configs, folders, saved) -> None:
+    """Raise unless ``configs`` share their population options and have one folder each (a
+    path), and ``saved`` is None or a place for a folder."""
     if not isinstance(configs, list | tuple) or not configs or any(
             not isinstance(c, LayerwiseConfig) for c in configs):
         raise JaxinterInputError(f"configs: expected a non-empty list of LayerwiseConfig, got "
@@ -524,6 +526,9 @@ def _check_population(configs, folders) -> None:
     if not isinstance(folders, list | tuple) or len(folders) != len(configs):
         raise JaxinterInputError(f"folders: expected one folder per config ({len(configs)}), "
                                  f"got {folders!r}")
+    for folder in folders:
+        check_path(folder, "folders", writable="dir")
+    check_path(saved, "saved", writable="dir", optional=True)
     options = population_options(configs[0])
     for i, config in enumerate(configs):
         if population_options(config) is None or population_options(config) != options:

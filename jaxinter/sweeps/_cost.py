@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import check_instance
-from ._grid import Configuration, population_groups
+from ._grid import Configuration, check_configurations, population_groups
 
 BUILT_IN_LAYERS = {"cnn": 5, "resnet": 5, "vit": 4}  # captured layers of the other models
 # calibration: fixed seconds per study, seconds per training epoch (digits) or step, per
@@ -56,6 +56,7 @@ def estimate_costs(configurations) -> list[Cost]:
     Returns:
       One ``Cost`` per configuration, in order.
     """
+    check_configurations(configurations)
     costs = {}
     for group in population_groups(configurations):
         if group[0].population is None:

@@ -99,6 +99,18 @@ class Configuration:
         return None if options is None else json.dumps(options, sort_keys=True)
 
 
+
+def check_configurations(configurations, name: str = "configurations", *,
+                         nonempty: bool = False) -> None:
+    """Raise unless ``configurations`` is a list (or tuple) of ``Configuration`` objects
+    (non-empty when ``nonempty``)."""
+    if (isinstance(configurations, str) or not isinstance(configurations, list | tuple)
+            or not all(isinstance(c, Configuration) for c in configurations)
+            or (nonempty and not configurations)):
+        raise JaxinterInputError(
+            f"{name}: expected a list of sweep Configuration objects, got {configurations!r:.60}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Sweep:
     """An expanded sweep file.
@@ -122,6 +134,7 @@ def population_groups(configurations) -> list[tuple[Configuration, ...]]:
     """The configurations grouped by population: layerwise configurations equal but for their
     seeds (and other options their training ignores) train their models together; every other
     configuration is a group of its own. Groups in order of their first configuration."""
+    check_configurations(configurations)
     groups: dict[str, list[Configuration]] = {}
     for c in configurations:
         groups.setdefault(c.population or c.id, []).append(c)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import JaxinterInputError, check_path
-from ..io import labeled, labeled_array, labeled_frame_rows, labeled_items, write_atomic
+from ..errors import JaxinterInputError, check_path, check_text
+from ..io import is_labeled, labeled, labeled_array, labeled_frame_rows, labeled_items, write_atomic
 
 SPREAD_AXIS = "seed"
 REPORTED = {  # analysis -> the quantities the comparative report shows
@@ -172,6 +172,12 @@ def spread_array(rows: list[dict], description: str | None = None) -> dict:
       that keeps the order of every group's rows: the layers of two models each in their
       order, the output last), then ``statistic``; NaN where a combination has no row.
     """
+    if (isinstance(rows, str) or not isinstance(rows, list | tuple) or not rows
+            or not all(isinstance(r, dict) and set(STATISTICS) <= set(r) for r in rows)):
+        raise JaxinterInputError(
+            f"rows: expected a non-empty list of spread rows (dicts with {', '.join(STATISTICS)})"
+            f", got {rows!r:.60}")
+    check_text(description, "description", optional=True)
     columns = [k for k in rows[0] if k not in STATISTICS]
     coords = {k: _merged_labels(rows, k, columns) for k in columns}
     values = np.full([len(coords[k]) for k in columns] + [len(STATISTICS)], np.nan)
@@ -208,6 +214,10 @@ def spread_rows(array: Mapping) -> list[dict]:
     Returns:
       Rows ``{<grouping columns>, mean, std, count, min, max}``.
     """
+    if not is_labeled(array) or "statistic" not in array["axes"]:
+        raise JaxinterInputError(
+            f"array: expected a labeled spread array (axes ending in 'statistic'), got "
+            f"{array!r:.60}")
     values, axes, coords = labeled_array(array)
     rows = []
     for index in np.ndindex(values.shape[:-1]):

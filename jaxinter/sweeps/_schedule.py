@@ -27,14 +27,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import JaxinterInputError, check_bool, check_instance, check_int, check_path
+from ..errors import check_bool, check_instance, check_int, check_path
 from ..io import Progress, log, save_json
 from ..studies import train_layerwise_population
 from ._cost import estimate_costs
-from ._grid import Configuration, Sweep, population_groups
+from ._grid import Configuration, Sweep, check_configurations, population_groups
 
 HEARTBEAT_SECONDS = 2.0  # how often a process stamps its heartbeat file
 STALE_SECONDS = 20.0  # a process whose heartbeat is older is taken for dead
@@ -57,17 +56,10 @@ def is_done(out: Path | str, configuration: Configuration) -> bool:
 
 def population_folder(out: Path | str, group) -> Path:
     """The folder of a population group's models: ``out/populations/<hash of the ids>``."""
+    out = check_path(out, "out")
+    check_configurations(group, "group", nonempty=True)
     ids = json.dumps(sorted(c.id for c in group))
     return Path(out) / "populations" / hashlib.sha256(ids.encode()).hexdigest()[:12]
-
-
-def check_configurations(configurations) -> None:
-    """Raise unless ``configurations`` is a list of ``Configuration`` objects."""
-    if isinstance(configurations, str) or not isinstance(configurations, Sequence) or not all(
-            isinstance(c, Configuration) for c in configurations):
-        raise JaxinterInputError(
-            f"configurations: expected a list of sweep Configuration objects, got "
-            f"{configurations!r:.60}")
 
 
 def assign(configurations, process_count: int) -> list[int]:
@@ -188,6 +180,8 @@ def train_populations(configurations, out: Path | str) -> None:
       configurations: the configurations of one process (whole population groups).
       out: the sweep's output folder.
     """
+    check_configurations(configurations)
+    out = check_path(out, "out", writable="dir")
     for group in population_groups(configurations):
         todo = [c for c in group if not is_done(out, c)]
         if todo and group[0].population is not None:

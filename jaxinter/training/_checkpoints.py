@@ -17,14 +17,14 @@ from pathlib import Path
 
 import jax
 
-from ..errors import JaxinterInputError, check_mapping, check_path
+from ..errors import JaxinterInputError, check_int, check_mapping, check_path, check_pytree
 from ..io import restore_sharded, save_sharded, sharded_meta, to_jsonable
 
 
 def checkpoint_step(path) -> int | None:
     """The latest step saved whole under the checkpoint folder ``path``; None if there is none
     (no folder, or only an interrupted save)."""
-    path = Path(path)
+    path = check_path(path, "path")
     if not path.is_dir():
         return None
     steps = [int(p.name) for p in path.iterdir() if p.name.isdigit() and p.is_dir()]
@@ -53,7 +53,10 @@ def save_checkpoint(path, state, history: list[dict], config: dict | None = None
     if isinstance(history, str) or not isinstance(history, Sequence):
         raise JaxinterInputError(f"history: expected a list of dicts, got {history!r:.60}")
     check_mapping(config, "config")
-    step = int(state.step) if step is None else step
+    check_pytree(state, "state")
+    if step is None and not hasattr(state, "step"):
+        raise JaxinterInputError(f"state: expected a TrainState (or pass step=), got {state!r:.60}")
+    step = int(state.step) if step is None else check_int(step, "step", 0)
     try:
         meta = to_jsonable({"history": list(history), "config": config or {}})
         json.dumps(meta)
@@ -87,6 +90,7 @@ def load_checkpoint(path, like, config: dict | None = None, mesh=None, *, name: 
     ``config`` on a shared key.
     """
     path = check_path(path, name)
+    check_pytree(like, "like")
     check_mapping(config, "config")
     step = checkpoint_step(path)
     if step is None:
@@ -104,6 +108,6 @@ def load_checkpoint(path, like, config: dict | None = None, mesh=None, *, name: 
         state = restore_sharded(latest, {"state": like}, mesh=mesh)["state"]
     except (KeyError, OSError, ValueError) as err:
         raise JaxinterInputError(
-            f"{name}: {latest} was not written by save_checkpoint for this model: {err}"
-        ) from err
+            f"{name}, like: {latest} was not written by save_checkpoint for a state like `like`: "
+            f"{err}") from err
     return state, meta.get("history", [])
