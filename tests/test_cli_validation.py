@@ -27,7 +27,7 @@ FLOAT = ["x", "nan", "inf", ""]
 CACHE = {"--compile-cache": [__file__]}  # a file, not a folder
 COMMON = CACHE | {
     "--seed": ["-1", "x", str(2**40)],
-    "--data": ["/nonexistent/data.npz"],
+    "--data": ["/nonexistent/data.npz", str(ROOT / "tests")],  # missing; a folder
     "--label-column": [""],
     "--model-factory": ["no_such_module_xyz:make", "nocolon"],
     "--checkpoint": ["/nonexistent/ckpt"],

@@ -69,7 +69,7 @@ def add_user_arguments(parser: argparse.ArgumentParser, layers: bool = False) ->
     """Your own data and model, the same in every analysis command: ``--data``,
     ``--label-column``, ``--model-factory``, ``--checkpoint`` (and ``--layers``)."""
     g = parser.add_argument_group("your own data and model (docs/your_model.md)")
-    g.add_argument("--data", action=_DataFile, metavar="PATH", type=existing_path,
+    g.add_argument("--data", action=_DataFile, metavar="PATH", type=existing_file,
                    help="your dataset instead of --dataset: an .npz with x_train, y_train, "
                         "x_test, y_test, or a CSV with a label column")
     g.add_argument("--label-column", default="label",
@@ -90,6 +90,15 @@ def existing_path(text: str) -> str:
     """argparse type: a file or folder that exists (data, checkpoints)."""
     if not Path(text).expanduser().exists():
         raise argparse.ArgumentTypeError(f"no file or directory {text!r}")
+    return text
+
+
+def existing_file(text: str) -> str:
+    """argparse type: a file that exists (a dataset)."""
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(
+            f"{'expected a file, got the directory' if path.is_dir() else 'no file'} {text!r}")
     return text
 
 
