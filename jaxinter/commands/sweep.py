@@ -187,7 +187,8 @@ def render_sweep(result: SweepResult, out_dir: Path | str) -> Path:
                                              panel=figure.panel, title=figure.title,
                                              ylabel=figure.ylabel))
             tables.append(Table(f"{figure.title}: mean and std across seeds",
-                                *_table(rows, drop=("quantity", "analysis", "min", "max"))))
+                                *_table([r for r in rows if r["count"]],  # measured ones
+                                        drop=("quantity", "analysis", "min", "max"))))
         sections.append(Section(
             analysis, f"Quantities {', '.join(REPORTED[analysis])} of every {analysis} "
             "configuration; lines are means across seeds, bands one standard deviation "

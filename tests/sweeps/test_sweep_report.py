@@ -102,6 +102,10 @@ def test_the_report_shows_the_spread_rows(reference, tmp_path):
         assert s["count"] == str(e["count"])
         assert (s["mean"] == "nan") if math.isnan(e["mean"]) else math.isclose(
             float(s["mean"]), e["mean"], rel_tol=1e-12)
+    shown_rows = report.read_text().count("<tr>")  # header + measured rows of each table
+    measured = [r for f in shows for r in figure_rows(result, f) if r["count"]]
+    configurations = len(result.configurations())
+    assert shown_rows == len(measured) + len(shows) + configurations + 1
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == sorted(f"{f.analysis}_{f.quantity.replace('/', '_')}.png" for f in shows)
     summary = json.loads((tmp_path / "summary.json").read_text())
