@@ -600,7 +600,7 @@ def main():
 
     res = Results("layerwise_quick" if args.quick else "layerwise",
                   f"Layerwise-knowledge pipeline end to end (MNIST, MLP-{args.depth}, "
-                  f"{images} images, n = {args.n}): "
+                  f"{images} images, {args.n} players): "
                   "seconds per stage, median of interleaved rounds",
                   ["system", "probes_s", "masked_evaluation_s", "extraction_s", "metrics_s",
                    "total_s", "cpu_total_s", "first_run_total_s", "x_vs_torch_batched",
