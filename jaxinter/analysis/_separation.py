@@ -398,6 +398,14 @@ def collect_features(captured, x, batch_size: int = 512) -> dict[str, np.ndarray
     Returns an ordered dict name -> (n, ...) numpy array of every captured layer (not the
     logits), in network order.
     """
+    _check_captured_input(captured, x)
+    check_int(batch_size, "batch_size", 1)
+    return apply_in_batches(_layer_features, x, captured, batch_size=batch_size)
+
+
+def _check_captured_input(captured, x) -> tuple[int, ...]:
+    """Raise unless ``captured`` is a CapturedFn and ``x`` a finite real (samples,
+    *input_shape) array; returns the shape of ``x``."""
     if not isinstance(captured, CapturedFn):
         raise JaxinterInputError(
             f"captured: expected a jaxinter.masking.CapturedFn, got {type(captured).__name__}")
@@ -406,8 +414,7 @@ def collect_features(captured, x, batch_size: int = 512) -> dict[str, np.ndarray
         raise JaxinterInputError(
             f"x: expected shape (samples, *{captured.input_shape}), got {shape}")
     check_finite(x, "x")
-    check_int(batch_size, "batch_size", 1)
-    return apply_in_batches(_layer_features, x, captured, batch_size=batch_size)
+    return shape
 
 
 def layer_separation(
@@ -433,14 +440,7 @@ def layer_separation(
 def _check_layer_inputs(captured, x, labels, num_classes, include_input, batch_size,
                         options: Mapping) -> None:
     """The arguments of :func:`layer_separation`, checked before any forward pass."""
-    if not isinstance(captured, CapturedFn):
-        raise JaxinterInputError(
-            f"captured: expected a jaxinter.masking.CapturedFn, got {type(captured).__name__}")
-    shape, _ = check_real_array(x, "x")
-    if shape[1:] != captured.input_shape or not shape[:1]:
-        raise JaxinterInputError(
-            f"x: expected shape (samples, *{captured.input_shape}), got {shape}")
-    check_finite(x, "x")
+    shape = _check_captured_input(captured, x)
     check_labels(labels, "labels", num_samples=shape[0], num_classes=num_classes)
     check_bool(include_input, "include_input")
     check_int(batch_size, "batch_size", 1)
