@@ -54,6 +54,7 @@ from harness import RESULTS_DIR, Results, cpu_time_call
 
 import jaxinter.interactions._admm as admm
 from jaxinter.interactions import and_or, solve_lp
+from jaxinter.interactions._andor import default_steps
 from jaxinter.interactions._admm import kron_apply, kron_operators
 from jaxinter.interactions._transforms import moebius_kernel, or_kernel
 
@@ -62,6 +63,7 @@ GAMES = RESULTS_DIR / "andor_games.npz"
 LP_CACHE = RESULTS_DIR / "andor_lp_cache.json"
 BEFORE = "5e49a25"  # the solver before this benchmark's levers
 BEFORE_MAIN = "977f363"  # main before the levers merged (the same solver as BEFORE)
+PREVIOUS = "0cb79a0"  # the solver before the step of two rotations and two add-only butterflies
 PARTS = ("main", "levers", "warm", "transforms", "e2e")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,7 +167,7 @@ class TorchADMM:
         self.n, self.rho, self.beta, self.relax, self.check = n, rho, beta, relax, check_every
         ops = kron_operators(n, beta)
         t = partial(torch.tensor, dtype=torch.float32)
-        self.ops = {k: np.asarray(getattr(ops, k)) for k in ops._fields}
+        self.ops = combined_factors()
         self.d, self.h, self.small = t(ops.d), t(ops.h), t(ops.small)
         self.chunks = {}
 
@@ -276,6 +278,17 @@ class TorchADMM:
         return out
 
 
+def combined_factors():
+    """The step's 2x2 factors per block (AND, OR), each linear piece combined into one product
+    as dense chunks want it: coefficients and games to the eigenbasis, back to games and to
+    coefficients, and games to coefficients (b~ = R b folded in as bit flips)."""
+    u, m, flip = admm._U, admm.MOEBIUS_BIT, np.array([[0.0, 1.0], [1.0, 0.0]])
+    pair = lambda a, b: np.stack([a, b])  # noqa: E731
+    return dict(coef_in=pair(u.T @ m.T, u.T @ m.T), game_in=pair(u.T, u.T @ flip),
+                game_out=pair(u, flip @ u), coef_out=pair(m @ u, m @ u),
+                coef_of_game=pair(m, m @ flip))
+
+
 def _kron_np(m, k):
     out = np.ones(m.shape[:-2] + (1, 1))
     for _ in range(k):
@@ -324,14 +337,20 @@ def torch_published(v, to_and, to_or, steps=10_000, lr=1e-5):
 # the solver before this change, loaded from git
 
 
-def before_solver():
-    """``and_or``-like callable of the ADMM solver at commit ``BEFORE`` (games (B, 2**n))."""
-    source = subprocess.run(["git", "show", f"{BEFORE}:jaxinter/interactions/_admm.py"],
+def solver_at(commit):
+    """The module jaxinter/interactions/_admm.py as it was at ``commit``."""
+    source = subprocess.run(["git", "show", f"{commit}:jaxinter/interactions/_admm.py"],
                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    spec = importlib.util.spec_from_loader("jaxinter.interactions._admm_before", loader=None)
+    spec = importlib.util.spec_from_loader(f"jaxinter.interactions._admm_{commit}", loader=None)
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "jaxinter.interactions"
-    exec(compile(source, f"{BEFORE}:_admm.py", "exec"), module.__dict__)
+    exec(compile(source, f"{commit}:_admm.py", "exec"), module.__dict__)
+    return module
+
+
+def before_solver():
+    """``and_or``-like callable of the ADMM solver at commit ``BEFORE`` (games (B, 2**n))."""
+    module = solver_at(BEFORE)
 
     def solve(v, steps=None):
         n = v.shape[-1].bit_length() - 1
@@ -340,7 +359,6 @@ def before_solver():
         return module.admm_and_or(v, kappa, jnp.asarray(1e-3, v.dtype), n=n, rho=10.0,
                                   beta=1.0, relax=1.6, steps=steps, check_every=25)
 
-    solve.kron_apply = module.kron_apply
     return solve
 
 
@@ -364,17 +382,22 @@ CHUNK = 4  # n >= 12: games per call (one lane there, so chunking costs nothing)
 TORCH_STEPS = 100  # n >= 12: steps timed of the PyTorch transcription, scaled to jaxinter's
 
 
-def _chunked(v):
+ONE_THREAD = "jaxinter default, one thread (workers=1)"
+
+
+def _chunked(v, **options):
     """jaxinter's default extraction of v in calls of CHUNK games (one compilation)."""
-    return [and_or(jnp.asarray(v[i:i + CHUNK])) for i in range(0, len(v), CHUNK)]
+    return [and_or(jnp.asarray(v[i:i + CHUNK]), **options) for i in range(0, len(v), CHUNK)]
 
 
 def _systems(n, v):
     """name -> (callable, games it solves, steps timed or None for all) for the main table."""
-    budget = int(4000 * 1.75 ** ((n - 8) / 2))
+    budget = default_steps(n)
     torch_games = {8: 20, 10: 3}.get(n, 1)
     systems = {"jaxinter default": (partial(and_or, jnp.asarray(v)) if n <= 10 else
                                     partial(_chunked, v), len(v), None),
+               ONE_THREAD: (partial(and_or, jnp.asarray(v), workers=1) if n <= 10 else
+                            partial(_chunked, v, workers=1), len(v), None),
                "torch, same algorithm (batched)": (partial(
                    TorchADMM(n).solve, v[:torch_games], steps=budget if n <= 10 else
                    TORCH_STEPS), torch_games, None if n <= 10 else TORCH_STEPS)}
@@ -421,12 +444,14 @@ def part_main(res, games, quick):
             for name, (fn, _, _) in systems.items():
                 runs[name].append((*cpu_time_call(fn), os.getloadavg()[0]))
         ours = _outcome(runs["jaxinter default"][-1][2])
-        base = None
+        per_game = {}  # like for like: torch (one thread) against jaxinter on one thread
         for name, (_, played, timed) in systems.items():
             total = 10_000 if "published" in name else float(np.mean(ours[2]))
             scale = 1.0 if timed is None else total / timed
             per = float(np.median([r[0] for r in runs[name]])) / played * scale
-            base = base or per
+            per_game[name] = per
+            base = per_game["jaxinter default" if name in ("jaxinter default", ONE_THREAD)
+                            else ONE_THREAD]
             label = name + (f" ({played} games)" if played < count else "")
             if timed is not None:
                 label += (f" [{timed} steps timed, x{scale:.0f} extrapolated to "
@@ -441,7 +466,7 @@ def part_main(res, games, quick):
             res.add(system=f"scipy HiGHS LP, interior point (cached, {lp_games} games)", n=n,
                     games=lp_games, s_per_game=float(np.nanmean(lp_s)),
                     cpu_s_per_game=float(np.nanmean(lp_cpu)),
-                    jaxinter_speedup=float(np.nanmean(lp_s)) / base)
+                    jaxinter_speedup=float(np.nanmean(lp_s)) / per_game[ONE_THREAD])
         print(n, res.rows[-len(systems) - 1:], flush=True)
 
 
@@ -451,18 +476,23 @@ def part_levers(res, games, quick):
     plan = {8: 100, 10: 100, 12: 6} if not quick else {8: 20}
     for n, count in plan.items():
         v = jnp.asarray(games[f"output_n{n}"][:count])
-        wide = dict(slots=count)
+        wide = dict(slots=count, workers=1, tol=1e-3)
         configs = {
             f"before ({BEFORE}): dense 5-bit chunks, beta 1, relax 1.6, lanes wait for the "
             "slowest game": lambda v=v: before(v),
-            "same iteration, new code (lanes; fused two-bit passes from n = 12)": partial(
-                and_or, v, beta=1.0, relax=1.6, restarts=False, **wide),
+            "same iteration, new code (lanes; two rotations and two add-only butterflies per "
+            "step, two-bit passes)": partial(and_or, v, beta=1.0, relax=1.6, restarts=False,
+                                             **wide),
             "+ restarts to the running average": partial(and_or, v, beta=1.0, relax=1.6,
                                                          **wide),
             "+ beta 0.5, relax 1.8 (tuned with restarts)": partial(and_or, v, **wide),
             f"+ per-game stopping, {min(count, 2 ** max(12 - n, 0))} lanes (= default)":
-                lambda v=v: and_or(v),
+                partial(and_or, v, workers=1, tol=1e-3),
+            "+ games split over the 2 cores (workers, default)": partial(and_or, v, tol=1e-3),
         }
+        if n >= 12:
+            configs["+ tol 9e-3 from n = 12 (default: every game certified within 1%)"] = (
+                partial(and_or, v))
         timings = {name: [] for name in configs}
         for _ in range(2):  # round 0 compiles
             for name, fn in configs.items():
@@ -478,7 +508,7 @@ def part_levers(res, games, quick):
                     s_per_game=wall / count, cpu_s_per_game=cpu / count,
                     first_s=runs[0][0], speedup_vs_before=first / cpu, load=load,
                     gap_max=float(np.max(np.asarray(out.gap))))
-        print("levers", n, res.rows[-5:], flush=True)
+        print("levers", n, res.rows[-len(configs):], flush=True)
 
 
 def _warm_families(games, quick):
@@ -575,33 +605,65 @@ def _ready(fn, *args):
     return jax.block_until_ready(fn(*args))
 
 
-def _two_bit_passes(f, n, m):
-    """kron_apply forced onto its fused two-bit passes (it uses them from n = 12 on)."""
-    saved, admm.PAIRS_FROM_N = admm.PAIRS_FROM_N, 0
-    try:
-        return kron_apply(f, n, m)
-    finally:
-        admm.PAIRS_FROM_N = saved
+def dense_chunks(f, n, m):
+    """The Kronecker product as dense matrix products over chunks of 5 bits (the solver's
+    way below n = 12 before the two-bit passes)."""
+    shape = f.shape
+    for done in range(0, n, 5):
+        k = min(5, n - done)
+        g = f.reshape(shape[:-1] + (2 ** (n - done - k), 2**k, 2**done))
+        f = jnp.einsum("ij,...ajb->...aib", jnp.asarray(_kron_np(m, k), f.dtype), g,
+                       precision="highest").reshape(shape)
+    return f
 
 
-def part_transforms(res, quick):
-    """CPU microseconds per Kronecker product on a (2, 2**n) game pair, three ways."""
-    before = before_solver()
-    m = np.array([[0.85, -0.53], [0.53, 0.85]])
-    ways = {"dense 5-bit chunks": before.kron_apply, "fused two-bit passes": _two_bit_passes,
+def _lanes(n):
+    return max(1, 2 ** (12 - n))
+
+
+def _cpu_us(loop, x, lanes, length=200):
+    """Best CPU microseconds per application and lane of a jitted loop of ``length``."""
+    jax.block_until_ready(loop(x))
+    return min(cpu_time_call(partial(_ready, loop, x))[1] for _ in range(3)) / length / lanes * 1e6
+
+
+def part_transforms(res, steps_res, quick):
+    """CPU microseconds per Kronecker product on a (2, 2**n) game pair, three ways, for the
+    rotation of the exact solve and the Moebius butterfly; and per solver step and game,
+    the step before (PREVIOUS: four combined factors per block) against today's."""
+    matrices = {"rotation kron(U)": admm._U, "Moebius butterfly": admm.MOEBIUS_BIT}
+    ways = {"dense 5-bit chunks": dense_chunks, "fused two-bit passes": kron_apply,
             "one pass per bit": one_bit_passes}
+    previous = solver_at(PREVIOUS)
+    data = np.load(GAMES)
     for n in (8, 10) if quick else (8, 10, 12, 14):
-        lanes = max(1, 2 ** (12 - n))
+        lanes = _lanes(n)
         x = jax.random.normal(jax.random.key(0), (lanes, 2, 2**n))
-        row = {"n": n, "lanes": lanes, "solver uses": "fused two-bit passes"
-               if n >= admm.PAIRS_FROM_N else "dense 5-bit chunks"}
-        for name, fn in ways.items():
-            loop = jax.jit(partial(_repeat, partial(fn, n=n, m=m)))
-            jax.block_until_ready(loop(x))
-            best = min(cpu_time_call(partial(_ready, loop, x))[1] for _ in range(3))
-            row[name] = best / 200 / lanes * 1e6
-        res.add(**row)
-        print("transforms", row, flush=True)
+        for label, m in matrices.items():
+            row = {"n": n, "lanes": lanes, "factor": label}
+            for name, fn in ways.items():
+                row[name] = _cpu_us(jax.jit(partial(_repeat, partial(fn, n=n, m=m))), x, lanes)
+            res.add(**row)
+            print("transforms", row, flush=True)
+        v = jnp.asarray(data[f"output_n{n}"][:lanes], jnp.float32)
+        v = v / jnp.max(jnp.abs(v), axis=-1, keepdims=True)
+        game = admm._Game(v, C_Q * jnp.abs(v[:, -1] - v[:, 0]))
+        start = jnp.concatenate([0.5 * jnp.stack([v, v], 1)] * 2, axis=1)
+        row = {"n": n, "lanes": lanes}
+        for name, module in (("before", previous), ("now", admm)):
+            problem = module._Problem(n, 10.0, 0.5, 1.8, jnp.float32)
+            step = jax.vmap(problem.step)  # now: (state, games of the solve); before: state
+
+            def state(t, step=step, game=game):
+                out = step(t, game)
+                return out[0] if isinstance(out, tuple) else out
+
+            loop = jax.jit(lambda t, state=state: jax.lax.scan(
+                lambda c, _: (state(c), None), t, None, length=200)[0])
+            row[f"{name}_us"] = _cpu_us(loop, start, lanes)
+        row["speedup"] = row["before_us"] / row["now_us"]
+        steps_res.add(**row)
+        print("steps", row, flush=True)
 
 
 def _export(commit, folder):
@@ -824,14 +886,21 @@ def main() -> None:
                                  "steps_mean", "steps_saving", "cpu_s_per_game", "time_saving",
                                  "loss_vs_cold_max", "gap_median", "gap_max", "load"]),
         "transforms": details.section(
-            "Kronecker product of 2x2 factors on one (2, 2**n) game pair, CPU microseconds",
-            ["n", "lanes", "dense 5-bit chunks", "fused two-bit passes", "one pass per bit",
-             "solver uses"]),
+            "Kronecker product of 2x2 factors on one (2, 2**n) game pair, CPU microseconds "
+            "(the solver uses fused two-bit passes, zero terms left out)",
+            ["n", "lanes", "factor", "dense 5-bit chunks", "fused two-bit passes",
+             "one pass per bit"]),
+        "steps": details.section(
+            f"One solver step, CPU microseconds per game: before ({PREVIOUS}: four products "
+            "of combined factors per block, dense 5-bit chunks below n = 12) and now (two "
+            "rotations and two add-only Moebius butterflies, two-bit passes)",
+            ["n", "lanes", "before_us", "now_us", "speedup"]),
         "e2e": details.section("End to end: extraction stage before and after",
                                ["job", "solver", "extraction_s", "total_s", "process_cpu_s",
                                 "extraction_speedup", "load", "note"]),
     }
-    _keep_previous(sections, [k for k in sections if k not in parts])
+    _keep_previous(sections, [k for k in sections if k not in parts
+                              and not (k == "steps" and "transforms" in parts)])
     if "main" in parts:
         part_main(main_res, games, args.quick)
     if "levers" in parts:
@@ -839,7 +908,7 @@ def main() -> None:
     if "warm" in parts:
         part_warm(sections["warm"], games, args.quick)
     if "transforms" in parts:
-        part_transforms(sections["transforms"], args.quick)
+        part_transforms(sections["transforms"], sections["steps"], args.quick)
     if "e2e" in parts:
         part_e2e(sections["e2e"], args.quick, Path(args.scratch), mnist=not args.no_mnist)
     for text in NOTES:
@@ -862,7 +931,10 @@ NOTES = [
     "load average during its rounds, other engineers' jobs included), after a compile and "
     "warm-up round; s_per_game = median wall seconds of a round / games, cpu_s_per_game the "
     "same in process CPU seconds (all threads: robust to load); first_s = the first call "
-    "(compilation included). jaxinter_speedup = system time / jaxinter time.",
+    "(compilation included). jaxinter default splits the games over the 2 cores (``workers``, "
+    "two solver programs side by side); jaxinter_speedup = system time / time of jaxinter on "
+    "one thread (workers=1, like for like with torch's one thread), and for that row its time "
+    "/ the default's.",
     "jaxinter default: all games in one call up to n = 10; from n = 12 (one lane, games run one "
     "after another anyway) calls of 4 games, so first_s (compilation and a first call) is "
     "measured on 4 games. n = 14: no LP optimum (HiGHS needs about 1-5 minutes per n = 12 game "
@@ -880,7 +952,8 @@ NOTES = [
     "Quality over all games of the row: loss_vs_lp = loss / HiGHS optimum - 1 (median, max) "
     "over the lp_games games with a cached LP optimum; gap = certified (loss - lower bound) / "
     "loss (median, max), an upper bound on the distance to the optimum that needs no LP; "
-    "steps = iterations to the certificate (tol 1e-3) or the budget 4000 * 1.75**((n-8)/2).",
+    "steps = iterations to the certificate (the default tol: 1e-3 up to n = 11, 9e-3 from n = "
+    "12) or the budget 8000 * 1.75**((n-8)/2).",
 ]
 
 

@@ -18,12 +18,14 @@ threshold) and the games p = z (projection onto the box: exact, per subset pair
 (a(T), b(T))). M is a Kronecker product of n 2x2 matrices, so M^T M + beta I is diagonal in the
 Kronecker eigenbasis of one 2x2 factor and the z-step is an exact solve costing four Kronecker
 butterflies, however badly M is conditioned (M~ replaces one row of M: a rank-2 Woodbury
-correction). The complement b~ = R b is a Kronecker product of bit flips, folded into the 2x2
-factors of the OR block, so both games are stored in natural order.
+correction). The complement b~ = R b reverses the OR game (:func:`complement_or`), so both
+games are stored in natural order.
 
 The iteration is the fixed-point map t -> T(t) of the state t = (x + u_x, p + u_p) (copies plus
 scaled multipliers), over-relaxed by ``relax``. Defaults: rho 10 on max-normalized games, beta
-0.5, relax 1.8, a check every 25 steps, at most 4000 * 1.75**((n - 8) / 2) steps, tol 1e-3.
+0.5, relax 1.8, a check every 25 steps, at most 8000 * 1.75**((n - 8) / 2) steps, tol 1e-3
+(9e-3 from n = 12; :func:`jaxinter.interactions.and_or` sets it and splits the games over the
+CPU cores in threads, one solver program per core).
 Levers (benchmarks/bench_andor.py, games of a trained network, CPU time per game against the
 solver before them: 3.8x at n = 8, 3.0x at n = 10, 2.1x at n = 12):
 
@@ -66,8 +68,11 @@ are normalized by max |v|, so games of any scale behave alike. Iterations run in
 (float32 by default); the certificate is a valid bound up to that dtype's rounding.
 
 The linear pieces are written with :func:`kron_apply`, which applies a Kronecker product of 2x2
-matrices as dense products over chunks of 5 bits, or from n = 12 on as fused elementwise
-passes of two bits (1.4x faster there; dense chunks compile faster and are as fast below).
+matrices as fused elementwise passes of two bits, leaving out zero terms. A step is two
+rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies (coefficients to
+games and back: additions only) on the game pair; combining each linear piece into one
+product instead (four dense products per block, as the solver did before) costs 5-25% more per
+step from n = 8 to 14, though it compiles in about half the time below n = 12.
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
@@ -85,8 +90,6 @@ import numpy as np
 
 from ._andor_result import make_result
 from ._transforms import zeta_kernel
-
-PAIRS_FROM_N = 12  # kron_apply: dense chunks of 5 bits below, fused pairs of bits from here
 
 # ---------------------------------------------------------------------------------------------
 # Kronecker butterflies
@@ -107,50 +110,46 @@ def kron_apply(f: jax.Array, n: int, m) -> jax.Array:
     For each bit i, (f[S without i], f[S with i]) -> m @ (f[S without i], f[S with i]); e.g.
     m = [[1, 0], [-1, 1]] is the Moebius transform and its transpose the superset-direction
     (adjoint) butterfly. ``m`` of shape (k, 2, 2) applies m[j] to f[..., j, :] (f of shape
-    (..., k, 2**n)). Below ``PAIRS_FROM_N`` players, bits go in chunks of 5 as small dense
-    matrix products (few operations: fast to compile); from there on, two bits per pass as
-    elementwise sums over the four slices, which XLA fuses into one loop (about 15% faster per
-    solver step on CPU at n = 12 and 14).
+    (..., k, 2**n)). Bits go two per pass, as sums over the four slices that XLA fuses into one
+    loop; with one matrix, zero terms are left out and unit weights not multiplied, so a
+    Moebius butterfly is additions only (on CPU faster than dense products over chunks of 5
+    bits and than one pass per bit, for every n from 8 to 14: benchmarks/bench_andor.py).
     """
     m = np.asarray(m, dtype=np.float64)
     shape = f.shape
-    bits = 2 if n >= PAIRS_FROM_N else 5
-    for done in range(0, n, bits):
-        k = min(bits, n - done)
-        kron = jnp.asarray(_kron_power(m, k), f.dtype)
+    for done in range(0, n, 2):
+        k = min(2, n - done)
+        kron = _kron_power(m, k)
         g = f.reshape(shape[:-1] + (2 ** (n - done - k), 2**k, 2**done))
-        if bits == 5:
-            spec = "ij,...ajb->...aib" if m.ndim == 2 else "kij,...kajb->...kaib"
-            f = jnp.einsum(spec, kron, g, precision="highest").reshape(shape)
-            continue
         pieces = [g[..., j, :] for j in range(2**k)]
-        kron = kron[..., None, None]  # (..., 2**k, 2**k, 1, 1): broadcasts over the slices
-        f = jnp.stack([sum(kron[..., r, c, :, :] * pieces[c] for c in range(2**k))
-                       for r in range(2**k)], axis=-2).reshape(shape)
+        f = jnp.stack([_weighted_sum(kron[..., r, :], pieces) for r in range(2**k)],
+                      axis=-2).reshape(shape)
     return f
 
 
+def _weighted_sum(weights: np.ndarray, pieces: list[jax.Array]) -> jax.Array:
+    """sum_c weights[..., c] * pieces[c]: weights (2**k,) of one matrix (zero terms left out,
+    +-1 not multiplied) or (blocks, 2**k) of one matrix per block (pieces (..., blocks, a, b))."""
+    dtype = pieces[0].dtype
+    if weights.ndim > 1:
+        return sum(jnp.asarray(w, dtype)[:, None, None] * piece
+                   for w, piece in zip(weights.T, pieces, strict=True))
+    terms = [piece if w == 1 else -piece if w == -1 else jnp.asarray(w, dtype) * piece
+             for w, piece in zip(weights, pieces, strict=True) if w != 0]
+    return sum(terms[1:], terms[0]) if terms else jnp.zeros_like(pieces[0])
+
+
 MOEBIUS_BIT = np.array([[1.0, 0.0], [-1.0, 1.0]])  # one bit of the Moebius transform (hi -= lo)
-_FLIP = np.array([[0.0, 1.0], [1.0, 0.0]])  # one bit of the complement T -> N \ T
 _LAM, _U = np.linalg.eigh(MOEBIUS_BIT.T @ MOEBIUS_BIT)  # M^T M = kron(U) diag(kron(lam)) kron(U)^T
 _SUPERSETS = np.array([[1.0, 1.0], [0.0, 1.0]])  # Z^T: sums over supersets
 _SUBSETS = np.array([[1.0, 0.0], [1.0, 1.0]])  # Z: sums over subsets
 
 
 class KronOperators(NamedTuple):
-    """Constants of the ADMM step for n players and copy weight beta (host numpy arrays).
+    """Constants of the exact z-step for n players and copy weight beta (host numpy arrays):
+    the diagonal ``d`` of the solve in the Kronecker eigenbasis of M^T M and the rank-2
+    Woodbury terms ``h``, ``small`` of the OR block (row 0 of M replaced by e_N^T)."""
 
-    Per block (AND game a, OR game b; b~ = R b): the 2x2 factors that take coefficients
-    (``coef_in``) and games (``game_in``) to the eigenbasis and back (``game_out``, ``coef_out``),
-    the diagonal ``d`` of the exact solve and the rank-2 Woodbury terms ``h``, ``small`` of the
-    OR block (row 0 of M replaced by e_N^T).
-    """
-
-    coef_in: np.ndarray  # (2, 2, 2)
-    game_in: np.ndarray
-    game_out: np.ndarray
-    coef_out: np.ndarray
-    coef_of_game: np.ndarray  # (2, 2, 2): M a and M b~ = M R b
     d: np.ndarray  # (2**n,)
     h: np.ndarray  # (2, 2**n)
     small: np.ndarray  # (2, 2)
@@ -164,14 +163,13 @@ def kron_operators(n: int, beta: float) -> KronOperators:
     ends[0, 0] = ends[1, -1] = 1.0
     h = np.stack([_kron_numpy(e, n, _U.T) for e in ends])  # kron(U)^T e_0, kron(U)^T e_N
     small = np.linalg.inv(np.linalg.inv(np.diag([-1.0, 1.0])) + (h * d) @ h.T)
-    pair = lambda a, b: np.stack([a, b])  # noqa: E731
-    return KronOperators(
-        coef_in=pair(_U.T @ MOEBIUS_BIT.T, _U.T @ MOEBIUS_BIT.T),
-        game_in=pair(_U.T, _U.T @ _FLIP),
-        game_out=pair(_U, _FLIP @ _U),
-        coef_out=pair(MOEBIUS_BIT @ _U, MOEBIUS_BIT @ _U),
-        coef_of_game=pair(MOEBIUS_BIT, MOEBIUS_BIT @ _FLIP),
-        d=d, h=h, small=small)
+    return KronOperators(d=d, h=h, small=small)
+
+
+def complement_or(f: jax.Array) -> jax.Array:
+    """(a, b) -> (a, b~) of game pairs (..., 2, 2**n), b~(T) = b(N \\ T): the OR game reversed
+    (its own inverse)."""
+    return jnp.stack([f[..., 0, :], f[..., 1, ::-1]], axis=-2)
 
 
 def _kron_numpy(f: np.ndarray, n: int, m: np.ndarray) -> np.ndarray:
@@ -192,19 +190,22 @@ class _Game(NamedTuple):
     kappa: jax.Array  # ()
 
 
+POLISH_WEIGHT, POLISH_ROUNDS = 32.0, 2  # the polished candidate: weight of the games, rounds
+
+
 class _Problem:
     """The pieces of the iteration for n players (pure functions of arrays)."""
 
     def __init__(self, n: int, rho: float, beta: float, relax: float, dtype):
         self.n, self.rho, self.beta, self.relax = n, rho, beta, relax
-        self.ops = kron_operators(n, beta)
-        self.d, self.h, self.small = (jnp.asarray(x, dtype) for x in
-                                      (self.ops.d, self.ops.h, self.ops.small))
+        self.operators = {weight: KronOperators(*(jnp.asarray(x, dtype) for x in
+                                                  kron_operators(n, weight)))
+                          for weight in {beta, POLISH_WEIGHT}}
         self.first = jnp.arange(2**n) == 0  # the empty set
 
     def coefficients(self, games):
         """x = M~ z of games (2, 2**n) = (a, b): (M a, M R b with entry 0 set to b(empty))."""
-        coef = kron_apply(games, self.n, self.ops.coef_of_game)
+        coef = kron_apply(complement_or(games), self.n, MOEBIUS_BIT)
         return coef.at[1, 0].set(games[1, 0])
 
     def project(self, p, game: _Game):
@@ -225,26 +226,40 @@ class _Problem:
         """(x, p): soft threshold of the coefficient copy, projection of the game copy."""
         return self.shrink(t[:2]), self.project(t[2:], game)
 
-    def solve(self, x, p):
-        """Eigen coordinates of argmin_z ||M~ z - x||^2 + beta ||z - p||^2 (exact)."""
-        n, ops = self.n, self.ops
-        r = kron_apply(x, n, ops.coef_in) + self.beta * kron_apply(p, n, ops.game_in)
-        r = r.at[1].add(x[1, 0] * (self.h[1] - self.h[0]))  # M~^T x: row 0 of M~ is e_N^T
-        e = self.d * r
-        correction = self.small @ (self.h @ e[1])  # Woodbury, OR block only
-        return e.at[1].add(-self.d * (self.h.T @ correction))
+    def solve(self, x, p, weight):
+        """Games (a, b~) = argmin_z ||M~ z - x||^2 + weight ||z - p||^2 (exact; weight beta or
+        POLISH_WEIGHT): kron(U)^T (M^T x + weight (p_a, p_b~)) scaled by the eigenvalues, the
+        Woodbury correction of the OR block, and kron(U) back."""
+        n, (d, h, small) = self.n, self.operators[weight]
+        r = kron_apply(kron_apply(x, n, MOEBIUS_BIT.T) + weight * complement_or(p), n, _U.T)
+        r = r.at[1].add(x[1, 0] * (h[1] - h[0]))  # M~^T x: row 0 of M~ is e_N^T
+        e = d * r
+        e = e.at[1].add(-d * (h.T @ (small @ (h @ e[1]))))  # Woodbury, OR block only
+        return kron_apply(e, n, _U)
 
     def step(self, t, game: _Game):
-        """One over-relaxed Douglas-Rachford step of the state t (4, 2**n)."""
+        """One over-relaxed Douglas-Rachford step of the state t (4, 2**n) -> (new state,
+        games z (2, 2**n) of its exact solve). Per step two rotations kron(U) and two Moebius
+        butterflies (additions only) on the game pair."""
         x, p = self.prox(t, game)
-        e = self.solve(2 * x - t[:2], 2 * p - t[2:])
-        z = kron_apply(e, self.n, self.ops.game_out)
-        coef = kron_apply(e, self.n, self.ops.coef_out).at[1, 0].set(z[1, 0])
-        return t + self.relax * jnp.concatenate([coef - x, z - p])
+        games = self.solve(2 * x - t[:2], 2 * p - t[2:], self.beta)  # (a, b~)
+        z = complement_or(games)
+        coef = kron_apply(games, self.n, MOEBIUS_BIT).at[1, 0].set(z[1, 0])
+        return t + self.relax * jnp.concatenate([coef - x, z - p]), z
+
+    def polish(self, t, z, game: _Game):
+        """A feasible candidate near the games z of the last step: from q = project(z),
+        ``POLISH_ROUNDS`` alternations of the exact fit argmin_g ||M~ g - shrink(t_x)||^2 +
+        POLISH_WEIGHT ||g - q||^2 (the z-step's solve, weighted to the games) and q <- project(g).
+        """
+        x, q = self.shrink(t[:2]), self.project(z, game)
+        for _ in range(POLISH_ROUNDS):
+            q = self.project(complement_or(self.solve(x, q, POLISH_WEIGHT)), game)
+        return q
 
     def loss(self, games):
         """sum |I_and| + |I_or| of feasible games (2, 2**n) (I_or(empty) = b(empty) = 0)."""
-        coef = kron_apply(games, self.n, self.ops.coef_of_game)
+        coef = kron_apply(complement_or(games), self.n, MOEBIUS_BIT)
         return jnp.sum(jnp.abs(coef[0])) + jnp.sum(jnp.abs(coef[1, 1:]))
 
     def lower_bound(self, t, p, game: _Game):
@@ -267,7 +282,7 @@ class _Problem:
         p = self.project(games, game)
         u = dual / self.rho
         # multiplier of the game copy at a fixed point of the z-step: -M~^T u / beta
-        back = kron_apply(u, self.n, np.swapaxes(self.ops.coef_of_game, -1, -2))
+        back = complement_or(kron_apply(u, self.n, MOEBIUS_BIT.T))
         back = back.at[1, 0].add(u[1, 0]).at[1, -1].add(-u[1, 0])  # row 0 of M~ is e_N^T
         return jnp.concatenate([self.coefficients(p) + u, p - back / self.beta])
 
@@ -312,15 +327,18 @@ def _lane_start(problem: _Problem, index, game: _Game, games, dual) -> _Lane:
 
 
 def _lane_advance(problem: _Problem, check_every: int, restarts: bool, lane: _Lane) -> _Lane:
-    """``check_every`` steps, then score the state and its average; keep the best; restart."""
+    """``check_every`` steps, then score the state and its average (restart candidates) and
+    the polished games of the last step (a feasible point only: never restarted from, so the
+    iteration is unchanged); keep the best; restart."""
     def body(carry, _):
-        t, total, _ = carry
-        new = problem.step(t, lane.game)
-        residual = jnp.linalg.norm(new - t) / jnp.maximum(jnp.linalg.norm(t), 1e-30)
-        return (new, total + new, residual), None
+        t, total, _, _ = carry
+        new, z = problem.step(t, lane.game)
+        return (new, total + new, t, z), None
 
-    (t, total, residual), _ = jax.lax.scan(body, (lane.t, lane.total, lane.residual), None,
-                                           length=check_every)
+    (t, total, before, z), _ = jax.lax.scan(
+        body, (lane.t, lane.total, lane.t, jnp.zeros_like(lane.t[2:])), None,
+        length=check_every)
+    residual = jnp.linalg.norm(t - before) / jnp.maximum(jnp.linalg.norm(before), 1e-30)
     count = lane.count + check_every
     average = total / count
     candidates = jnp.stack([t, average])
@@ -332,6 +350,9 @@ def _lane_advance(problem: _Problem, check_every: int, restarts: bool, lane: _La
                           | ((gap[pick] <= _NECESSARY * lane.gap_restart)
                              & (gap[pick] > lane.gap_last))
                           | (count >= _ARTIFICIAL * checks * check_every))
+    polished = problem.polish(t, z, lane.game)
+    p = jnp.concatenate([p, polished[None]])
+    loss = jnp.concatenate([loss, problem.loss(polished)[None]])
     best = jnp.argmin(loss)
     improved = loss[best] < lane.best_loss
     return lane._replace(

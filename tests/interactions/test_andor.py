@@ -19,7 +19,7 @@ from jaxinter.analysis import salient_mask
 from jaxinter.errors import JaxinterInputError
 from jaxinter.interactions import and_or, and_or_joint, solve_lp
 from jaxinter.interactions._admm import MOEBIUS_BIT, kron_apply
-from jaxinter.interactions._andor import family_sources
+from jaxinter.interactions._andor import family_sources, worker_groups
 from jaxinter.interactions._transforms import (
     moebius_kernel,
     or_inverse_kernel,
@@ -390,13 +390,14 @@ def test_warm_start_within_a_batch_of_families(network_games):
     its clean game's certified solution, and every game reaches the cold start's optimum."""
     clean, noisy = (jnp.asarray(g, jnp.float32) for g in network_games[8])
     family = jnp.stack([clean, noisy])  # (2, 6, 2**8): member 0 is the clean game
-    cold = and_or(family, slots=3)
-    warm = and_or(family, slots=3, warm_start="from_first")
+    cold = and_or(family, slots=3, workers=1)  # one queue: the order below is the queue's
+    warm = and_or(family, slots=3, workers=1, warm_start="from_first")
     for r in (cold, warm):
         assert np.all(np.asarray(r.gap) <= 1.001e-3)
     np.testing.assert_allclose(warm.loss, cold.loss, rtol=2e-3)  # both within tol of optimum
     # copies of the first member certify again from its solution in a fraction of the steps
-    repeated = and_or(jnp.stack([clean, clean, clean]), slots=3, warm_start="chained")
+    repeated = and_or(jnp.stack([clean, clean, clean]), slots=3, workers=1,
+                      warm_start="chained")
     steps = np.asarray(repeated.steps)
     assert steps[1:].sum() < 0.5 * 2 * steps[0].sum(), steps
     np.testing.assert_allclose(repeated.loss[1:], repeated.loss[:1].repeat(2, 0), rtol=2e-3)
@@ -405,6 +406,31 @@ def test_warm_start_within_a_batch_of_families(network_games):
     wide = and_or(jnp.stack([clean, clean]), slots=12, warm_start="from_first")
     np.testing.assert_array_equal(wide.steps[1], wide.steps[0])
     np.testing.assert_array_equal(wide.loss[1], wide.loss[0])
+
+
+def test_threads_solve_each_game_as_one_queue_keep_families_and_settings(network_games):
+    """``workers``: groups of games solved side by side in threads give every game the answer
+    one queue gives it; a warm-start family never straddles two groups; the caller's x64
+    setting reaches the threads (results stay float64)."""
+    clean, noisy = (jnp.asarray(g, jnp.float32) for g in network_games[8])
+    family = jnp.stack([clean, noisy])  # (2, 6, 2**8): family i = games i and 6 + i
+    one = and_or(family, slots=2, workers=1)
+    three = and_or(family, slots=2, workers=3)
+    np.testing.assert_array_equal(three.steps, one.steps)
+    np.testing.assert_allclose(three.loss, one.loss, rtol=1e-6)
+    np.testing.assert_allclose(three.i_and, one.i_and, rtol=1e-5, atol=1e-6)
+    groups = worker_groups(12, 6, 4)
+    assert len(groups) == 4
+    np.testing.assert_array_equal(np.sort(np.concatenate(groups)), np.arange(12))
+    for members in groups:
+        assert set(members.tolist()) == {g for m in members for g in (m % 6, m % 6 + 6)}
+    assert [len(g) for g in worker_groups(5, 5, 8)] == [1] * 5  # no more groups than games
+    warm = and_or(family, slots=2, workers=3, warm_start="from_first")
+    assert np.all(np.asarray(warm.gap) <= 1.001e-3)
+    np.testing.assert_allclose(warm.loss, one.loss, rtol=2e-3)
+    with jax.enable_x64(True):
+        wide = and_or(family.astype(jnp.float64), workers=2, steps=100)
+        chex.assert_type([wide.i_and, wide.loss, wide.lower_bound], jnp.float64)
 
 
 def test_calls_with_other_numbers_of_games_share_one_compilation(network_games):
@@ -439,6 +465,41 @@ def test_restarts_are_a_speedup_not_a_change_of_answer(six_games, restarts):
     v, opt, _ = six_games
     res = and_or(jnp.asarray(v, jnp.float32), steps=STEPS, restarts=restarts)
     check_near_optimum(v, opt, res)
+
+
+def test_polished_candidate_is_feasible_and_beats_its_start(six_games):
+    """The polished games the certificate may keep (never restarted from) are feasible (box
+    and b(empty) = 0), so their loss is a valid upper bound (above the LP optimum), and they
+    cost less in all than the projected z of the step they start from."""
+    from jaxinter.interactions._admm import _Game, _Problem, cold_games
+
+    v64, opt, _ = six_games
+    scale = np.abs(v64).max(-1)
+    v = jnp.asarray(v64 / scale[:, None], jnp.float32)
+    game = _Game(v, 0.04 * jnp.abs(v[:, -1] - v[:, 0]))
+    problem = _Problem(N, 10.0, 0.5, 1.8, jnp.float32)
+    t = jax.vmap(problem.start)(*cold_games(v), game)
+    for _ in range(200):
+        t, z = jax.vmap(problem.step)(t, game)
+    polished = jax.vmap(problem.polish)(t, z, game)
+    a, b = np.asarray(polished[:, 0], np.float64), np.asarray(polished[:, 1], np.float64)
+    kappa = np.asarray(game.kappa, np.float64)[:, None]
+    assert np.all(np.abs(a + b - np.asarray(v, np.float64)) <= kappa * (1 + 1e-6) + 1e-7)
+    assert np.all(b[:, 0] == 0)
+    loss = np.asarray(jax.vmap(problem.loss)(polished))
+    start = np.asarray(jax.vmap(problem.loss)(jax.vmap(problem.project)(z, game)))
+    assert loss.sum() < start.sum(), (loss, start)  # not every game: a heuristic candidate
+    assert np.all(loss * scale >= opt * (1 - 1e-4))
+
+
+def test_default_tolerance_and_budget_by_player_count():
+    """tol 1e-3 up to n = 11 and 9e-3 from n = 12 (within 1% with room for float32 rounding);
+    the budget grows 1.75x per two players and never falls below 2000 steps."""
+    from jaxinter.interactions._andor import default_steps, default_tol
+
+    assert [default_tol(n) for n in (4, 10, 11, 12, 14)] == [1e-3, 1e-3, 1e-3, 9e-3, 9e-3]
+    assert default_steps(2) == 2000 and default_steps(8) == 8000
+    assert default_steps(12) == int(8000 * 1.75**2)
 
 
 @pytest.mark.slow
