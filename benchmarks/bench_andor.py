@@ -54,8 +54,8 @@ from harness import RESULTS_DIR, Results, cpu_time_call
 
 import jaxinter.interactions._admm as admm
 from jaxinter.interactions import and_or, solve_lp
-from jaxinter.interactions._andor import default_steps
 from jaxinter.interactions._admm import kron_apply, kron_operators
+from jaxinter.interactions._andor import default_steps
 from jaxinter.interactions._transforms import moebius_kernel, or_kernel
 
 C_Q = 0.04
