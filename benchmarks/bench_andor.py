@@ -158,17 +158,17 @@ class TorchADMM:
     """jaxinter's default solver transcribed to PyTorch, batched over games (float32, CPU).
 
     Same iteration (over-relaxed Douglas-Rachford with exact Kronecker solves), same restarts
-    to the average, same certificate and stopping test; Kronecker factors applied as dense
-    matrix products over chunks of 5 bits (torch's fastest here); finished games are dropped
-    from the batch at every check.
+    to the average, same polished candidate, same certificate and stopping test; Kronecker
+    factors applied as dense matrix products over chunks of 5 bits (torch's fastest here);
+    finished games are dropped from the batch at every check.
     """
 
     def __init__(self, n, rho=10.0, beta=0.5, relax=1.8, check_every=25):
         self.n, self.rho, self.beta, self.relax, self.check = n, rho, beta, relax, check_every
-        ops = kron_operators(n, beta)
         t = partial(torch.tensor, dtype=torch.float32)
         self.ops = combined_factors()
-        self.d, self.h, self.small = t(ops.d), t(ops.h), t(ops.small)
+        self.solves = {w: tuple(t(x) for x in kron_operators(n, w))
+                       for w in (beta, admm.POLISH_WEIGHT)}
         self.chunks = {}
 
     def kron(self, f, m):
@@ -196,27 +196,47 @@ class TorchADMM:
         out[:, 1, 0] = 0.0
         return out
 
+    def shrink(self, tx):
+        return torch.sign(tx) * torch.clamp(tx.abs() - 1 / self.rho, min=0)
+
+    def solve_eigen(self, x, p, weight):
+        """Eigen coordinates of argmin_z ||M~ z - x||^2 + weight ||z - p||^2 (B, 2, 2**n)."""
+        o, (d, h, small) = self.ops, self.solves[weight]
+        r = self.kron(x, o["coef_in"]).add_(self.kron(p, o["game_in"]), alpha=weight)
+        r[:, 1] += x[:, 1, :1] * (h[1] - h[0])
+        e = r.mul_(d)
+        e[:, 1] -= d * ((e[:, 1] @ h.T) @ small.T @ h)
+        return e
+
     def step(self, t, v, kappa):
-        """One over-relaxed Douglas-Rachford step, updating t (B, 4, 2**n) in place."""
-        o = self.ops
-        x = torch.sign(t[:, :2]) * torch.clamp(t[:, :2].abs() - 1 / self.rho, min=0)
+        """One over-relaxed Douglas-Rachford step, updating t (B, 4, 2**n) in place; the
+        games z of its solve are kept in ``self.z`` (for the polished candidate)."""
+        x = self.shrink(t[:, :2])
         p = self.project(t[:, 2:], v, kappa)
-        xi, pi = 2 * x - t[:, :2], 2 * p - t[:, 2:]
-        r = self.kron(xi, o["coef_in"]).add_(self.kron(pi, o["game_in"]), alpha=self.beta)
-        r[:, 1] += xi[:, 1, :1] * (self.h[1] - self.h[0])
-        e = r.mul_(self.d)
-        e[:, 1] -= self.d * ((e[:, 1] @ self.h.T) @ self.small.T @ self.h)
-        z = self.kron(e, o["game_out"])
-        coef = self.kron(e, o["coef_out"])
+        e = self.solve_eigen(2 * x - t[:, :2], 2 * p - t[:, 2:], self.beta)
+        z = self.kron(e, self.ops["game_out"])
+        coef = self.kron(e, self.ops["coef_out"])
         coef[:, 1, 0] = z[:, 1, 0]
         t[:, :2] += self.relax * (coef - x)
         t[:, 2:] += self.relax * (z - p)
+        self.z = z
         return t
+
+    def loss(self, p):
+        coef = self.kron(p, self.ops["coef_of_game"])
+        return coef[:, 0].abs().sum(-1) + coef[:, 1, 1:].abs().sum(-1)
+
+    def polished_loss(self, t, v, kappa):
+        """Loss of the polished candidate (jaxinter's ``_Problem.polish``) of the last step."""
+        x, q = self.shrink(t[:, :2]), self.project(self.z, v, kappa)
+        for _ in range(admm.POLISH_ROUNDS):
+            e = self.solve_eigen(x, q, admm.POLISH_WEIGHT)
+            q = self.project(self.kron(e, self.ops["game_out"]), v, kappa)
+        return self.loss(q)
 
     def score(self, t, v, kappa):
         p = self.project(t[:, 2:], v, kappa)
-        coef = self.kron(p, self.ops["coef_of_game"])
-        loss = coef[:, 0].abs().sum(-1) + coef[:, 1, 1:].abs().sum(-1)
+        loss = self.loss(p)
         y = -self.rho * self.beta * (t[:, 2] - p[:, 0])
         up = self.kron(y, np.array([[1.0, 1.0], [0.0, 1.0]]))
         down = self.kron(y, np.array([[1.0, 0.0], [1.0, 1.0]]))
@@ -253,6 +273,7 @@ class TorchADMM:
                 gap_t = (loss_t - bound_t) / loss_t.clamp(min=1e-30)
                 gap_a = (loss_a - bound_a) / loss_a.clamp(min=1e-30)
                 best = torch.minimum(best, torch.minimum(loss_t, loss_a))
+                best = torch.minimum(best, self.polished_loss(t, v, kappa))
                 bound = torch.maximum(bound, torch.maximum(bound_t, bound_a))
                 gap = torch.minimum(gap_t, gap_a)
                 restart = ((gap <= 0.2 * gap_restart) | ((gap <= 0.8 * gap_restart)

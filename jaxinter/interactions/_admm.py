@@ -26,8 +26,8 @@ scaled multipliers), over-relaxed by ``relax``. Defaults: rho 10 on max-normaliz
 0.5, relax 1.8, a check every 25 steps, at most 8000 * 1.75**((n - 8) / 2) steps, tol 1e-3
 (9e-3 from n = 12; :func:`jaxinter.interactions.and_or` sets it and splits the games over the
 CPU cores in threads, one solver program per core).
-Levers (benchmarks/bench_andor.py, games of a trained network, CPU time per game against the
-solver before them: 3.8x at n = 8, 3.0x at n = 10, 2.1x at n = 12):
+Levers (each measured on games of a trained network by benchmarks/bench_andor.py, whose
+levers table in benchmarks/results/andor_details.md gives steps and time with each added):
 
 - restarts to the average (as in PDLP): every check scores the current state and the running
   average since the last restart by their certified gap; the iteration restarts from the better
