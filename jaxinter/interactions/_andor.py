@@ -66,9 +66,10 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         games finish, so a finished game costs nothing more. Default: all games on
         accelerators, ``2**(12 - n)`` (at least 1) on CPU.
       workers: "default": groups of games (at least ``slots`` each) solved side by side in
-        threads, each with its own queue (whole warm-start families stay together). Default: the CPU cores this process
-        may use on the CPU backend (XLA:CPU runs one solver program on one core), 1 on
-        accelerators; always 1 when v is traced (``and_or`` inside ``jit``) or on a mesh.
+        threads, each with its own queue (whole warm-start families stay together). Default:
+        the CPU cores this process may use on the CPU backend (XLA:CPU runs one solver program
+        on one core), 1 on accelerators; always 1 when v is traced (``and_or`` inside ``jit``)
+        or on a mesh.
       rho, beta, relax, check_every, restarts: "default": penalty on max-normalized games,
         weight of the game copy, over-relaxation, steps between checks (loss record,
         certificate, restart and stopping tests), and whether to restart from the running
