@@ -638,6 +638,12 @@ def dense_chunks(f, n, m):
     return f
 
 
+def _dense_rotations(kron_apply_, f, n, m):
+    """kron_apply with factors without zeros (the rotations) as dense 5-bit chunks."""
+    dense = np.ndim(m) == 2 and np.all(np.asarray(m) != 0)
+    return dense_chunks(f, n, np.asarray(m)) if dense else kron_apply_(f, n, m)
+
+
 def _lanes(n):
     return max(1, 2 ** (12 - n))
 
@@ -671,7 +677,11 @@ def part_transforms(res, steps_res, quick):
         game = admm._Game(v, C_Q * jnp.abs(v[:, -1] - v[:, 0]))
         start = jnp.concatenate([0.5 * jnp.stack([v, v], 1)] * 2, axis=1)
         row = {"n": n, "lanes": lanes}
-        for name, module in (("before", previous), ("now", admm)):
+        for name, module in (("before", previous), ("now", admm),
+                             ("now_dense_rotations", admm)):
+            dense = name == "now_dense_rotations"  # rotations as dense chunks, traced so
+            saved = admm.kron_apply
+            admm.kron_apply = partial(_dense_rotations, saved) if dense else saved
             problem = module._Problem(n, 10.0, 0.5, 1.8, jnp.float32)
             step = jax.vmap(problem.step)  # now: (state, games of the solve); before: state
 
@@ -681,7 +691,10 @@ def part_transforms(res, steps_res, quick):
 
             loop = jax.jit(lambda t, state=state: jax.lax.scan(
                 lambda c, _: (state(c), None), t, None, length=200)[0])
-            row[f"{name}_us"] = _cpu_us(loop, start, lanes)
+            try:
+                row[f"{name}_us"] = _cpu_us(loop, start, lanes)
+            finally:
+                admm.kron_apply = saved
         row["speedup"] = row["before_us"] / row["now_us"]
         steps_res.add(**row)
         print("steps", row, flush=True)
@@ -914,8 +927,9 @@ def main() -> None:
         "steps": details.section(
             f"One solver step, CPU microseconds per game: before ({PREVIOUS}: four products "
             "of combined factors per block, dense 5-bit chunks below n = 12) and now (two "
-            "rotations and two add-only Moebius butterflies, two-bit passes)",
-            ["n", "lanes", "before_us", "now_us", "speedup"]),
+            "rotations and two add-only Moebius butterflies, two-bit passes; and with the "
+            "rotations as dense 5-bit chunks instead)",
+            ["n", "lanes", "before_us", "now_us", "now_dense_rotations_us", "speedup"]),
         "e2e": details.section("End to end: extraction stage before and after",
                                ["job", "solver", "extraction_s", "total_s", "process_cpu_s",
                                 "extraction_speedup", "load", "note"]),

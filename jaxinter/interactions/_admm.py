@@ -77,9 +77,10 @@ are normalized by max |v|, so games of any scale behave alike. Iterations run in
 The linear pieces are written with :func:`kron_apply`, which applies a Kronecker product of 2x2
 matrices as fused elementwise passes of two bits, leaving out zero terms. A step is two
 rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies (coefficients to
-games and back: additions only) on the game pair; combining each linear piece into one
-product instead (four dense products per block, as the solver did before) costs 5-25% more per
-step from n = 8 to 14, though it compiles in about half the time below n = 12.
+games and back: additions only) on the game pair. Combining each linear piece into one
+product instead (four dense products per block, as the solver did before), or applying the
+rotations as dense products over chunks of 5 bits, costs more per step at every n from 8 to 14
+(the steps table of benchmarks/results/andor_details.md), though dense chunks compile faster.
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
@@ -119,8 +120,8 @@ def kron_apply(f: jax.Array, n: int, m) -> jax.Array:
     (adjoint) butterfly. ``m`` of shape (k, 2, 2) applies m[j] to f[..., j, :] (f of shape
     (..., k, 2**n)). Bits go two per pass, as sums over the four slices that XLA fuses into one
     loop; with one matrix, zero terms are left out and unit weights not multiplied, so a
-    Moebius butterfly is additions only (on CPU faster than dense products over chunks of 5
-    bits and than one pass per bit, for every n from 8 to 14: benchmarks/bench_andor.py).
+    Moebius butterfly is additions only (in the solver's step on CPU, faster than dense
+    products over chunks of 5 bits for every n from 8 to 14: benchmarks/bench_andor.py).
     """
     m = np.asarray(m, dtype=np.float64)
     shape = f.shape
