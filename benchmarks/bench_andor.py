@@ -177,7 +177,7 @@ class TorchADMM:
         m = np.asarray(m)
         key = m.tobytes()
         if key not in self.chunks:  # transposed dense factors of 5 bits and of the remainder
-            self.chunks[key] = {k: torch.tensor(np.swapaxes(_kron_np(m, k), -1, -2).copy(),
+            self.chunks[key] = {k: torch.tensor(np.swapaxes(admm._kron_power(m, k), -1, -2).copy(),
                                                 dtype=torch.float32)
                                 for k in {min(5, self.n), self.n % 5 or 5}}
         shape = f.shape
@@ -308,14 +308,6 @@ def combined_factors():
     return dict(coef_in=pair(u.T @ m.T, u.T @ m.T), game_in=pair(u.T, u.T @ flip),
                 game_out=pair(u, flip @ u), coef_out=pair(m @ u, m @ u),
                 coef_of_game=pair(m, m @ flip))
-
-
-def _kron_np(m, k):
-    out = np.ones(m.shape[:-2] + (1, 1))
-    for _ in range(k):
-        out = np.einsum("...ij,...kl->...ikjl", m, out).reshape(
-            m.shape[:-2] + (2 * out.shape[-2], 2 * out.shape[-1]))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -633,7 +625,7 @@ def dense_chunks(f, n, m):
     for done in range(0, n, 5):
         k = min(5, n - done)
         g = f.reshape(shape[:-1] + (2 ** (n - done - k), 2**k, 2**done))
-        f = jnp.einsum("ij,...ajb->...aib", jnp.asarray(_kron_np(m, k), f.dtype), g,
+        f = jnp.einsum("ij,...ajb->...aib", jnp.asarray(admm._kron_power(m, k), f.dtype), g,
                        precision="highest").reshape(shape)
     return f
 
