@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -414,13 +415,20 @@ def layerwise_from_scores(
         if extraction.get("kind", "andor") == "andor":  # noisy copies start from the clean game
             extraction = {"warm_start": "from_first", **extraction}
     i_and, i_or = extract_interactions(games, **extraction)
-    result = LayerwiseResult(v, i_and[0], i_or[0], None, jnp.asarray(sample_ids),
-                             tuple(layer_names), ratio)
-    if v_noisy is not None:
-        draws = jnp.stack([i_and[1:], i_or[1:]], axis=-2)  # (K, S, L, 2, 2**n)
-        stability = interaction_stability(draws, result.salient(), axis=0)
-        result = result.replace(stability=stability)
-    return result
+    stability = None if v_noisy is None else _stability_of_draws(v, i_and, i_or, ratio=float(ratio))
+    return LayerwiseResult(v, i_and[0], i_or[0], stability, jnp.asarray(sample_ids),
+                           tuple(layer_names), ratio)
+
+
+@partial(jax.jit, static_argnames=("ratio",))
+def _stability_of_draws(v, i_and, i_or, *, ratio) -> jax.Array:
+    """Stability (S, L, 2, n + 1) of the noisy copies i_and[1:], i_or[1:] of the clean games'
+    interactions i_and[0], i_or[0] ((1 + K, S, L, 2**n) each) on the clean salient sets: one
+    program (the layer names play no part, so one compilation serves every layer)."""
+    clean = LayerwiseResult(v, i_and[0], i_or[0], None, jnp.arange(len(v)),
+                            tuple(map(str, range(v.shape[1]))), ratio)
+    draws = jnp.stack([i_and[1:], i_or[1:]], axis=-2)  # (K, S, L, 2, 2**n)
+    return interaction_stability(draws, clean.salient(), axis=0)
 
 
 def _chosen_readouts(readouts: Mapping[str, Callable], layers: Sequence[str] | None) -> dict:

@@ -320,18 +320,19 @@ class _Lane(NamedTuple):
     gap_last: jax.Array  # () relative gap of the previous candidate
     checks: jax.Array  # () int32 checks done
     residual: jax.Array  # () relative fixed-point residual of the last step
+    history: jax.Array  # (max_checks,) best loss after each check (NaN: not yet)
 
 
 def _relative_gap(loss, bound):
     return (loss - bound) / jnp.maximum(loss, jnp.finfo(loss.dtype).tiny)
 
 
-def _lane_start(problem: _Problem, index, game: _Game, games, dual) -> _Lane:
+def _lane_start(problem: _Problem, max_checks: int, index, game: _Game, games, dual) -> _Lane:
     t = problem.start(games, dual, game)
     p, loss, bound = problem.score(t, game)
     zero, inf = jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, t.dtype)
     return _Lane(index, game, t, jnp.zeros_like(t), zero, p, loss, bound, inf, inf, zero,
-                 jnp.zeros((), t.dtype))
+                 jnp.zeros((), t.dtype), jnp.full(max_checks, jnp.nan, t.dtype))
 
 
 def _lane_advance(problem: _Problem, check_every: int, restarts: bool, lane: _Lane) -> _Lane:
@@ -363,13 +364,14 @@ def _lane_advance(problem: _Problem, check_every: int, restarts: bool, lane: _La
     loss = jnp.concatenate([loss, problem.loss(polished)[None]])
     best = jnp.argmin(loss)
     improved = loss[best] < lane.best_loss
+    best_loss = jnp.minimum(loss[best], lane.best_loss)
     return lane._replace(
         t=jnp.where(restart, candidates[pick], t), total=jnp.where(restart, 0.0, total),
         count=jnp.where(restart, 0, count), best=jnp.where(improved, p[best], lane.best),
-        best_loss=jnp.minimum(loss[best], lane.best_loss),
-        bound=jnp.maximum(lane.bound, jnp.max(bound)),
+        best_loss=best_loss, bound=jnp.maximum(lane.bound, jnp.max(bound)),
         gap_restart=jnp.where(restart, gap[pick], lane.gap_restart),
-        gap_last=jnp.where(restart, jnp.inf, gap[pick]), checks=checks, residual=residual)
+        gap_last=jnp.where(restart, jnp.inf, gap[pick]), checks=checks, residual=residual,
+        history=lane.history.at[checks - 1].set(best_loss, mode="drop"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,8 +404,8 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, sources, count, *, slot
         ready = (sources[0][i] >= 0) & (outputs.checks[source] > 0)
         games = jnp.where(ready, outputs.best[source] * sources[1][i], init[0][i])
         dual = jnp.where(ready, outputs.dual[source], init[1][i])
-        return _lane_start(problem, jnp.where(index < count, index, -1), _Game(v[i], kappa[i]),
-                           games, dual)
+        return _lane_start(problem, max_checks, jnp.where(index < count, index, -1),
+                           _Game(v[i], kappa[i]), games, dual)
 
     outputs = _Outputs(jnp.zeros((batch, 2, v.shape[1]), v.dtype),
                        jnp.full((batch, max_checks), jnp.nan, v.dtype),
@@ -418,6 +420,17 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, sources, count, *, slot
         return jax.tree.map(lambda new, old: jnp.where(
             done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old), fresh, lanes)
 
+    def record(outputs, lanes, done):
+        """The results of the games of the finished lanes."""
+        rows = jnp.where(done, lanes.index, batch)
+        return outputs._replace(
+            best=outputs.best.at[rows].set(lanes.best, mode="drop"),
+            history=outputs.history.at[rows].set(lanes.history, mode="drop"),
+            bound=outputs.bound.at[rows].set(lanes.bound, mode="drop"),
+            dual=outputs.dual.at[rows].set(jax.vmap(problem.dual)(lanes.t), mode="drop"),
+            residual=outputs.residual.at[rows].set(lanes.residual, mode="drop"),
+            checks=outputs.checks.at[rows].set(lanes.checks, mode="drop"))
+
     def round_(carry):
         lanes, outputs, waiting, done = carry
         lanes = jax.lax.cond(jnp.any(done), partial(refill, outputs=outputs, done=done,
@@ -425,17 +438,10 @@ def _solve_queue(problem: _Problem, v, kappa, tol, init, sources, count, *, slot
         waiting = jnp.minimum(waiting + jnp.sum(done), count)
         lanes = advance(lanes)
         active = lanes.index >= 0
-        rows = jnp.where(active, lanes.index, batch)  # idle lanes write nowhere
-        history = outputs.history.at[rows, lanes.checks - 1].set(lanes.best_loss, mode="drop")
         done = active & ((lanes.best_loss - lanes.bound <= tol * lanes.best_loss)
                          | (lanes.checks >= max_checks))
-        rows = jnp.where(done, lanes.index, batch)
-        outputs = _Outputs(outputs.best.at[rows].set(lanes.best, mode="drop"), history,
-                           outputs.bound.at[rows].set(lanes.bound, mode="drop"),
-                           outputs.dual.at[rows].set(jax.vmap(problem.dual)(lanes.t),
-                                                     mode="drop"),
-                           outputs.residual.at[rows].set(lanes.residual, mode="drop"),
-                           outputs.checks.at[rows].set(lanes.checks, mode="drop"))
+        outputs = jax.lax.cond(jnp.any(done), partial(record, lanes=lanes, done=done),
+                               lambda outputs: outputs, outputs)
         return lanes, outputs, waiting, done
 
     def running(carry):

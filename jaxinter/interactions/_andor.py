@@ -125,16 +125,11 @@ def _solve_block(v, tol, init, *, c_q, slots, warm_start, workers=1,
                  **options) -> AndOrResult:
     """ADMM on games v (..., 2**n): leading axes flattened, split into up to ``workers`` groups
     of at least ``slots`` games solved side by side in threads (whole families of warm-started
-    games stay in one group), each padded to :func:`bucket_size` games (a local reshape, also
-    per shard), then restored."""
+    games stay in one group), each padded to :func:`bucket_size` games (a local gather, also
+    per shard), then restored. Besides the solver (one program per bucket), a call runs two
+    small programs, :func:`group_inputs` and :func:`merge_groups`, compiled once per shape."""
     batch, n = v.shape[:-1], options["n"]
-    flat = v.reshape(-1, 2**n)
-    games = flat.shape[0]
-    if init is None:
-        start = cold_games(flat)
-    else:
-        start = warm_games(jax.tree.map(lambda x: x.reshape((games,) + x.shape[len(batch):]),
-                                        init), v.dtype)
+    games = int(np.prod(batch, dtype=int))
     source = family_sources(batch, warm_start)
     source = np.full(games, -1) if source is None else source
     slots = int(min(slots or default_slots(n, games), games))
@@ -145,27 +140,51 @@ def _solve_block(v, tol, init, *, c_q, slots, warm_start, workers=1,
     def solve(members):
         local = np.full(games, -1)
         local[members] = np.arange(len(members))
-        group_source = np.where(source[members] >= 0, local[source[members]], -1)
-        pad = bucket_size(len(members), n) - len(members)
-        whole = len(members) == games  # one group: no gather
+        rows = np.full(bucket_size(len(members), n), -1, np.int32)
+        rows[:len(members)] = members
+        group_source = np.full(len(rows), -1, np.int32)
+        group_source[:len(members)] = np.where(source[members] >= 0, local[source[members]], -1)
+        flat, kappa, start = group_inputs(v, init, rows, c_q=c_q)
+        return admm_and_or(flat, kappa, tol, start, group_source, len(members), slots=slots,
+                           **options)
 
-        def padded(x):
-            return jnp.pad(x if whole else x[members], [(0, pad)] + [(0, 0)] * (x.ndim - 1))
+    parts = [solve(groups[0])] if len(groups) == 1 else run_in_threads(
+        [partial(solve, members) for members in groups])
+    order = None if len(groups) == 1 else np.argsort(np.concatenate(groups))
+    return merge_groups(parts, order, sizes=tuple(map(len, groups)), batch=tuple(batch))
 
-        return admm_and_or(padded(flat), error_bound_kernel(padded(flat), c_q), tol,
-                           jax.tree.map(padded, start),
-                           jnp.asarray(np.pad(group_source, (0, pad), constant_values=-1),
-                                       jnp.int32),
-                           len(members), slots=slots, **options)
 
-    if len(groups) == 1:
-        result = jax.tree.map(lambda x: x[:games], solve(groups[0]))
+@partial(jax.jit, static_argnames=("c_q",))
+def group_inputs(v, init, rows, *, c_q):
+    """Inputs of the solver for the games ``rows`` (bucket,) of v (..., 2**n), flattened (row
+    -1: padding, zero games): (games (bucket, 2**n), bounds (bucket,), (starting games, dual)
+    (bucket, 2, 2**n) each), the start cold (:func:`cold_games`) or from ``init``."""
+    flat = v.reshape(-1, v.shape[-1])
+    valid = (rows >= 0)[:, None]
+
+    def take(x):  # rows of x (games, ...), zero for padding
+        x = x[jnp.maximum(rows, 0)]
+        return jnp.where(valid.reshape(valid.shape + (1,) * (x.ndim - 2)), x, 0)
+
+    games = take(flat)
+    if init is None:
+        start = cold_games(games)
     else:
-        parts = run_in_threads([partial(solve, members) for members in groups])
-        order = np.argsort(np.concatenate(groups))
-        result = jax.tree.map(lambda *xs: jnp.concatenate(
-            [x[:len(members)] for x, members in zip(xs, groups, strict=True)])[order], *parts)
-    return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), result)
+        start = warm_games(jax.tree.map(lambda x: take(x.reshape((len(flat),) + x.shape[
+            v.ndim - 1:])), init), v.dtype)
+    return games, error_bound_kernel(games, c_q), start
+
+
+@partial(jax.jit, static_argnames=("sizes", "batch"))
+def merge_groups(parts, order, *, sizes, batch) -> AndOrResult:
+    """The results of the groups (their first ``sizes`` games each, the rest padding) in the
+    order of the flat games (``order``: their positions in the concatenated groups; None: one
+    group), with the batch axes ``batch`` restored."""
+    merged = jax.tree.map(lambda *xs: jnp.concatenate(
+        [x[:size] for x, size in zip(xs, sizes, strict=True)]), *parts)
+    if order is not None:
+        merged = jax.tree.map(lambda x: x[order], merged)
+    return jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), merged)
 
 
 def worker_groups(games: int, families: int, workers: int) -> list[np.ndarray]:

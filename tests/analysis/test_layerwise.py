@@ -282,3 +282,21 @@ def test_layerwise_iou_matches_python_sets():
         union = sets[0] | sets[1]
         want = len(sets[0] & sets[1]) / len(union) if union else np.nan
         np.testing.assert_allclose(iou[s, k, m], want, rtol=1e-6)
+
+
+def test_stability_from_scores_matches_the_draws_of_each_layer():
+    """layerwise_from_scores' jitted stability equals interaction_stability on the noisy draws
+    (Harsanyi interactions computed here) and the clean salient sets, layer by layer."""
+    from jaxinter.analysis import interaction_stability
+    from jaxinter.interactions import moebius
+
+    v = jax.random.normal(jax.random.key(0), (3, 2, 16))
+    v_noisy = v + 0.05 * jax.random.normal(jax.random.key(1), (4, 3, 2, 16))
+    res = lw.layerwise_from_scores(v, ["h1", "output"], v_noisy=v_noisy, kind="and")
+    draws = jnp.stack([moebius(v_noisy), jnp.zeros_like(v_noisy)], axis=-2)
+    expected = interaction_stability(draws, res.salient(), axis=0)
+    np.testing.assert_allclose(res.stability, expected, rtol=1e-6)
+    for j, name in enumerate(["h1", "output"]):
+        alone = lw.layerwise_from_scores(v[:, j:j + 1], [name], v_noisy=v_noisy[:, :, j:j + 1],
+                                         kind="and")
+        np.testing.assert_allclose(alone.stability, res.stability[:, j:j + 1], rtol=1e-6)
