@@ -710,11 +710,15 @@ def _layerwise_cli(package, out, *options):
     for stale in list((out / "cache").glob("layer_*.npz")) + list(
             (out / "cache").glob("model_b*.npz")):
         stale.unlink()
-    env = {**os.environ, "PYTHONPATH": str(package), "PYTHONDONTWRITEBYTECODE": "1"}
+    # the package from PYTHONPATH, never the working tree: python -c puts its working
+    # directory first on sys.path (PYTHONSAFEPATH leaves it out), so run it from the package
+    env = {**os.environ, "PYTHONPATH": str(package), "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONSAFEPATH": "1"}
     before = os.times()
-    subprocess.run([sys.executable, "-c", "import sys; from jaxinter.cli import main; "
-                    "sys.exit(main(sys.argv[1:]))", "layerwise", "--out", str(out), *options],
-                   env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", "import sys, jaxinter; from jaxinter.cli import main; "
+                    f"assert jaxinter.__file__.startswith({str(package)!r}), jaxinter.__file__; "
+                    "sys.exit(main(sys.argv[1:]))", "layerwise", "--out", str(out.resolve()),
+                    *options], env=env, check=True, capture_output=True, cwd=package)
     after = os.times()
     timings = json.loads((out / "summary.json").read_text())["timings"]
     cpu = (after.children_user - before.children_user) + (after.children_system
