@@ -160,11 +160,10 @@ def group_inputs(v, init, rows, *, c_q):
     -1: padding, zero games): (games (bucket, 2**n), bounds (bucket,), (starting games, dual)
     (bucket, 2, 2**n) each), the start cold (:func:`cold_games`) or from ``init``."""
     flat = v.reshape(-1, v.shape[-1])
-    valid = (rows >= 0)[:, None]
 
     def take(x):  # rows of x (games, ...), zero for padding
-        x = x[jnp.maximum(rows, 0)]
-        return jnp.where(valid.reshape(valid.shape + (1,) * (x.ndim - 2)), x, 0)
+        return jnp.where((rows >= 0).reshape((-1,) + (1,) * (x.ndim - 1)),
+                         x[jnp.maximum(rows, 0)], 0)
 
     games = take(flat)
     if init is None:
