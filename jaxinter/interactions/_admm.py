@@ -267,7 +267,7 @@ class _Problem:
 
     def loss(self, games):
         """sum |I_and| + |I_or| of feasible games (2, 2**n) (I_or(empty) = b(empty) = 0)."""
-        coef = kron_apply(complement_or(games), self.n, MOEBIUS_BIT)
+        coef = self.coefficients(games)
         return jnp.sum(jnp.abs(coef[0])) + jnp.sum(jnp.abs(coef[1, 1:]))
 
     def lower_bound(self, t, p, game: _Game):
