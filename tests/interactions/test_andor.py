@@ -508,8 +508,7 @@ def test_default_check_interval_and_lanes_by_player_count():
     from jaxinter.interactions._andor import default_check_every, default_slots
 
     assert [default_check_every(n) for n in (4, 9, 10, 14)] == [25, 25, 50, 50]
-    if jax.default_backend() == "cpu":  # accelerators: every game in a lane of its own
-        assert [default_slots(n, 100) for n in (8, 10, 11, 14)] == [8, 2, 1, 1]
+    assert [default_slots(n, 100) for n in (8, 10, 11, 14)] == [8, 2, 1, 1]
     for n, every, budget in ((8, 25, 150), (10, 50, 300)):
         v = jnp.asarray(games(n, 0), jnp.float32)
         default = and_or(v, steps=budget, workers=1)
