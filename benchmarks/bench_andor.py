@@ -487,12 +487,8 @@ def part_main(res, games, quick):
         print(n, res.rows[-len(systems) - 1:], flush=True)
 
 
-LEVER_ROUNDS = 3  # timed rounds of the levers table (medians), after a compiling round
-
-
 def part_levers(res, games, quick):
-    """Each lever added in turn, from the solver before this change to today's default, the
-    configurations interleaved round by round."""
+    """Each lever added in turn, from the solver before this change to today's default."""
     before = before_solver()
     plan = {8: 100, 10: 100, 12: 6} if not quick else {8: 20}
     for n, count in plan.items():
@@ -522,14 +518,13 @@ def part_levers(res, games, quick):
             configs["+ tol 9e-3 from n = 12 (default: every game certified within 1%)"] = (
                 partial(and_or, v))
         timings = {name: [] for name in configs}
-        for _ in range(1 + LEVER_ROUNDS):  # round 0 compiles
+        for _ in range(2):  # round 0 compiles
             for name, fn in configs.items():
                 timings[name].append((*cpu_time_call(lambda fn=fn: jax.block_until_ready(fn())),
                                       os.getloadavg()[0]))
         first = None
         for name, runs in timings.items():
-            wall, cpu, load = (float(np.median([run[i] for run in runs[1:]])) for i in (0, 1, 3))
-            out = runs[-1][2]
+            wall, cpu, out, load = runs[1]
             steps = np.asarray(out.steps)
             first = first or cpu
             res.add(lever=name, n=n, games=count, steps_mean=float(steps.mean()),
@@ -919,11 +914,11 @@ def main() -> None:
     details = Results("andor_details", "AND-OR extraction: levers, warm starts, transforms, "
                       "end to end", columns=MAIN_COLUMNS)
     sections = {
-        "levers": details.section(
-            "Levers: iterations and time to tol per game, each added in turn (medians of "
-            f"{LEVER_ROUNDS} interleaved rounds)",
-            ["lever", "n", "games", "steps_mean", "steps_median", "steps_max", "s_per_game",
-             "cpu_s_per_game", "first_s", "speedup_vs_before", "gap_max", "load"]),
+        "levers": details.section("Levers: iterations and time to tol per game, each added "
+                                  "in turn", ["lever", "n", "games", "steps_mean",
+                                              "steps_median", "steps_max", "s_per_game",
+                                              "cpu_s_per_game", "first_s", "speedup_vs_before",
+                                              "gap_max", "load"]),
         "warm": details.section("Warm starts (n = 10, games of one trained network; members "
                                 "1.. of each family)",
                                 ["family", "mode", "games", "steps_median", "steps_max",

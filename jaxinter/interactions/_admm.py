@@ -45,10 +45,6 @@ levers table in benchmarks/results/andor_details.md gives steps and time with ea
 - per-game stopping: games wait in a queue and run in ``slots`` lanes; a lane whose game is
   certified (or out of steps) takes the next game, so a finished game costs nothing more
   (2x at n = 8 and 10, where the slowest game of a batch needs about twice the mean);
-- lanes and checks by player count (:func:`jaxinter.interactions.and_or` chooses them):
-  2**(11 - n) lanes on CPU instead of 2**(12 - n), 10-15% less time at n = 8 and 2-9% at
-  n = 10, and a check every 50 steps from n = 10 instead of 25, 3% less time at n = 10 and
-  10% at n = 12;
 - warm starts: ``init`` (the result of a related game) seeds the games and the multipliers, and
   within one batch ``source`` makes a game start from another game's certified solution when
   that game has left the queue before it enters (``and_or(..., warm_start=...)``: one call, one
@@ -86,8 +82,8 @@ and to the others as fused elementwise passes of two bits, leaving out zero term
 two rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies (coefficients to
 games and back) on the game pair. Combining each linear piece into one product instead (four
 dense products per block, as the solver did before) costs more per step at every n from 8 to
-14; with the dense lowest bits a step costs 16-19% less than with passes over all bits (the
-steps table of benchmarks/results/andor_details.md).
+14; the dense lowest bits cost 13-23% less than passes over all bits (the steps table of
+benchmarks/results/andor_details.md).
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
@@ -133,7 +129,7 @@ def kron_apply(f: jax.Array, n: int, m) -> jax.Array:
     on every backend); the others two per pass, as sums over the four slices that XLA fuses
     into one loop, whose inner axis is then at least 32 long (zero terms left out, unit
     weights not multiplied). Elementwise passes over the lowest bits, whose inner axis is 1 to
-    16 long, vectorize poorly on CPU: the dense product makes a solver step 16-19% cheaper at
+    16 long, vectorize poorly on CPU: the dense product makes a solver step 13-23% cheaper at
     n = 8 to 14 (benchmarks/bench_andor.py, steps table).
     """
     m = np.asarray(m, dtype=np.float64)

@@ -305,16 +305,15 @@ def default_check_every(n: int) -> int:
     """Default steps between checks of the "default" method: 25 up to n = 9 players, 50 from
     n = 10. A check (scores, polished candidate, restart test) costs about a tenth of 25 steps;
     from n = 10 on, where games need thousands of steps, checking half as often saves more
-    than the later stops cost: 3% of the time at n = 10, 10% at n = 12 (at n = 8 it costs
-    5-8% more; benchmarks/bench_andor.py, levers table)."""
+    than the later stops cost (benchmarks/bench_andor.py, levers table)."""
     return 25 if n <= 9 else 50
 
 
 def default_slots(n: int, games: int) -> int:
     """Default number of lanes: every game at once on accelerators; on CPU 2**(11 - n), at
-    least 1 (games of a trained network, 100 per batch: at n = 8, 8 lanes take 10-15% less
-    time than 16; at n = 10, 2 lanes take 2-9% less than 4; fewer lanes leave a shorter tail
-    when a worker's queue drains; benchmarks/bench_andor.py, levers table)."""
+    least 1, so that the game pairs (lanes, 2, 2**n) of one butterfly pass take about 16 KiB
+    in float32 and a worker's queue drains with a short tail (at n = 10, 2 lanes are about 5%
+    faster than 4; benchmarks/bench_andor.py, levers table)."""
     if jax.default_backend() != "cpu":
         return games
     return max(1, 2 ** max(11 - n, 0))
