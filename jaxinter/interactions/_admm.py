@@ -23,9 +23,10 @@ games are stored in natural order.
 
 The iteration is the fixed-point map t -> T(t) of the state t = (x + u_x, p + u_p) (copies plus
 scaled multipliers), over-relaxed by ``relax``. Defaults: rho 10 on max-normalized games, beta
-0.5, relax 1.8, a check every 25 steps, at most 8000 * 1.75**((n - 8) / 2) steps, tol 1e-3
-(9e-3 from n = 12; :func:`jaxinter.interactions.and_or` sets it and splits the games over the
-CPU cores in threads, one solver program per core).
+0.5, relax 1.8, a check every 25 steps (50 from n = 10), at most 8000 * 1.75**((n - 8) / 2)
+steps, tol 1e-3 (9e-3 from n = 12), 2**(11 - n) lanes on CPU
+(:func:`jaxinter.interactions.and_or` sets them and splits the games over the CPU cores in
+threads, one solver program per core).
 Levers (each measured on games of a trained network by benchmarks/bench_andor.py, whose
 levers table in benchmarks/results/andor_details.md gives steps and time with each added):
 
@@ -44,6 +45,10 @@ levers table in benchmarks/results/andor_details.md gives steps and time with ea
 - per-game stopping: games wait in a queue and run in ``slots`` lanes; a lane whose game is
   certified (or out of steps) takes the next game, so a finished game costs nothing more
   (2x at n = 8 and 10, where the slowest game of a batch needs about twice the mean);
+- lanes and checks by player count (:func:`jaxinter.interactions.and_or` chooses them):
+  2**(11 - n) lanes on CPU instead of 2**(12 - n), 10-15% less time at n = 8 and 2-9% at
+  n = 10, and a check every 50 steps from n = 10 instead of 25, 3% less time at n = 10 and
+  10% at n = 12;
 - warm starts: ``init`` (the result of a related game) seeds the games and the multipliers, and
   within one batch ``source`` makes a game start from another game's certified solution when
   that game has left the queue before it enters (``and_or(..., warm_start=...)``: one call, one
@@ -64,8 +69,9 @@ budget, its certificate lagging the primal),
 Nesterov momentum with restarts, Anderson acceleration (safeguarded, also on top of the
 restarts), diagonal Kronecker preconditioners, the best of several dual estimates for the bound
 (the multipliers of both game copies, their mean, the coefficient multipliers mapped back:
-7% fewer steps at n = 10 for 25% more work per check), and Kronecker products as large matrix
-products with the bits rotated (slower than :func:`kron_apply` for every n from 8 to 14).
+7% fewer steps at n = 10 for 25% more work per check), and Kronecker products as dense
+matrix products over every chunk of 5 bits, the bits rotated between chunks (the transposes
+cost more than the products save), or with the highest bits too as a product from the left.
 
 Certificate. Every projected copy p is feasible, so its objective is an upper bound, and the best
 one seen is returned (the loss history is monotone). The multiplier of the box, scaled to dual
@@ -75,12 +81,13 @@ are normalized by max |v|, so games of any scale behave alike. Iterations run in
 (float32 by default); the certificate is a valid bound up to that dtype's rounding.
 
 The linear pieces are written with :func:`kron_apply`, which applies a Kronecker product of 2x2
-matrices as fused elementwise passes of two bits, leaving out zero terms. A step is two
-rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies (coefficients to
-games and back: additions only) on the game pair. Combining each linear piece into one
-product instead (four dense products per block, as the solver did before), or applying the
-rotations as dense products over chunks of 5 bits, costs more per step at every n from 8 to 14
-(the steps table of benchmarks/results/andor_details.md), though dense chunks compile faster.
+matrices to the lowest 5 bits as one dense 32 x 32 matrix product on the contiguous last axis
+and to the others as fused elementwise passes of two bits, leaving out zero terms. A step is
+two rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies (coefficients to
+games and back) on the game pair. Combining each linear piece into one product instead (four
+dense products per block, as the solver did before) costs more per step at every n from 8 to
+14; with the dense lowest bits a step costs 16-19% less than with passes over all bits (the
+steps table of benchmarks/results/andor_details.md).
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
@@ -112,20 +119,36 @@ def _kron_power(m: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+DENSE_BITS = 5  # the lowest bits of a Kronecker product, applied as one dense matrix product
+
+
 def kron_apply(f: jax.Array, n: int, m) -> jax.Array:
     """Apply the Kronecker product of a 2x2 matrix ``m`` acting on every bit. (..., 2**n).
 
     For each bit i, (f[S without i], f[S with i]) -> m @ (f[S without i], f[S with i]); e.g.
     m = [[1, 0], [-1, 1]] is the Moebius transform and its transpose the superset-direction
     (adjoint) butterfly. ``m`` of shape (k, 2, 2) applies m[j] to f[..., j, :] (f of shape
-    (..., k, 2**n)). Bits go two per pass, as sums over the four slices that XLA fuses into one
-    loop; with one matrix, zero terms are left out and unit weights not multiplied, so a
-    Moebius butterfly is additions only (in the solver's step on CPU, faster than dense
-    products over chunks of 5 bits for every n from 8 to 14: benchmarks/bench_andor.py).
+    (..., k, 2**n)). The lowest ``DENSE_BITS`` bits, contiguous on the last axis, go as one
+    matrix product with their 32 x 32 Kronecker factor (no transposes; full float32 precision
+    on every backend); the others two per pass, as sums over the four slices that XLA fuses
+    into one loop, whose inner axis is then at least 32 long (zero terms left out, unit
+    weights not multiplied). Elementwise passes over the lowest bits, whose inner axis is 1 to
+    16 long, vectorize poorly on CPU: the dense product makes a solver step 16-19% cheaper at
+    n = 8 to 14 (benchmarks/bench_andor.py, steps table).
     """
     m = np.asarray(m, dtype=np.float64)
-    shape = f.shape
-    for done in range(0, n, 2):
+    low = min(n, DENSE_BITS)
+    dense = jnp.asarray(np.swapaxes(_kron_power(m, low), -1, -2), f.dtype)
+    f = jnp.matmul(f.reshape(f.shape[:-1] + (2 ** (n - low), 2**low)), dense,
+                   precision=jax.lax.Precision.HIGHEST).reshape(f.shape)
+    return bit_passes(f, n, m, low)
+
+
+def bit_passes(f: jax.Array, n: int, m, start: int = 0) -> jax.Array:
+    """The factors ``m`` (as in :func:`kron_apply`) on bits start..n - 1 of f (..., 2**n), two
+    bits per fused elementwise pass."""
+    m, shape = np.asarray(m, dtype=np.float64), f.shape
+    for done in range(start, n, 2):
         k = min(2, n - done)
         kron = _kron_power(m, k)
         g = f.reshape(shape[:-1] + (2 ** (n - done - k), 2**k, 2**done))
@@ -248,7 +271,7 @@ class _Problem:
     def step(self, t, game: _Game):
         """One over-relaxed Douglas-Rachford step of the state t (4, 2**n) -> (new state,
         games z (2, 2**n) of its exact solve). Per step two rotations kron(U) and two Moebius
-        butterflies (additions only) on the game pair."""
+        butterflies on the game pair."""
         x, p = self.prox(t, game)
         games = self.solve(2 * x - t[:2], 2 * p - t[2:], self.beta)  # (a, b~)
         z = complement_or(games)

@@ -34,7 +34,7 @@ WARM_STARTS = (None, "from_first", "chained")
 def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None = None,
            tol: float | None = None, init: AndOrResult | None = None, warm_start: str | None = None,
            slots: int | None = None, workers: int | None = None,
-           rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int = 25,
+           rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int | None = None,
            restarts: bool = True, lr: float = 1e-5, check_values: bool = True,
            mesh: Mesh | None = None, mesh_axis: str | None = None) -> AndOrResult:
     """Sparsest AND-OR decomposition of games v (..., 2**n) with |q| <= c_q |v(N) - v(empty)|.
@@ -64,7 +64,7 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         does a solve on a mesh (a family's members may sit on other devices).
       slots: "default": games solved side by side; the others wait in a queue and enter as
         games finish, so a finished game costs nothing more. Default: all games on
-        accelerators, ``2**(12 - n)`` (at least 1) on CPU.
+        accelerators, :func:`default_slots` (``2**(11 - n)``, at least 1) on CPU.
       workers: "default": groups of games (at least ``slots`` each) solved side by side in
         threads, each with its own queue (whole warm-start families stay together). Default:
         the CPU cores this process may use on the CPU backend (XLA:CPU runs one solver program
@@ -72,8 +72,9 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         or on a mesh.
       rho, beta, relax, check_every, restarts: "default": penalty on max-normalized games,
         weight of the game copy, over-relaxation, steps between checks (loss record,
-        certificate, restart and stopping tests), and whether to restart from the running
-        average when it certifies a smaller gap.
+        certificate, restart and stopping tests; by default :func:`default_check_every`: 25
+        up to n = 9, 50 from n = 10), and whether to restart from the running average when it
+        certifies a smaller gap.
       lr: "published": learning rate.
       check_values: scan v for NaN and infinite values first (on device for arrays that live
         there).
@@ -107,7 +108,7 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         return published(v, error_bound_kernel(v, c_q), n=n, steps=int(steps or 10_000),
                          lr=float(lr))
     steps = int(steps or default_steps(n))
-    check_every = int(min(check_every, steps))
+    check_every = int(min(check_every or default_check_every(n), steps))
     options = dict(c_q=float(c_q), slots=slots, n=n, rho=float(rho), beta=float(beta),
                    relax=float(relax), steps=steps - steps % check_every,
                    check_every=check_every, restarts=bool(restarts))
@@ -277,7 +278,7 @@ def check_options(*, method, c_q, steps, tol, slots, rho, beta, relax, check_eve
     check_number(c_q, "c_q", 0)
     check_int(steps, "steps", 1, optional=True)
     check_int(slots, "slots", 1, optional=True)
-    check_int(check_every, "check_every", 1)
+    check_int(check_every, "check_every", 1, optional=True)
     check_number(tol, "tol", 0, low_open=True, optional=True)
     for name, value in (("rho", rho), ("beta", beta), ("lr", lr)):
         check_number(value, name, 0, low_open=True)
@@ -300,11 +301,23 @@ def default_tol(n: int) -> float:
     return 1e-3 if n <= 11 else 9e-3
 
 
+def default_check_every(n: int) -> int:
+    """Default steps between checks of the "default" method: 25 up to n = 9 players, 50 from
+    n = 10. A check (scores, polished candidate, restart test) costs about a tenth of 25 steps;
+    from n = 10 on, where games need thousands of steps, checking half as often saves more
+    than the later stops cost: 3% of the time at n = 10, 10% at n = 12 (at n = 8 it costs
+    5-8% more; benchmarks/bench_andor.py, levers table)."""
+    return 25 if n <= 9 else 50
+
+
 def default_slots(n: int, games: int) -> int:
-    """Default number of lanes: every game at once on accelerators, 2**(12 - n) on CPU."""
+    """Default number of lanes: every game at once on accelerators; on CPU 2**(11 - n), at
+    least 1 (games of a trained network, 100 per batch: at n = 8, 8 lanes take 10-15% less
+    time than 16; at n = 10, 2 lanes take 2-9% less than 4; fewer lanes leave a shorter tail
+    when a worker's queue drains; benchmarks/bench_andor.py, levers table)."""
     if jax.default_backend() != "cpu":
         return games
-    return max(1, 2 ** max(12 - n, 0))
+    return max(1, 2 ** max(11 - n, 0))
 
 
 def solver_workers(v, workers: int | None) -> int:

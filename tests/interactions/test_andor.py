@@ -58,7 +58,7 @@ def lp_optimum(v, c_q=0.04, method="highs"):
     return np.array([solve_lp(g, c_q * abs(g[-1] - g[0]), method)[0] for g in v])
 
 
-@pytest.mark.parametrize("n", [7, 13])  # dense chunks of 5 + 2 bits; fused pairs of bits
+@pytest.mark.parametrize("n", [3, 5, 6, 13])  # all dense; 5 dense + one or more passes
 def test_kron_apply_matches_butterflies_and_adjoint(n):
     f, y = jax.random.normal(jax.random.key(0), (2, 3, 2**n))
 
@@ -500,6 +500,25 @@ def test_default_tolerance_and_budget_by_player_count():
     assert [default_tol(n) for n in (4, 10, 11, 12, 14)] == [1e-3, 1e-3, 1e-3, 9e-3, 9e-3]
     assert default_steps(2) == 2000 and default_steps(8) == 8000
     assert default_steps(12) == int(8000 * 1.75**2)
+
+
+def test_default_check_interval_and_lanes_by_player_count():
+    """Checks every 25 steps up to n = 9 and every 50 from n = 10; on CPU 2**(11 - n) lanes.
+    The defaults run the same iteration as these options spelled out."""
+    from jaxinter.interactions._andor import default_check_every, default_slots
+
+    assert [default_check_every(n) for n in (4, 9, 10, 14)] == [25, 25, 50, 50]
+    if jax.default_backend() == "cpu":  # accelerators: every game in a lane of its own
+        assert [default_slots(n, 100) for n in (8, 10, 11, 14)] == [8, 2, 1, 1]
+    for n, every, budget in ((8, 25, 150), (10, 50, 300)):
+        v = jnp.asarray(games(n, 0), jnp.float32)
+        default = and_or(v, steps=budget, workers=1)
+        spelled = and_or(v, steps=budget, workers=1, check_every=every,
+                         slots=default_slots(n, len(v)))
+        assert default.loss_history.shape == (len(v), budget // every)
+        assert np.all(np.asarray(default.steps) % every == 0)
+        np.testing.assert_array_equal(default.steps, spelled.steps)
+        np.testing.assert_array_equal(default.loss, spelled.loss)
 
 
 @pytest.mark.slow
