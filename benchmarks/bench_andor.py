@@ -660,7 +660,8 @@ def part_transforms(res, steps_res, quick):
     """CPU microseconds per Kronecker product on the game pairs of the default lanes, four
     ways, for the rotation of the exact solve and the Moebius butterfly; and per solver step
     and game: the step before (PREVIOUS: four combined factors per block), today's step with
-    two-bit passes over every bit, and today's (the lowest 5 bits as a dense product)."""
+    two-bit passes over every bit, and today's (the lowest 5 bits as a dense product); all
+    compiled with the solver's compiler options (YNNPACK fusions off on CPU)."""
     matrices = {"rotation kron(U)": admm._U, "Moebius butterfly": admm.MOEBIUS_BIT}
     ways = {"dense 5-bit chunks": dense_chunks, "two-bit passes": admm.bit_passes,
             "lowest 5 bits dense, two-bit passes (the solver's)": kron_apply,
@@ -673,7 +674,9 @@ def part_transforms(res, steps_res, quick):
         for label, m in matrices.items():
             row = {"n": n, "lanes": lanes, "factor": label}
             for name, fn in ways.items():
-                row[name] = _cpu_us(jax.jit(partial(_repeat, partial(fn, n=n, m=m))), x, lanes)
+                row[name] = _cpu_us(jax.jit(partial(_repeat, partial(fn, n=n, m=m)),
+                                            compiler_options=admm.solver_compiler_options()),
+                                    x, lanes)
             res.add(**row)
             print("transforms", row, flush=True)
         v = jnp.asarray(data[f"output_n{n}"][:lanes], jnp.float32)
@@ -681,10 +684,10 @@ def part_transforms(res, steps_res, quick):
         game = admm._Game(v, C_Q * jnp.abs(v[:, -1] - v[:, 0]))
         start = jnp.concatenate([0.5 * jnp.stack([v, v], 1)] * 2, axis=1)
         row = {"n": n, "lanes": lanes}
-        for name, module in (("before", previous), ("two_bit_passes", admm), ("now", admm)):
-            saved = admm.kron_apply  # two-bit passes over every bit: traced so
-            admm.kron_apply = admm.bit_passes if name == "two_bit_passes" else saved
-            problem = module._Problem(n, 10.0, 0.5, 1.8, jnp.float32)
+        problems = {"before": previous._Problem(n, 10.0, 0.5, 1.8, jnp.float32),
+                    "two_bit_passes": admm._Problem(n, 10.0, 0.5, 1.8, jnp.float32, False),
+                    "now": admm._Problem(n, 10.0, 0.5, 1.8, jnp.float32)}
+        for name, problem in problems.items():
             step = jax.vmap(problem.step)  # now: (state, games of the solve); before: state
 
             def state(t, step=step, game=game):
@@ -692,11 +695,9 @@ def part_transforms(res, steps_res, quick):
                 return out[0] if isinstance(out, tuple) else out
 
             loop = jax.jit(lambda t, state=state: jax.lax.scan(
-                lambda c, _: (state(c), None), t, None, length=200)[0])
-            try:
-                row[f"{name}_us"] = _cpu_us(loop, start, lanes)
-            finally:
-                admm.kron_apply = saved
+                lambda c, _: (state(c), None), t, None, length=200)[0],
+                compiler_options=admm.solver_compiler_options())
+            row[f"{name}_us"] = _cpu_us(loop, start, lanes)
         row["speedup"] = row["before_us"] / row["now_us"]
         row["dense_low_bits_speedup"] = row["two_bit_passes_us"] / row["now_us"]
         steps_res.add(**row)

@@ -87,7 +87,9 @@ two rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies (
 games and back) on the game pair. Combining each linear piece into one product instead (four
 dense products per block, as the solver did before) costs more per step at every n from 8 to
 14; with the dense lowest bits a step costs 16-19% less than with passes over all bits (the
-steps table of benchmarks/results/andor_details.md).
+steps table of benchmarks/results/andor_details.md). The solver's own programs are compiled
+without YNNPACK fusions (:func:`solver_compiler_options`); traced inside a caller's program it
+uses passes over every bit.
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
@@ -96,7 +98,7 @@ solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty),
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 from typing import NamedTuple
 
 import jax
@@ -122,7 +124,7 @@ def _kron_power(m: np.ndarray, k: int) -> np.ndarray:
 DENSE_BITS = 5  # the lowest bits of a Kronecker product, applied as one dense matrix product
 
 
-def kron_apply(f: jax.Array, n: int, m) -> jax.Array:
+def kron_apply(f: jax.Array, n: int, m, *, dense_low_bits: bool = True) -> jax.Array:
     """Apply the Kronecker product of a 2x2 matrix ``m`` acting on every bit. (..., 2**n).
 
     For each bit i, (f[S without i], f[S with i]) -> m @ (f[S without i], f[S with i]); e.g.
@@ -134,8 +136,12 @@ def kron_apply(f: jax.Array, n: int, m) -> jax.Array:
     into one loop, whose inner axis is then at least 32 long (zero terms left out, unit
     weights not multiplied). Elementwise passes over the lowest bits, whose inner axis is 1 to
     16 long, vectorize poorly on CPU: the dense product makes a solver step 16-19% cheaper at
-    n = 8 to 14 (benchmarks/bench_andor.py, steps table).
+    n = 8 to 14 (benchmarks/bench_andor.py, steps table). ``dense_low_bits=False``: passes over
+    every bit, no matrix product (what the solver uses inside a caller's program: see
+    :func:`solver_compiler_options`).
     """
+    if not dense_low_bits:
+        return bit_passes(f, n, m)
     m = np.asarray(m, dtype=np.float64)
     low = min(n, DENSE_BITS)
     dense = jnp.asarray(np.swapaxes(_kron_power(m, low), -1, -2), f.dtype)
@@ -227,16 +233,22 @@ POLISH_WEIGHT, POLISH_ROUNDS = 32.0, 2  # the polished candidate: weight of the 
 class _Problem:
     """The pieces of the iteration for n players (pure functions of arrays)."""
 
-    def __init__(self, n: int, rho: float, beta: float, relax: float, dtype):
+    def __init__(self, n: int, rho: float, beta: float, relax: float, dtype,
+                 dense_low_bits: bool = True):
         self.n, self.rho, self.beta, self.relax = n, rho, beta, relax
+        self.dense_low_bits = dense_low_bits
         self.operators = {weight: KronOperators(*(jnp.asarray(x, dtype) for x in
                                                   kron_operators(n, weight)))
                           for weight in {beta, POLISH_WEIGHT}}
         self.first = jnp.arange(2**n) == 0  # the empty set
 
+    def kron(self, f, m):
+        """:func:`kron_apply` of ``m`` on the n bits of f (..., 2**n)."""
+        return kron_apply(f, self.n, m, dense_low_bits=self.dense_low_bits)
+
     def coefficients(self, games):
         """x = M~ z of games (2, 2**n) = (a, b): (M a, M R b with entry 0 set to b(empty))."""
-        coef = kron_apply(complement_or(games), self.n, MOEBIUS_BIT)
+        coef = self.kron(complement_or(games), MOEBIUS_BIT)
         return coef.at[1, 0].set(games[1, 0])
 
     def project(self, p, game: _Game):
@@ -261,12 +273,16 @@ class _Problem:
         """Games (a, b~) = argmin_z ||M~ z - x||^2 + weight ||z - p||^2 (exact; weight beta or
         POLISH_WEIGHT): kron(U)^T (M^T x + weight (p_a, p_b~)) scaled by the eigenvalues, the
         Woodbury correction of the OR block, and kron(U) back."""
-        n, (d, h, small) = self.n, self.operators[weight]
-        r = kron_apply(kron_apply(x, n, MOEBIUS_BIT.T) + weight * complement_or(p), n, _U.T)
+        d, h, small = self.operators[weight]
+        r = self.kron(self.kron(x, MOEBIUS_BIT.T) + weight * complement_or(p), _U.T)
         r = r.at[1].add(x[1, 0] * (h[1] - h[0]))  # M~^T x: row 0 of M~ is e_N^T
         e = d * r
-        e = e.at[1].add(-d * (h.T @ (small @ (h @ e[1]))))  # Woodbury, OR block only
-        return kron_apply(e, n, _U)
+        # Woodbury, OR block only: h^T small h e_b, written out elementwise (fused; as matrix
+        # products these rank-2 pieces cost more than the sums)
+        c = jnp.sum(h * e[1], axis=-1)
+        w = small[:, 0] * c[0] + small[:, 1] * c[1]
+        e = e.at[1].add(-d * (w[0] * h[0] + w[1] * h[1]))
+        return self.kron(e, _U)
 
     def step(self, t, game: _Game):
         """One over-relaxed Douglas-Rachford step of the state t (4, 2**n) -> (new state,
@@ -275,7 +291,7 @@ class _Problem:
         x, p = self.prox(t, game)
         games = self.solve(2 * x - t[:2], 2 * p - t[2:], self.beta)  # (a, b~)
         z = complement_or(games)
-        coef = kron_apply(games, self.n, MOEBIUS_BIT).at[1, 0].set(z[1, 0])
+        coef = self.kron(games, MOEBIUS_BIT).at[1, 0].set(z[1, 0])
         return t + self.relax * jnp.concatenate([coef - x, z - p]), z
 
     def polish(self, t, z, game: _Game):
@@ -296,8 +312,8 @@ class _Problem:
     def lower_bound(self, t, p, game: _Game):
         """Dual bound from the box multiplier y of the AND game copy, scaled to feasibility."""
         y = -self.rho * self.beta * (t[2] - p[0])
-        up = kron_apply(y, self.n, _SUPERSETS)  # Z^T y: AND atoms
-        down = kron_apply(y, self.n, _SUBSETS)
+        up = self.kron(y, _SUPERSETS)  # Z^T y: AND atoms
+        down = self.kron(y, _SUBSETS)
         w_t = up[0] - down[::-1]  # W^T y for nonempty S: OR atoms
         norm = jnp.maximum(jnp.max(jnp.abs(up)), jnp.max(jnp.abs(w_t[1:])))
         y = y / jnp.maximum(norm, 1.0)
@@ -313,7 +329,7 @@ class _Problem:
         p = self.project(games, game)
         u = dual / self.rho
         # multiplier of the game copy at a fixed point of the z-step: -M~^T u / beta
-        back = complement_or(kron_apply(u, self.n, MOEBIUS_BIT.T))
+        back = complement_or(self.kron(u, MOEBIUS_BIT.T))
         back = back.at[1, 0].add(u[1, 0]).at[1, -1].add(-u[1, 0])  # row 0 of M~ is e_N^T
         return jnp.concatenate([self.coefficients(p) + u, p - back / self.beta])
 
@@ -505,10 +521,8 @@ def warm_games(init, dtype):
     return jnp.stack([a, a - 2 * init.g], axis=-2).astype(dtype), init.dual.astype(dtype)
 
 
-@partial(jax.jit, static_argnames=("n", "rho", "beta", "relax", "steps", "check_every", "slots",
-                                   "restarts"))
-def admm_and_or(v, kappa, tol, init, source, count, *, n, rho, beta, relax, steps, check_every,
-                slots, restarts=True):
+def _admm_and_or(v, kappa, tol, init, source, count, *, n, rho, beta, relax, steps,
+                 check_every, slots, restarts=True, dense_low_bits=False):
     """Flat games v (B, 2**n), bounds kappa (B,) -> AndOrResult with batch axis B.
 
     ``init``: (games (B, 2, 2**n), dual (B, 2, 2**n)) to start from: :func:`cold_games` or
@@ -517,13 +531,15 @@ def admm_and_or(v, kappa, tol, init, source, count, *, n, rho, beta, relax, step
     lane (a warm start within the batch). ``count``: the games are v[:count], the rest padding
     (left zero in the result). Batch axes are flattened and padded by the caller, and ``tol``
     and ``count`` are traced, so cold and warm games of any batch layout, number up to B and
-    tolerance share one compilation per (B, n, steps, slots).
+    tolerance share one compilation per (B, n, steps, slots). ``dense_low_bits``: the lowest
+    bits of the Kronecker products as dense products (:func:`kron_apply`), for the solver's own
+    programs (:func:`solver_program`).
     """
     scale = jnp.max(jnp.abs(v), axis=-1)
     scale = jnp.where(scale > 0, scale, 1.0)
     init = (init[0] / scale[:, None, None], init[1])
     sources = (source, scale[jnp.maximum(source, 0)] / scale)
-    problem = _Problem(n, rho, beta, relax, v.dtype)
+    problem = _Problem(n, rho, beta, relax, v.dtype, dense_low_bits)
     out = _solve_queue(problem, v / scale[:, None], kappa / scale, tol, init, sources, count,
                        slots=slots, check_every=check_every, max_checks=steps // check_every,
                        restarts=restarts)
@@ -532,3 +548,39 @@ def admm_and_or(v, kappa, tol, init, source, count, *, n, rho, beta, relax, step
     history = jnp.where(jnp.isnan(out.history), final[:, None], out.history) * scale[:, None]
     return make_result(v, a + b - v, 0.5 * (a - b), kappa, history, out.bound * scale,
                        out.residual, out.checks * check_every, n, dual=out.dual)
+
+
+SOLVER_STATIC = ("n", "rho", "beta", "relax", "steps", "check_every", "slots", "restarts",
+                 "dense_low_bits")
+# the solver inside a caller's program (and_or traced by jit or vmap): nested jits take the
+# caller's compiler options
+admm_and_or = jax.jit(_admm_and_or, static_argnames=SOLVER_STATIC)
+admm_and_or.__doc__ = _admm_and_or.__doc__
+
+
+@cache
+def solver_compiler_options() -> dict[str, str]:
+    """XLA options of the solver's own programs: YNNPACK fusions off on CPU.
+
+    XLA:CPU (jaxlib 0.10.2) hands dots and reductions to YNNPACK, whose fusions fail on some
+    shapes asynchronously, on a worker thread (jax-ml/jax#39257, #40412; fixed upstream after
+    that release): a process solving games with :func:`kron_apply`'s dense products crashed
+    in 2 of 3 runs of the test suite. Without them, XLA's own dot of the lowest bits and the
+    Woodbury correction written out elementwise are as fast (benchmarks/bench_andor.py). Empty
+    where the installed XLA has no such option; the solver traced inside a caller's program
+    uses passes over every bit instead (:func:`kron_apply`, ``dense_low_bits=False``).
+    """
+    options = {"xla_cpu_experimental_ynn_fusion_type": ""}
+    try:
+        jax.jit(lambda x: x, compiler_options=options).lower(0.0).compile()
+    except Exception:  # noqa: BLE001 (an XLA without YNNPACK fusions or that option)
+        return {}
+    return options
+
+
+@cache
+def solver_program():
+    """:func:`admm_and_or` as a top-level program compiled with
+    :func:`solver_compiler_options` (the solver's own calls, not traced by a caller)."""
+    return jax.jit(_admm_and_or, static_argnames=SOLVER_STATIC,
+                   compiler_options=solver_compiler_options())

@@ -21,7 +21,13 @@ from jax.sharding import PartitionSpec as P
 
 from ..distributed import default_mesh, pad_to_multiple, replicate, shard_rows, split_axis
 from ..errors import JaxinterInputError, check_choice, check_game, check_int, check_number
-from ._admm import admm_and_or, cold_games, warm_games
+from ._admm import (
+    admm_and_or,
+    cold_games,
+    solver_compiler_options,
+    solver_program,
+    warm_games,
+)
 from ._andor_lp import and_or_lp
 from ._andor_published import published
 from ._andor_result import AndOrResult, error_bound_kernel
@@ -111,7 +117,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
     check_every = int(min(check_every or default_check_every(n), steps))
     options = dict(c_q=float(c_q), slots=slots, n=n, rho=float(rho), beta=float(beta),
                    relax=float(relax), steps=steps - steps % check_every,
-                   check_every=check_every, restarts=bool(restarts))
+                   check_every=check_every, restarts=bool(restarts),
+                   dense_low_bits=not isinstance(v, jax.core.Tracer))
     tol = jnp.asarray(default_tol(n) if tol is None else tol, v.dtype)
     scope = default_mesh() if mesh is None else None
     if scope is not None:  # inside using_mesh: split the games, return the result whole
@@ -146,8 +153,11 @@ def _solve_block(v, tol, init, *, c_q, slots, warm_start, workers=1,
         group_source = np.full(len(rows), -1, np.int32)
         group_source[:len(members)] = np.where(source[members] >= 0, local[source[members]], -1)
         flat, kappa, start = group_inputs(v, init, rows, c_q=c_q)
-        return admm_and_or(flat, kappa, tol, start, group_source, len(members), slots=slots,
-                           **options)
+        return solver(flat, kappa, tol, start, group_source, len(members), slots=slots,
+                      **options)
+
+    # a top-level program of its own, or a piece of the caller's (or of _mesh_solver's)
+    solver = admm_and_or if isinstance(v, jax.core.Tracer) else solver_program()
 
     parts = [solve(groups[0])] if len(groups) == 1 else run_in_threads(
         [partial(solve, members) for members in groups])
@@ -247,10 +257,14 @@ def family_sources(batch: tuple[int, ...], warm_start: str | None) -> np.ndarray
 
 @cache
 def _mesh_solver(mesh, axis, options):
-    """jit(shard_map(_solve_block)) over ``axis`` of ``mesh``; one per static configuration."""
+    """jit(shard_map(_solve_block)) over ``axis`` of ``mesh``; one per static configuration.
+    A program of its own (games not traced, so ``dense_low_bits``) takes the solver's compiler
+    options; inside a caller's program it is a nested jit, which takes the caller's."""
     solve = partial(_solve_block, warm_start=None, **dict(options))
+    own = dict(options)["dense_low_bits"]
     return jax.jit(jax.shard_map(solve, mesh=mesh, in_specs=(P(axis), P(), P(axis)),
-                                 out_specs=P(axis)))
+                                 out_specs=P(axis)),
+                   compiler_options=solver_compiler_options() if own else None)
 
 
 def _solve_on_mesh(options, v, tol, init, mesh, mesh_axis) -> AndOrResult:
