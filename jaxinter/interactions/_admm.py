@@ -82,14 +82,14 @@ are normalized by max |v|, so games of any scale behave alike. Iterations run in
 
 The linear pieces are written with :func:`kron_apply`, which applies a Kronecker product of 2x2
 matrices to the lowest 5 bits as one dense 32 x 32 matrix product on the contiguous last axis
-and to the others as fused elementwise passes of two bits, leaving out zero terms. A step is
-two rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies (coefficients to
-games and back) on the game pair. Combining each linear piece into one product instead (four
-dense products per block, as the solver did before) costs more per step at every n from 8 to
-14; with the dense lowest bits a step costs 16-19% less than with passes over all bits (the
-steps table of benchmarks/results/andor_details.md). The solver's own programs are compiled
-without YNNPACK fusions (:func:`solver_compiler_options`); traced inside a caller's program it
-uses passes over every bit.
+(from n = 6) and to the others as fused elementwise passes of two bits, leaving out zero
+terms. A step is two rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies
+(coefficients to games and back) on the game pair. Combining each linear piece into one
+product instead (four dense products per block, as the solver did before) costs more per step
+at every n from 8 to 14; with the dense lowest bits a step costs 16-19% less than with passes
+over all bits (the steps table of benchmarks/results/andor_details.md). The solver's own
+programs are compiled without YNNPACK fusions (:func:`solver_compiler_options`); traced inside
+a caller's program it uses passes over every bit.
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
@@ -136,18 +136,18 @@ def kron_apply(f: jax.Array, n: int, m, *, dense_low_bits: bool = True) -> jax.A
     into one loop, whose inner axis is then at least 32 long (zero terms left out, unit
     weights not multiplied). Elementwise passes over the lowest bits, whose inner axis is 1 to
     16 long, vectorize poorly on CPU: the dense product makes a solver step 16-19% cheaper at
-    n = 8 to 14 (benchmarks/bench_andor.py, steps table). ``dense_low_bits=False``: passes over
-    every bit, no matrix product (what the solver uses inside a caller's program: see
-    :func:`solver_compiler_options`).
+    n = 8 to 14 (benchmarks/bench_andor.py, steps table). Up to ``DENSE_BITS`` players (where
+    the product would be the whole transform, on a unit axis of rows) and with
+    ``dense_low_bits=False``: passes over every bit, no matrix product (what the solver uses
+    inside a caller's program: see :func:`solver_compiler_options`).
     """
-    if not dense_low_bits:
+    if not dense_low_bits or n <= DENSE_BITS:
         return bit_passes(f, n, m)
     m = np.asarray(m, dtype=np.float64)
-    low = min(n, DENSE_BITS)
-    dense = jnp.asarray(np.swapaxes(_kron_power(m, low), -1, -2), f.dtype)
-    f = jnp.matmul(f.reshape(f.shape[:-1] + (2 ** (n - low), 2**low)), dense,
+    dense = jnp.asarray(np.swapaxes(_kron_power(m, DENSE_BITS), -1, -2), f.dtype)
+    f = jnp.matmul(f.reshape(f.shape[:-1] + (2 ** (n - DENSE_BITS), 2**DENSE_BITS)), dense,
                    precision=jax.lax.Precision.HIGHEST).reshape(f.shape)
-    return bit_passes(f, n, m, low)
+    return bit_passes(f, n, m, DENSE_BITS)
 
 
 def bit_passes(f: jax.Array, n: int, m, start: int = 0) -> jax.Array:
@@ -563,11 +563,10 @@ def solver_compiler_options() -> dict[str, str]:
     """XLA options of the solver's own programs: YNNPACK fusions off on CPU.
 
     XLA:CPU (jaxlib 0.10.2) hands dots and reductions to YNNPACK, whose fusions fail on some
-    shapes asynchronously, on a worker thread (jax-ml/jax#39257, #40412; fixed upstream after
-    that release): a process solving games with :func:`kron_apply`'s dense products crashed
-    in 2 of 3 runs of the test suite. Without them, XLA's own dot of the lowest bits and the
-    Woodbury correction written out elementwise are as fast (benchmarks/bench_andor.py). Empty
-    where the installed XLA has no such option; the solver traced inside a caller's program
+    shapes, on a worker thread (jax-ml/jax#39257, #40412; fixed upstream after that release).
+    Without them, XLA's own dot of the lowest bits and the Woodbury correction written out
+    elementwise are as fast (benchmarks/bench_andor.py). Empty where the installed XLA has no
+    such option. The solver traced inside a caller's program takes the caller's options and
     uses passes over every bit instead (:func:`kron_apply`, ``dense_low_bits=False``).
     """
     options = {"xla_cpu_experimental_ynn_fusion_type": ""}

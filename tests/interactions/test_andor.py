@@ -60,7 +60,7 @@ def lp_optimum(v, c_q=0.04, method="highs"):
     return np.array([solve_lp(g, c_q * abs(g[-1] - g[0]), method)[0] for g in v])
 
 
-@pytest.mark.parametrize("n", [3, 5, 6, 13])  # all dense; 5 dense + one or more passes
+@pytest.mark.parametrize("n", [3, 5, 6, 13])  # passes only; 5 dense + one or more passes
 @pytest.mark.parametrize("dense_low_bits", [True, False])  # False: passes over every bit
 def test_kron_apply_matches_butterflies_and_adjoint(n, dense_low_bits):
     f, y = jax.random.normal(jax.random.key(0), (2, 3, 2**n))
