@@ -21,10 +21,8 @@ Parts (``--parts``, default all):
   the clean image, layer l + 1 (probe scores) from layer l, checkpoint t + 1 from checkpoint t;
   in one call (``warm_start=``, members after their source in the queue) and as a second call
   (``init=previous``), against cold starts, interleaved.
-- ``transforms``: one Kronecker product of 2x2 factors on (2, 2**n): the lowest 5 bits as one
-  dense product and two-bit passes over the others (the solver's) vs two-bit passes over every
-  bit vs dense products over chunks of 5 bits (before) vs one pass per bit; and one solver step
-  before, with two-bit passes only, and now.
+- ``transforms``: one Kronecker product of 2x2 factors on (2, 2**n): fused two-bit passes (the
+  solver's) vs dense products over chunks of 5 bits (before) vs one pass per bit.
 - ``e2e``: the extraction stage of the default ``jaxinter layerwise`` job (the command run from
   main before the levers, commit 977f363, and from this tree as a first run, every program
   compiled, and as a second run, programs read from the compilation cache) and of the MNIST
@@ -57,7 +55,7 @@ from harness import RESULTS_DIR, Results, cpu_time_call
 import jaxinter.interactions._admm as admm
 from jaxinter.interactions import and_or, solve_lp
 from jaxinter.interactions._admm import kron_apply, kron_operators
-from jaxinter.interactions._andor import default_check_every, default_slots, default_steps
+from jaxinter.interactions._andor import default_steps
 from jaxinter.interactions._transforms import moebius_kernel, or_kernel
 
 C_Q = 0.04
@@ -414,9 +412,8 @@ def _systems(n, v):
                ONE_THREAD: (partial(and_or, jnp.asarray(v), workers=1) if n <= 10 else
                             partial(_chunked, v, workers=1), len(v), None),
                "torch, same algorithm (batched)": (partial(
-                   TorchADMM(n, check_every=default_check_every(n)).solve, v[:torch_games],
-                   steps=budget if n <= 10 else TORCH_STEPS), torch_games,
-                   None if n <= 10 else TORCH_STEPS)}
+                   TorchADMM(n).solve, v[:torch_games], steps=budget if n <= 10 else
+                   TORCH_STEPS), torch_games, None if n <= 10 else TORCH_STEPS)}
     if n <= 10:
         systems["jaxinter, published recipe (batched)"] = (
             partial(and_or, jnp.asarray(v[:20]), method="published"), 20, None)
@@ -487,18 +484,13 @@ def part_main(res, games, quick):
         print(n, res.rows[-len(systems) - 1:], flush=True)
 
 
-LEVER_ROUNDS = 3  # timed rounds of the levers table (medians), after a compiling round
-
-
 def part_levers(res, games, quick):
-    """Each lever added in turn, from the solver before this change to today's default, the
-    configurations interleaved round by round."""
+    """Each lever added in turn, from the solver before this change to today's default."""
     before = before_solver()
     plan = {8: 100, 10: 100, 12: 6} if not quick else {8: 20}
     for n, count in plan.items():
         v = jnp.asarray(games[f"output_n{n}"][:count])
-        lanes = min(count, 2 ** max(12 - n, 0))  # the lanes and checks before the last levers
-        wide = dict(slots=count, workers=1, tol=1e-3, check_every=25)
+        wide = dict(slots=count, workers=1, tol=1e-3)
         configs = {
             f"before ({BEFORE}): dense 5-bit chunks, beta 1, relax 1.6, lanes wait for the "
             "slowest game": lambda v=v: before(v),
@@ -508,28 +500,21 @@ def part_levers(res, games, quick):
             "+ restarts to the running average": partial(and_or, v, beta=1.0, relax=1.6,
                                                          **wide),
             "+ beta 0.5, relax 1.8 (tuned with restarts)": partial(and_or, v, **wide),
-            f"+ per-game stopping, {lanes} lanes": partial(and_or, v, workers=1, tol=1e-3,
-                                                           slots=lanes, check_every=25),
-            "+ games split over the 2 cores (workers, default)": partial(
-                and_or, v, tol=1e-3, slots=lanes, check_every=25),
-            f"+ {default_slots(n, count)} lanes (2**(11 - n), default)": partial(
-                and_or, v, tol=1e-3, check_every=25),
+            f"+ per-game stopping, {min(count, 2 ** max(12 - n, 0))} lanes (= default)":
+                partial(and_or, v, workers=1, tol=1e-3),
+            "+ games split over the 2 cores (workers, default)": partial(and_or, v, tol=1e-3),
         }
-        if n >= 10:
-            configs[f"+ a check every {default_check_every(n)} steps (default from n = 10)"] = (
-                partial(and_or, v, tol=1e-3))
         if n >= 12:
             configs["+ tol 9e-3 from n = 12 (default: every game certified within 1%)"] = (
                 partial(and_or, v))
         timings = {name: [] for name in configs}
-        for _ in range(1 + LEVER_ROUNDS):  # round 0 compiles
+        for _ in range(2):  # round 0 compiles
             for name, fn in configs.items():
                 timings[name].append((*cpu_time_call(lambda fn=fn: jax.block_until_ready(fn())),
                                       os.getloadavg()[0]))
         first = None
         for name, runs in timings.items():
-            wall, cpu, load = (float(np.median([run[i] for run in runs[1:]])) for i in (0, 1, 3))
-            out = runs[-1][2]
+            wall, cpu, out, load = runs[1]
             steps = np.asarray(out.steps)
             first = first or cpu
             res.add(lever=name, n=n, games=count, steps_mean=float(steps.mean()),
@@ -646,8 +631,14 @@ def dense_chunks(f, n, m):
     return f
 
 
+def _dense_rotations(kron_apply_, f, n, m):
+    """kron_apply with factors without zeros (the rotations) as dense 5-bit chunks."""
+    dense = np.ndim(m) == 2 and np.all(np.asarray(m) != 0)
+    return dense_chunks(f, n, np.asarray(m)) if dense else kron_apply_(f, n, m)
+
+
 def _lanes(n):
-    return max(1, 2 ** (11 - n))  # the default lanes on CPU
+    return max(1, 2 ** (12 - n))
 
 
 def _cpu_us(loop, x, lanes, length=200):
@@ -657,14 +648,11 @@ def _cpu_us(loop, x, lanes, length=200):
 
 
 def part_transforms(res, steps_res, quick):
-    """CPU microseconds per Kronecker product on the game pairs of the default lanes, four
-    ways, for the rotation of the exact solve and the Moebius butterfly; and per solver step
-    and game: the step before (PREVIOUS: four combined factors per block), today's step with
-    two-bit passes over every bit, and today's (the lowest 5 bits as a dense product); all
-    compiled with the solver's compiler options (YNNPACK fusions off on CPU)."""
+    """CPU microseconds per Kronecker product on a (2, 2**n) game pair, three ways, for the
+    rotation of the exact solve and the Moebius butterfly; and per solver step and game,
+    the step before (PREVIOUS: four combined factors per block) against today's."""
     matrices = {"rotation kron(U)": admm._U, "Moebius butterfly": admm.MOEBIUS_BIT}
-    ways = {"dense 5-bit chunks": dense_chunks, "two-bit passes": admm.bit_passes,
-            "lowest 5 bits dense, two-bit passes (the solver's)": kron_apply,
+    ways = {"dense 5-bit chunks": dense_chunks, "fused two-bit passes": kron_apply,
             "one pass per bit": one_bit_passes}
     previous = solver_at(PREVIOUS)
     data = np.load(GAMES)
@@ -674,9 +662,7 @@ def part_transforms(res, steps_res, quick):
         for label, m in matrices.items():
             row = {"n": n, "lanes": lanes, "factor": label}
             for name, fn in ways.items():
-                row[name] = _cpu_us(jax.jit(partial(_repeat, partial(fn, n=n, m=m)),
-                                            compiler_options=admm.solver_compiler_options()),
-                                    x, lanes)
+                row[name] = _cpu_us(jax.jit(partial(_repeat, partial(fn, n=n, m=m))), x, lanes)
             res.add(**row)
             print("transforms", row, flush=True)
         v = jnp.asarray(data[f"output_n{n}"][:lanes], jnp.float32)
@@ -684,10 +670,12 @@ def part_transforms(res, steps_res, quick):
         game = admm._Game(v, C_Q * jnp.abs(v[:, -1] - v[:, 0]))
         start = jnp.concatenate([0.5 * jnp.stack([v, v], 1)] * 2, axis=1)
         row = {"n": n, "lanes": lanes}
-        problems = {"before": previous._Problem(n, 10.0, 0.5, 1.8, jnp.float32),
-                    "two_bit_passes": admm._Problem(n, 10.0, 0.5, 1.8, jnp.float32, False),
-                    "now": admm._Problem(n, 10.0, 0.5, 1.8, jnp.float32)}
-        for name, problem in problems.items():
+        for name, module in (("before", previous), ("now", admm),
+                             ("now_dense_rotations", admm)):
+            dense = name == "now_dense_rotations"  # rotations as dense chunks, traced so
+            saved = admm.kron_apply
+            admm.kron_apply = partial(_dense_rotations, saved) if dense else saved
+            problem = module._Problem(n, 10.0, 0.5, 1.8, jnp.float32)
             step = jax.vmap(problem.step)  # now: (state, games of the solve); before: state
 
             def state(t, step=step, game=game):
@@ -695,11 +683,12 @@ def part_transforms(res, steps_res, quick):
                 return out[0] if isinstance(out, tuple) else out
 
             loop = jax.jit(lambda t, state=state: jax.lax.scan(
-                lambda c, _: (state(c), None), t, None, length=200)[0],
-                compiler_options=admm.solver_compiler_options())
-            row[f"{name}_us"] = _cpu_us(loop, start, lanes)
+                lambda c, _: (state(c), None), t, None, length=200)[0])
+            try:
+                row[f"{name}_us"] = _cpu_us(loop, start, lanes)
+            finally:
+                admm.kron_apply = saved
         row["speedup"] = row["before_us"] / row["now_us"]
-        row["dense_low_bits_speedup"] = row["two_bit_passes_us"] / row["now_us"]
         steps_res.add(**row)
         print("steps", row, flush=True)
 
@@ -861,15 +850,12 @@ def figure(games, path=RESULTS_DIR / "andor.png"):
     old = before_solver()(jnp.asarray(v))
     published = and_or(jnp.asarray(v), method="published")
     lp = and_or(jnp.asarray(v[0]), method="lp")
-    every = {"ours": default_check_every(10), "old": 25}  # steps between loss records
-
-    def record(result, every):
-        checks = int(np.asarray(result.steps)[0]) // every
-        return every * np.arange(1, checks + 1), np.asarray(result.loss_history)[0, :checks]
-
+    ran = lambda r: int(np.asarray(r.steps)[0]) // 25  # noqa: E731
     histories = {
-        "jaxinter default (best iterate)": record(ours, every["ours"]),
-        f"jaxinter before ({BEFORE})": record(old, every["old"]),
+        "jaxinter default (best iterate)": (25 * np.arange(1, ran(ours) + 1),
+                                            np.asarray(ours.loss_history)[0, :ran(ours)]),
+        f"jaxinter before ({BEFORE})": (25 * np.arange(1, ran(old) + 1),
+                                        np.asarray(old.loss_history)[0, :ran(old)]),
         "published SGD (lr 1e-5)": (np.arange(1, 10_001), np.asarray(published.loss_history)[0]),
     }
     bounds = {"jaxinter default": float(ours.lower_bound[0])}
@@ -920,29 +906,27 @@ def main() -> None:
     details = Results("andor_details", "AND-OR extraction: levers, warm starts, transforms, "
                       "end to end", columns=MAIN_COLUMNS)
     sections = {
-        "levers": details.section(
-            "Levers: iterations and time to tol per game, each added in turn (medians of "
-            f"{LEVER_ROUNDS} interleaved rounds)",
-            ["lever", "n", "games", "steps_mean", "steps_median", "steps_max", "s_per_game",
-             "cpu_s_per_game", "first_s", "speedup_vs_before", "gap_max", "load"]),
+        "levers": details.section("Levers: iterations and time to tol per game, each added "
+                                  "in turn", ["lever", "n", "games", "steps_mean",
+                                              "steps_median", "steps_max", "s_per_game",
+                                              "cpu_s_per_game", "first_s", "speedup_vs_before",
+                                              "gap_max", "load"]),
         "warm": details.section("Warm starts (n = 10, games of one trained network; members "
                                 "1.. of each family)",
                                 ["family", "mode", "games", "steps_median", "steps_max",
                                  "steps_mean", "steps_saving", "cpu_s_per_game", "time_saving",
                                  "loss_vs_cold_max", "gap_median", "gap_max", "load"]),
         "transforms": details.section(
-            "Kronecker product of 2x2 factors on a (2, 2**n) game pair, CPU microseconds per "
-            "pair in a batch of the default lanes (dense 5-bit chunks rotate the bits between "
-            "chunks; two-bit passes leave zero terms out)",
-            ["n", "lanes", "factor", "dense 5-bit chunks", "two-bit passes",
-             "lowest 5 bits dense, two-bit passes (the solver's)", "one pass per bit"]),
+            "Kronecker product of 2x2 factors on one (2, 2**n) game pair, CPU microseconds "
+            "(the solver uses fused two-bit passes, zero terms left out)",
+            ["n", "lanes", "factor", "dense 5-bit chunks", "fused two-bit passes",
+             "one pass per bit"]),
         "steps": details.section(
             f"One solver step, CPU microseconds per game: before ({PREVIOUS}: four products "
-            "of combined factors per block, dense 5-bit chunks below n = 12), today's step "
-            "(two rotations and two Moebius butterflies) with two-bit passes over every bit, "
-            "and now (the lowest 5 bits as one dense product)",
-            ["n", "lanes", "before_us", "two_bit_passes_us", "now_us", "speedup",
-             "dense_low_bits_speedup"]),
+            "of combined factors per block, dense 5-bit chunks below n = 12) and now (two "
+            "rotations and two add-only Moebius butterflies, two-bit passes; and with the "
+            "rotations as dense 5-bit chunks instead)",
+            ["n", "lanes", "before_us", "now_us", "now_dense_rotations_us", "speedup"]),
         "e2e": details.section("End to end: extraction stage before and after",
                                ["job", "solver", "extraction_s", "total_s", "process_cpu_s",
                                 "extraction_speedup", "load", "note"]),

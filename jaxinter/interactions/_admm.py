@@ -23,10 +23,9 @@ games are stored in natural order.
 
 The iteration is the fixed-point map t -> T(t) of the state t = (x + u_x, p + u_p) (copies plus
 scaled multipliers), over-relaxed by ``relax``. Defaults: rho 10 on max-normalized games, beta
-0.5, relax 1.8, a check every 25 steps (50 from n = 10), at most 8000 * 1.75**((n - 8) / 2)
-steps, tol 1e-3 (9e-3 from n = 12), 2**(11 - n) lanes on CPU
-(:func:`jaxinter.interactions.and_or` sets them and splits the games over the CPU cores in
-threads, one solver program per core).
+0.5, relax 1.8, a check every 25 steps, at most 8000 * 1.75**((n - 8) / 2) steps, tol 1e-3
+(9e-3 from n = 12; :func:`jaxinter.interactions.and_or` sets it and splits the games over the
+CPU cores in threads, one solver program per core).
 Levers (each measured on games of a trained network by benchmarks/bench_andor.py, whose
 levers table in benchmarks/results/andor_details.md gives steps and time with each added):
 
@@ -45,10 +44,6 @@ levers table in benchmarks/results/andor_details.md gives steps and time with ea
 - per-game stopping: games wait in a queue and run in ``slots`` lanes; a lane whose game is
   certified (or out of steps) takes the next game, so a finished game costs nothing more
   (2x at n = 8 and 10, where the slowest game of a batch needs about twice the mean);
-- lanes and checks by player count (:func:`jaxinter.interactions.and_or` chooses them):
-  2**(11 - n) lanes on CPU instead of 2**(12 - n), 10-15% less time at n = 8 and 2-9% at
-  n = 10, and a check every 50 steps from n = 10 instead of 25, 3% less time at n = 10 and
-  10% at n = 12;
 - warm starts: ``init`` (the result of a related game) seeds the games and the multipliers, and
   within one batch ``source`` makes a game start from another game's certified solution when
   that game has left the queue before it enters (``and_or(..., warm_start=...)``: one call, one
@@ -69,9 +64,8 @@ budget, its certificate lagging the primal),
 Nesterov momentum with restarts, Anderson acceleration (safeguarded, also on top of the
 restarts), diagonal Kronecker preconditioners, the best of several dual estimates for the bound
 (the multipliers of both game copies, their mean, the coefficient multipliers mapped back:
-7% fewer steps at n = 10 for 25% more work per check), and Kronecker products as dense
-matrix products over every chunk of 5 bits, the bits rotated between chunks (the transposes
-cost more than the products save), or with the highest bits too as a product from the left.
+7% fewer steps at n = 10 for 25% more work per check), and Kronecker products as large matrix
+products with the bits rotated (slower than :func:`kron_apply` for every n from 8 to 14).
 
 Certificate. Every projected copy p is feasible, so its objective is an upper bound, and the best
 one seen is returned (the loss history is monotone). The multiplier of the box, scaled to dual
@@ -81,15 +75,12 @@ are normalized by max |v|, so games of any scale behave alike. Iterations run in
 (float32 by default); the certificate is a valid bound up to that dtype's rounding.
 
 The linear pieces are written with :func:`kron_apply`, which applies a Kronecker product of 2x2
-matrices to the lowest 5 bits as one dense 32 x 32 matrix product on the contiguous last axis
-(from n = 6) and to the others as fused elementwise passes of two bits, leaving out zero
-terms. A step is two rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies
-(coefficients to games and back) on the game pair. Combining each linear piece into one
-product instead (four dense products per block, as the solver did before) costs more per step
-at every n from 8 to 14; with the dense lowest bits a step costs 16-19% less than with passes
-over all bits (the steps table of benchmarks/results/andor_details.md). The solver's own
-programs are compiled without YNNPACK fusions (:func:`solver_compiler_options`); traced inside
-a caller's program it uses passes over every bit.
+matrices as fused elementwise passes of two bits, leaving out zero terms. A step is two
+rotations kron(U) (to the eigenbasis and back) and two Moebius butterflies (coefficients to
+games and back: additions only) on the game pair. Combining each linear piece into one
+product instead (four dense products per block, as the solver did before), or applying the
+rotations as dense products over chunks of 5 bits, costs more per step at every n from 8 to 14
+(the steps table of benchmarks/results/andor_details.md), though dense chunks compile faster.
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
@@ -98,7 +89,7 @@ solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty),
 
 from __future__ import annotations
 
-from functools import cache, partial
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -121,40 +112,20 @@ def _kron_power(m: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-DENSE_BITS = 5  # the lowest bits of a Kronecker product, applied as one dense matrix product
-
-
-def kron_apply(f: jax.Array, n: int, m, *, dense_low_bits: bool = True) -> jax.Array:
+def kron_apply(f: jax.Array, n: int, m) -> jax.Array:
     """Apply the Kronecker product of a 2x2 matrix ``m`` acting on every bit. (..., 2**n).
 
     For each bit i, (f[S without i], f[S with i]) -> m @ (f[S without i], f[S with i]); e.g.
     m = [[1, 0], [-1, 1]] is the Moebius transform and its transpose the superset-direction
     (adjoint) butterfly. ``m`` of shape (k, 2, 2) applies m[j] to f[..., j, :] (f of shape
-    (..., k, 2**n)). The lowest ``DENSE_BITS`` bits, contiguous on the last axis, go as one
-    matrix product with their 32 x 32 Kronecker factor (no transposes; full float32 precision
-    on every backend); the others two per pass, as sums over the four slices that XLA fuses
-    into one loop, whose inner axis is then at least 32 long (zero terms left out, unit
-    weights not multiplied). Elementwise passes over the lowest bits, whose inner axis is 1 to
-    16 long, vectorize poorly on CPU: the dense product makes a solver step 16-19% cheaper at
-    n = 8 to 14 (benchmarks/bench_andor.py, steps table). Up to ``DENSE_BITS`` players (where
-    the product would be the whole transform, on a unit axis of rows) and with
-    ``dense_low_bits=False``: passes over every bit, no matrix product (what the solver uses
-    inside a caller's program: see :func:`solver_compiler_options`).
+    (..., k, 2**n)). Bits go two per pass, as sums over the four slices that XLA fuses into one
+    loop; with one matrix, zero terms are left out and unit weights not multiplied, so a
+    Moebius butterfly is additions only (in the solver's step on CPU, faster than dense
+    products over chunks of 5 bits for every n from 8 to 14: benchmarks/bench_andor.py).
     """
-    if not dense_low_bits or n <= DENSE_BITS:
-        return bit_passes(f, n, m)
     m = np.asarray(m, dtype=np.float64)
-    dense = jnp.asarray(np.swapaxes(_kron_power(m, DENSE_BITS), -1, -2), f.dtype)
-    f = jnp.matmul(f.reshape(f.shape[:-1] + (2 ** (n - DENSE_BITS), 2**DENSE_BITS)), dense,
-                   precision=jax.lax.Precision.HIGHEST).reshape(f.shape)
-    return bit_passes(f, n, m, DENSE_BITS)
-
-
-def bit_passes(f: jax.Array, n: int, m, start: int = 0) -> jax.Array:
-    """The factors ``m`` (as in :func:`kron_apply`) on bits start..n - 1 of f (..., 2**n), two
-    bits per fused elementwise pass."""
-    m, shape = np.asarray(m, dtype=np.float64), f.shape
-    for done in range(start, n, 2):
+    shape = f.shape
+    for done in range(0, n, 2):
         k = min(2, n - done)
         kron = _kron_power(m, k)
         g = f.reshape(shape[:-1] + (2 ** (n - done - k), 2**k, 2**done))
@@ -233,22 +204,16 @@ POLISH_WEIGHT, POLISH_ROUNDS = 32.0, 2  # the polished candidate: weight of the 
 class _Problem:
     """The pieces of the iteration for n players (pure functions of arrays)."""
 
-    def __init__(self, n: int, rho: float, beta: float, relax: float, dtype,
-                 dense_low_bits: bool = True):
+    def __init__(self, n: int, rho: float, beta: float, relax: float, dtype):
         self.n, self.rho, self.beta, self.relax = n, rho, beta, relax
-        self.dense_low_bits = dense_low_bits
         self.operators = {weight: KronOperators(*(jnp.asarray(x, dtype) for x in
                                                   kron_operators(n, weight)))
                           for weight in {beta, POLISH_WEIGHT}}
         self.first = jnp.arange(2**n) == 0  # the empty set
 
-    def kron(self, f, m):
-        """:func:`kron_apply` of ``m`` on the n bits of f (..., 2**n)."""
-        return kron_apply(f, self.n, m, dense_low_bits=self.dense_low_bits)
-
     def coefficients(self, games):
         """x = M~ z of games (2, 2**n) = (a, b): (M a, M R b with entry 0 set to b(empty))."""
-        coef = self.kron(complement_or(games), MOEBIUS_BIT)
+        coef = kron_apply(complement_or(games), self.n, MOEBIUS_BIT)
         return coef.at[1, 0].set(games[1, 0])
 
     def project(self, p, game: _Game):
@@ -273,25 +238,21 @@ class _Problem:
         """Games (a, b~) = argmin_z ||M~ z - x||^2 + weight ||z - p||^2 (exact; weight beta or
         POLISH_WEIGHT): kron(U)^T (M^T x + weight (p_a, p_b~)) scaled by the eigenvalues, the
         Woodbury correction of the OR block, and kron(U) back."""
-        d, h, small = self.operators[weight]
-        r = self.kron(self.kron(x, MOEBIUS_BIT.T) + weight * complement_or(p), _U.T)
+        n, (d, h, small) = self.n, self.operators[weight]
+        r = kron_apply(kron_apply(x, n, MOEBIUS_BIT.T) + weight * complement_or(p), n, _U.T)
         r = r.at[1].add(x[1, 0] * (h[1] - h[0]))  # M~^T x: row 0 of M~ is e_N^T
         e = d * r
-        # Woodbury, OR block only: h^T small h e_b, written out elementwise (fused; as matrix
-        # products these rank-2 pieces cost more than the sums)
-        c = jnp.sum(h * e[1], axis=-1)
-        w = small[:, 0] * c[0] + small[:, 1] * c[1]
-        e = e.at[1].add(-d * (w[0] * h[0] + w[1] * h[1]))
-        return self.kron(e, _U)
+        e = e.at[1].add(-d * (h.T @ (small @ (h @ e[1]))))  # Woodbury, OR block only
+        return kron_apply(e, n, _U)
 
     def step(self, t, game: _Game):
         """One over-relaxed Douglas-Rachford step of the state t (4, 2**n) -> (new state,
         games z (2, 2**n) of its exact solve). Per step two rotations kron(U) and two Moebius
-        butterflies on the game pair."""
+        butterflies (additions only) on the game pair."""
         x, p = self.prox(t, game)
         games = self.solve(2 * x - t[:2], 2 * p - t[2:], self.beta)  # (a, b~)
         z = complement_or(games)
-        coef = self.kron(games, MOEBIUS_BIT).at[1, 0].set(z[1, 0])
+        coef = kron_apply(games, self.n, MOEBIUS_BIT).at[1, 0].set(z[1, 0])
         return t + self.relax * jnp.concatenate([coef - x, z - p]), z
 
     def polish(self, t, z, game: _Game):
@@ -312,8 +273,8 @@ class _Problem:
     def lower_bound(self, t, p, game: _Game):
         """Dual bound from the box multiplier y of the AND game copy, scaled to feasibility."""
         y = -self.rho * self.beta * (t[2] - p[0])
-        up = self.kron(y, _SUPERSETS)  # Z^T y: AND atoms
-        down = self.kron(y, _SUBSETS)
+        up = kron_apply(y, self.n, _SUPERSETS)  # Z^T y: AND atoms
+        down = kron_apply(y, self.n, _SUBSETS)
         w_t = up[0] - down[::-1]  # W^T y for nonempty S: OR atoms
         norm = jnp.maximum(jnp.max(jnp.abs(up)), jnp.max(jnp.abs(w_t[1:])))
         y = y / jnp.maximum(norm, 1.0)
@@ -329,7 +290,7 @@ class _Problem:
         p = self.project(games, game)
         u = dual / self.rho
         # multiplier of the game copy at a fixed point of the z-step: -M~^T u / beta
-        back = complement_or(self.kron(u, MOEBIUS_BIT.T))
+        back = complement_or(kron_apply(u, self.n, MOEBIUS_BIT.T))
         back = back.at[1, 0].add(u[1, 0]).at[1, -1].add(-u[1, 0])  # row 0 of M~ is e_N^T
         return jnp.concatenate([self.coefficients(p) + u, p - back / self.beta])
 
@@ -521,8 +482,10 @@ def warm_games(init, dtype):
     return jnp.stack([a, a - 2 * init.g], axis=-2).astype(dtype), init.dual.astype(dtype)
 
 
-def _admm_and_or(v, kappa, tol, init, source, count, *, n, rho, beta, relax, steps,
-                 check_every, slots, restarts=True, dense_low_bits=False):
+@partial(jax.jit, static_argnames=("n", "rho", "beta", "relax", "steps", "check_every", "slots",
+                                   "restarts"))
+def admm_and_or(v, kappa, tol, init, source, count, *, n, rho, beta, relax, steps, check_every,
+                slots, restarts=True):
     """Flat games v (B, 2**n), bounds kappa (B,) -> AndOrResult with batch axis B.
 
     ``init``: (games (B, 2, 2**n), dual (B, 2, 2**n)) to start from: :func:`cold_games` or
@@ -531,15 +494,13 @@ def _admm_and_or(v, kappa, tol, init, source, count, *, n, rho, beta, relax, ste
     lane (a warm start within the batch). ``count``: the games are v[:count], the rest padding
     (left zero in the result). Batch axes are flattened and padded by the caller, and ``tol``
     and ``count`` are traced, so cold and warm games of any batch layout, number up to B and
-    tolerance share one compilation per (B, n, steps, slots). ``dense_low_bits``: the lowest
-    bits of the Kronecker products as dense products (:func:`kron_apply`), for the solver's own
-    programs (:func:`solver_program`).
+    tolerance share one compilation per (B, n, steps, slots).
     """
     scale = jnp.max(jnp.abs(v), axis=-1)
     scale = jnp.where(scale > 0, scale, 1.0)
     init = (init[0] / scale[:, None, None], init[1])
     sources = (source, scale[jnp.maximum(source, 0)] / scale)
-    problem = _Problem(n, rho, beta, relax, v.dtype, dense_low_bits)
+    problem = _Problem(n, rho, beta, relax, v.dtype)
     out = _solve_queue(problem, v / scale[:, None], kappa / scale, tol, init, sources, count,
                        slots=slots, check_every=check_every, max_checks=steps // check_every,
                        restarts=restarts)
@@ -548,38 +509,3 @@ def _admm_and_or(v, kappa, tol, init, source, count, *, n, rho, beta, relax, ste
     history = jnp.where(jnp.isnan(out.history), final[:, None], out.history) * scale[:, None]
     return make_result(v, a + b - v, 0.5 * (a - b), kappa, history, out.bound * scale,
                        out.residual, out.checks * check_every, n, dual=out.dual)
-
-
-SOLVER_STATIC = ("n", "rho", "beta", "relax", "steps", "check_every", "slots", "restarts",
-                 "dense_low_bits")
-# the solver inside a caller's program (and_or traced by jit or vmap): nested jits take the
-# caller's compiler options
-admm_and_or = jax.jit(_admm_and_or, static_argnames=SOLVER_STATIC)
-admm_and_or.__doc__ = _admm_and_or.__doc__
-
-
-@cache
-def solver_compiler_options() -> dict[str, str]:
-    """XLA options of the solver's own programs: YNNPACK fusions off on CPU.
-
-    XLA:CPU (jaxlib 0.10.2) hands dots and reductions to YNNPACK, whose fusions fail on some
-    shapes, on a worker thread (jax-ml/jax#39257, #40412; fixed upstream after that release).
-    Without them, XLA's own dot of the lowest bits and the Woodbury correction written out
-    elementwise are as fast (benchmarks/bench_andor.py). Empty where the installed XLA has no
-    such option. The solver traced inside a caller's program takes the caller's options and
-    uses passes over every bit instead (:func:`kron_apply`, ``dense_low_bits=False``).
-    """
-    options = {"xla_cpu_experimental_ynn_fusion_type": ""}
-    try:
-        jax.jit(lambda x: x, compiler_options=options).lower(0.0).compile()
-    except Exception:  # noqa: BLE001 (an XLA without YNNPACK fusions or that option)
-        return {}
-    return options
-
-
-@cache
-def solver_program():
-    """:func:`admm_and_or` as a top-level program compiled with
-    :func:`solver_compiler_options` (the solver's own calls, not traced by a caller)."""
-    return jax.jit(_admm_and_or, static_argnames=SOLVER_STATIC,
-                   compiler_options=solver_compiler_options())

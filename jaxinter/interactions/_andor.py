@@ -21,13 +21,7 @@ from jax.sharding import PartitionSpec as P
 
 from ..distributed import default_mesh, pad_to_multiple, replicate, shard_rows, split_axis
 from ..errors import JaxinterInputError, check_choice, check_game, check_int, check_number
-from ._admm import (
-    admm_and_or,
-    cold_games,
-    solver_compiler_options,
-    solver_program,
-    warm_games,
-)
+from ._admm import admm_and_or, cold_games, warm_games
 from ._andor_lp import and_or_lp
 from ._andor_published import published
 from ._andor_result import AndOrResult, error_bound_kernel
@@ -40,7 +34,7 @@ WARM_STARTS = (None, "from_first", "chained")
 def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None = None,
            tol: float | None = None, init: AndOrResult | None = None, warm_start: str | None = None,
            slots: int | None = None, workers: int | None = None,
-           rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int | None = None,
+           rho: float = 10.0, beta: float = 0.5, relax: float = 1.8, check_every: int = 25,
            restarts: bool = True, lr: float = 1e-5, check_values: bool = True,
            mesh: Mesh | None = None, mesh_axis: str | None = None) -> AndOrResult:
     """Sparsest AND-OR decomposition of games v (..., 2**n) with |q| <= c_q |v(N) - v(empty)|.
@@ -70,7 +64,7 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         does a solve on a mesh (a family's members may sit on other devices).
       slots: "default": games solved side by side; the others wait in a queue and enter as
         games finish, so a finished game costs nothing more. Default: all games on
-        accelerators, :func:`default_slots` (``2**(11 - n)``, at least 1) on CPU.
+        accelerators, ``2**(12 - n)`` (at least 1) on CPU.
       workers: "default": groups of games (at least ``slots`` each) solved side by side in
         threads, each with its own queue (whole warm-start families stay together). Default:
         the CPU cores this process may use on the CPU backend (XLA:CPU runs one solver program
@@ -78,9 +72,8 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         or on a mesh.
       rho, beta, relax, check_every, restarts: "default": penalty on max-normalized games,
         weight of the game copy, over-relaxation, steps between checks (loss record,
-        certificate, restart and stopping tests; by default :func:`default_check_every`: 25
-        up to n = 9, 50 from n = 10), and whether to restart from the running average when it
-        certifies a smaller gap.
+        certificate, restart and stopping tests), and whether to restart from the running
+        average when it certifies a smaller gap.
       lr: "published": learning rate.
       check_values: scan v for NaN and infinite values first (on device for arrays that live
         there).
@@ -114,11 +107,10 @@ def and_or(v, *, c_q: float = 0.04, method: str = "default", steps: int | None =
         return published(v, error_bound_kernel(v, c_q), n=n, steps=int(steps or 10_000),
                          lr=float(lr))
     steps = int(steps or default_steps(n))
-    check_every = int(min(check_every or default_check_every(n), steps))
+    check_every = int(min(check_every, steps))
     options = dict(c_q=float(c_q), slots=slots, n=n, rho=float(rho), beta=float(beta),
                    relax=float(relax), steps=steps - steps % check_every,
-                   check_every=check_every, restarts=bool(restarts),
-                   dense_low_bits=not isinstance(v, jax.core.Tracer))
+                   check_every=check_every, restarts=bool(restarts))
     tol = jnp.asarray(default_tol(n) if tol is None else tol, v.dtype)
     scope = default_mesh() if mesh is None else None
     if scope is not None:  # inside using_mesh: split the games, return the result whole
@@ -153,11 +145,8 @@ def _solve_block(v, tol, init, *, c_q, slots, warm_start, workers=1,
         group_source = np.full(len(rows), -1, np.int32)
         group_source[:len(members)] = np.where(source[members] >= 0, local[source[members]], -1)
         flat, kappa, start = group_inputs(v, init, rows, c_q=c_q)
-        return solver(flat, kappa, tol, start, group_source, len(members), slots=slots,
-                      **options)
-
-    # a top-level program of its own, or a piece of the caller's (or of _mesh_solver's)
-    solver = admm_and_or if isinstance(v, jax.core.Tracer) else solver_program()
+        return admm_and_or(flat, kappa, tol, start, group_source, len(members), slots=slots,
+                           **options)
 
     parts = [solve(groups[0])] if len(groups) == 1 else run_in_threads(
         [partial(solve, members) for members in groups])
@@ -257,14 +246,10 @@ def family_sources(batch: tuple[int, ...], warm_start: str | None) -> np.ndarray
 
 @cache
 def _mesh_solver(mesh, axis, options):
-    """jit(shard_map(_solve_block)) over ``axis`` of ``mesh``; one per static configuration.
-    A program of its own (games not traced, so ``dense_low_bits``) takes the solver's compiler
-    options; inside a caller's program it is a nested jit, which takes the caller's."""
+    """jit(shard_map(_solve_block)) over ``axis`` of ``mesh``; one per static configuration."""
     solve = partial(_solve_block, warm_start=None, **dict(options))
-    own = dict(options)["dense_low_bits"]
     return jax.jit(jax.shard_map(solve, mesh=mesh, in_specs=(P(axis), P(), P(axis)),
-                                 out_specs=P(axis)),
-                   compiler_options=solver_compiler_options() if own else None)
+                                 out_specs=P(axis)))
 
 
 def _solve_on_mesh(options, v, tol, init, mesh, mesh_axis) -> AndOrResult:
@@ -292,7 +277,7 @@ def check_options(*, method, c_q, steps, tol, slots, rho, beta, relax, check_eve
     check_number(c_q, "c_q", 0)
     check_int(steps, "steps", 1, optional=True)
     check_int(slots, "slots", 1, optional=True)
-    check_int(check_every, "check_every", 1, optional=True)
+    check_int(check_every, "check_every", 1)
     check_number(tol, "tol", 0, low_open=True, optional=True)
     for name, value in (("rho", rho), ("beta", beta), ("lr", lr)):
         check_number(value, name, 0, low_open=True)
@@ -315,23 +300,11 @@ def default_tol(n: int) -> float:
     return 1e-3 if n <= 11 else 9e-3
 
 
-def default_check_every(n: int) -> int:
-    """Default steps between checks of the "default" method: 25 up to n = 9 players, 50 from
-    n = 10. A check (scores, polished candidate, restart test) costs about a tenth of 25 steps;
-    from n = 10 on, where games need thousands of steps, checking half as often saves more
-    than the later stops cost: 3% of the time at n = 10, 10% at n = 12 (at n = 8 it costs
-    5-8% more; benchmarks/bench_andor.py, levers table)."""
-    return 25 if n <= 9 else 50
-
-
 def default_slots(n: int, games: int) -> int:
-    """Default number of lanes: every game at once on accelerators; on CPU 2**(11 - n), at
-    least 1 (games of a trained network, 100 per batch: at n = 8, 8 lanes take 10-15% less
-    time than 16; at n = 10, 2 lanes take 2-9% less than 4; fewer lanes leave a shorter tail
-    when a worker's queue drains; benchmarks/bench_andor.py, levers table)."""
+    """Default number of lanes: every game at once on accelerators, 2**(12 - n) on CPU."""
     if jax.default_backend() != "cpu":
         return games
-    return max(1, 2 ** max(11 - n, 0))
+    return max(1, 2 ** max(12 - n, 0))
 
 
 def solver_workers(v, workers: int | None) -> int:

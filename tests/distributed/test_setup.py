@@ -86,12 +86,10 @@ def test_using_mesh_runs_unchanged_code_on_the_mesh():
     with using_mesh(mesh):
         assert default_mesh() == (mesh, None)
         meshed = ji.and_or(v)
-        nested = jax.jit(lambda v: ji.and_or(v).loss)(v)  # inside the caller's program
     assert default_mesh() is None
     assert meshed.i_and.sharding.is_fully_replicated
     np.testing.assert_allclose(np.asarray(meshed.loss), np.asarray(plain.loss), rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(meshed.steps), np.asarray(plain.steps))
-    np.testing.assert_allclose(np.asarray(nested), np.asarray(plain.loss), rtol=2e-3)
     first = jax.tree.map(lambda a: a[0], plain)  # one game on the mesh, from its own solution
     warm = ji.and_or(v[0], init=first, mesh=mesh)
     assert float(warm.steps) <= float(plain.steps[0]) and float(warm.gap) < 1e-3

@@ -8,8 +8,6 @@ published recipe is checked against a PyTorch transcription of the research code
 
 from __future__ import annotations
 
-from functools import partial
-
 import chex
 import jax
 import jax.numpy as jnp
@@ -60,16 +58,14 @@ def lp_optimum(v, c_q=0.04, method="highs"):
     return np.array([solve_lp(g, c_q * abs(g[-1] - g[0]), method)[0] for g in v])
 
 
-@pytest.mark.parametrize("n", [3, 5, 6, 13])  # passes only; 5 dense + one or more passes
-@pytest.mark.parametrize("dense_low_bits", [True, False])  # False: passes over every bit
-def test_kron_apply_matches_butterflies_and_adjoint(n, dense_low_bits):
+@pytest.mark.parametrize("n", [7, 13])  # dense chunks of 5 + 2 bits; fused pairs of bits
+def test_kron_apply_matches_butterflies_and_adjoint(n):
     f, y = jax.random.normal(jax.random.key(0), (2, 3, 2**n))
-    kron = partial(kron_apply, dense_low_bits=dense_low_bits)
 
     @jax.jit  # one compilation instead of one per eager operation
     def both(f, y):
-        fwd, inv = kron(f, n, MOEBIUS_BIT), kron(f, n, np.linalg.inv(MOEBIUS_BIT))
-        adjoint = kron(y, n, MOEBIUS_BIT.T)  # superset-direction butterfly
+        fwd, inv = kron_apply(f, n, MOEBIUS_BIT), kron_apply(f, n, np.linalg.inv(MOEBIUS_BIT))
+        adjoint = kron_apply(y, n, MOEBIUS_BIT.T)  # superset-direction butterfly
         return fwd, inv, jnp.sum(fwd * y), jnp.sum(f * adjoint)
 
     fwd, inv, lhs, rhs = both(f, y)
@@ -77,7 +73,7 @@ def test_kron_apply_matches_butterflies_and_adjoint(n, dense_low_bits):
     np.testing.assert_allclose(inv, zeta_kernel(f, n), atol=1e-4)
     np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
     # one matrix per block of a stacked axis: (k, 2, 2) acting on f[..., j, :]
-    stacked = kron(f[:2], n, np.stack([MOEBIUS_BIT, np.linalg.inv(MOEBIUS_BIT)]))
+    stacked = kron_apply(f[:2], n, np.stack([MOEBIUS_BIT, np.linalg.inv(MOEBIUS_BIT)]))
     np.testing.assert_allclose(stacked[0], moebius_kernel(f[0], n), atol=1e-4)
     np.testing.assert_allclose(stacked[1], zeta_kernel(f[1], n), atol=1e-4)
 
@@ -437,46 +433,20 @@ def test_threads_solve_each_game_as_one_queue_keep_families_and_settings(network
         chex.assert_type([wide.i_and, wide.loss, wide.lower_bound], jnp.float64)
 
 
-def test_own_solver_program_leaves_ynnpack_out_and_traced_calls_use_passes(network_games):
-    """and_or on arrays runs the solver as its own program, compiled with the solver's options
-    (no YNNPACK fusions on CPU, whose fusions crash jaxlib 0.10.2 processes on some shapes) and
-    the dense lowest bits; traced in a caller's jit (whose compiler options a nested program
-    takes), it applies passes over every bit. Both certify the same optimum."""
-    from jaxinter.interactions._admm import cold_games, solver_compiler_options, solver_program
-
-    v = jnp.asarray(network_games[8][0][:4], jnp.float32)
-    own, traced = and_or(v), jax.jit(lambda v: and_or(v))(v)
-    for r in (own, traced):
-        assert np.asarray(r.gap).max() <= 1.001e-3
-    np.testing.assert_allclose(traced.loss, own.loss, rtol=2e-3)
-    kappa = 0.04 * jnp.abs(v[:, -1] - v[:, 0])
-    text = solver_program().lower(
-        v, kappa, jnp.float32(1e-3), cold_games(v), jnp.full(4, -1, jnp.int32), 4, n=8,
-        rho=10.0, beta=0.5, relax=1.8, steps=100, check_every=25, slots=2, restarts=True,
-        dense_low_bits=True).compile().as_text()
-    assert "f32[32,32]" in text  # the lowest 5 bits' factor of the dense products
-    square = jnp.ones((64, 64))
-    if "__ynn_fusion" in jax.jit(lambda a: a @ a).lower(square).compile().as_text():
-        assert solver_compiler_options()  # this XLA fuses dots into YNNPACK: the solver not
-        assert "__ynn_fusion" not in text
-    nested = jax.jit(lambda v: and_or(v).loss).lower(v).compile().as_text()
-    assert "f32[32,32]" not in nested
-
-
 def test_calls_with_other_numbers_of_games_share_one_compilation(network_games):
     """Games are padded to a bucket (padding never runs): a cold call, a warm-start call and a
     call with other games and another count compile the solver once, and each game's answer
     is the one it gets alone."""
-    from jaxinter.interactions._admm import solver_program
+    from jaxinter.interactions._admm import admm_and_or
     from jaxinter.interactions._andor import bucket_size
 
     assert [bucket_size(g, 8) for g in (1, 40, 256, 257)] == [256, 256, 256, 512]
     assert [bucket_size(g, 16) for g in (1, 3, 4, 5)] == [1, 4, 4, 8]
     clean, noisy = (jnp.asarray(g, jnp.float32) for g in network_games[8])
-    compiled = solver_program()._cache_size()
+    compiled = admm_and_or._cache_size()
     family = and_or(jnp.stack([clean, noisy]), slots=2, warm_start="from_first")  # 12 games
     alone = [and_or(clean[i:i + 2], slots=2) for i in (0, 2)]  # another count, cold
-    assert solver_program()._cache_size() - compiled <= 1  # (0 when an earlier test compiled it)
+    assert admm_and_or._cache_size() - compiled <= 1  # (0 when an earlier test compiled it)
     for i, r in zip((0, 2), alone, strict=True):
         assert np.asarray(r.gap).max() <= 1.001e-3
         np.testing.assert_allclose(r.loss, family.loss[0, i:i + 2], rtol=1e-5)
@@ -530,25 +500,6 @@ def test_default_tolerance_and_budget_by_player_count():
     assert [default_tol(n) for n in (4, 10, 11, 12, 14)] == [1e-3, 1e-3, 1e-3, 9e-3, 9e-3]
     assert default_steps(2) == 2000 and default_steps(8) == 8000
     assert default_steps(12) == int(8000 * 1.75**2)
-
-
-def test_default_check_interval_and_lanes_by_player_count():
-    """Checks every 25 steps up to n = 9 and every 50 from n = 10; on CPU 2**(11 - n) lanes.
-    The defaults run the same iteration as these options spelled out."""
-    from jaxinter.interactions._andor import default_check_every, default_slots
-
-    assert [default_check_every(n) for n in (4, 9, 10, 14)] == [25, 25, 50, 50]
-    if jax.default_backend() == "cpu":  # accelerators: every game in a lane of its own
-        assert [default_slots(n, 100) for n in (8, 10, 11, 14)] == [8, 2, 1, 1]
-    for n, every, budget in ((8, 25, 150), (10, 50, 300)):
-        v = jnp.asarray(games(n, 0), jnp.float32)
-        default = and_or(v, steps=budget, workers=1)
-        spelled = and_or(v, steps=budget, workers=1, check_every=every,
-                         slots=default_slots(n, len(v)))
-        assert default.loss_history.shape == (len(v), budget // every)
-        assert np.all(np.asarray(default.steps) % every == 0)
-        np.testing.assert_array_equal(default.steps, spelled.steps)
-        np.testing.assert_array_equal(default.loss, spelled.loss)
 
 
 @pytest.mark.slow
