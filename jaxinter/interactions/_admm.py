@@ -81,6 +81,10 @@ games and back: additions only) on the game pair. Combining each linear piece in
 product instead (four dense products per block, as the solver did before), or applying the
 rotations as dense products over chunks of 5 bits, costs more per step at every n from 8 to 14
 (the steps table of benchmarks/results/andor_details.md), though dense chunks compile faster.
+The lowest 5 bits alone as one dense 32 x 32 product (contiguous, no transposes) make a step
+16-19% cheaper, but with jaxlib 0.10.2 runs using it intermittently segfault inside XLA:CPU,
+compiling later unrelated programs (YNNPACK fusions off or on): left out until a fixed jaxlib
+(docs/math/andor.md).
 
 Conventions: subset axis last, bit i = player i, any leading batch axes, dtype kept. After the
 solve, singleton OR terms are folded into AND and I_or(empty) into I_and(empty), so
